@@ -1,0 +1,272 @@
+// The data plane's whole view of configuration: listeners, virtual hosts, routes, clusters and
+// mirror policies in proxy vocabulary. Built by src/translate, frozen, swapped by reference on reload.
+
+import type { Matcher } from './matchers.js';
+
+/** A compiled, immutable configuration snapshot. The proxy pins one per request. */
+export interface RouteTable {
+  readonly version: number;
+  /** Virtual hosts by lower-cased authority ("httpbin:8000", "httpbin.default.svc.cluster.local"). */
+  readonly hostIndex: ReadonlyMap<string, VirtualHost>;
+  /** Wildcard suffix hosts ("*.example.com" stored as ".example.com"), longest first. */
+  readonly wildcardHosts: readonly WildcardHost[];
+  readonly clusters: ReadonlyMap<string, Cluster>;
+  /** Gateway listeners (Gateway API `Gateway` resources); the outbound listener is not listed. */
+  readonly gatewayListeners: readonly GatewayListener[];
+}
+
+export interface WildcardHost {
+  readonly suffix: string;
+  /** When set, only this port matches. */
+  readonly port?: number;
+  readonly vhost: VirtualHost;
+}
+
+export interface GatewayListener {
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  /** Routes served by this listener, keyed like RouteTable.hostIndex. */
+  readonly hostIndex: ReadonlyMap<string, VirtualHost>;
+  readonly wildcardHosts: readonly WildcardHost[];
+  /** Virtual host for any authority when the listener has no hostname restriction. */
+  readonly catchAll?: VirtualHost;
+}
+
+/** A set of routes for one destination service port (or gateway hostname). */
+export interface VirtualHost {
+  readonly name: string;
+  /** The service this host stands for (used for telemetry and default routing). */
+  readonly service?: ServiceRef;
+  /** Routes in evaluation order: first match wins. Gateway API precedence is applied when building. */
+  readonly routes: readonly Route[];
+}
+
+export interface ServiceRef {
+  readonly name: string;
+  readonly namespace: string;
+  readonly fqdn: string;
+  readonly port: number;
+}
+
+/** Where a route came from, for logs, metrics, config_dump and errors. */
+export interface RouteOrigin {
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** e.g. "spec.http[0]" or "spec.rules[1].matches[0]". */
+  readonly path: string;
+}
+
+export interface Route {
+  readonly name: string;
+  readonly origin: RouteOrigin;
+  /** All must pass. An empty list matches everything. */
+  readonly match: RouteMatch;
+  readonly action: RouteAction;
+  /** Header operations on the request, applied before forwarding (and before mirroring). */
+  readonly requestHeaders?: HeaderOps;
+  readonly responseHeaders?: HeaderOps;
+  readonly fault?: FaultPolicy;
+  readonly cors?: CorsPolicy;
+}
+
+export interface RouteMatch {
+  readonly path?: Matcher;
+  /** Upper-case HTTP method. */
+  readonly method?: Matcher;
+  readonly scheme?: Matcher;
+  readonly authority?: Matcher;
+  readonly port?: number;
+  readonly headers?: readonly HeaderMatch[];
+  readonly queryParams?: readonly QueryMatch[];
+  readonly withoutHeaders?: readonly HeaderMatch[];
+  /** Lower-case the path before matching (Istio ignoreUriCase). */
+  readonly ignoreCase?: boolean;
+}
+
+export interface HeaderMatch {
+  readonly name: string; // lower case
+  /** Absent matcher: header must be present (any value). */
+  readonly value?: Matcher;
+}
+
+export interface QueryMatch {
+  readonly name: string;
+  readonly value?: Matcher;
+}
+
+export type RouteAction = ForwardAction | RedirectAction | DirectResponseAction;
+
+export interface ForwardAction {
+  readonly kind: 'forward';
+  /** Weighted backends; a request picks one by weight. Zero total weight → 500 (Gateway API) / 503. */
+  readonly backends: readonly WeightedBackend[];
+  readonly totalWeight: number;
+  /** Status used when every backend is invalid or all weights are zero. */
+  readonly noBackendStatus: number;
+  readonly rewrite?: Rewrite;
+  /** Whole-request timeout in ms (0 = none, Istio's default). */
+  readonly timeoutMs: number;
+  /** Per-upstream-attempt timeout in ms (Gateway API backendRequest; Istio perTryTimeout). */
+  readonly perTryTimeoutMs: number;
+  readonly retry?: RetryPolicy;
+  readonly mirrors: readonly MirrorPolicy[];
+}
+
+export interface WeightedBackend {
+  /** Cluster name; undefined when the backend reference was invalid (requests to it get 500). */
+  readonly cluster?: string;
+  readonly weight: number;
+  readonly requestHeaders?: HeaderOps;
+  readonly responseHeaders?: HeaderOps;
+}
+
+export interface RedirectAction {
+  readonly kind: 'redirect';
+  readonly scheme?: string;
+  readonly host?: string;
+  readonly port?: number;
+  /** 'derive' lets the port follow the scheme (Istio derivePort FROM_PROTOCOL_DEFAULT). */
+  readonly path?: PathReplacement;
+  readonly status: number;
+}
+
+export interface DirectResponseAction {
+  readonly kind: 'direct';
+  readonly status: number;
+  readonly body?: string;
+  readonly headers?: readonly (readonly [string, string])[];
+}
+
+export type PathReplacement =
+  | { readonly kind: 'full'; readonly value: string }
+  | { readonly kind: 'prefix'; readonly prefix: string; readonly value: string }
+  | { readonly kind: 'regex'; readonly pattern: Matcher; readonly substitution: string };
+
+export interface Rewrite {
+  readonly path?: PathReplacement;
+  readonly authority?: string;
+}
+
+export interface HeaderOps {
+  readonly set?: readonly (readonly [string, string])[];
+  readonly add?: readonly (readonly [string, string])[];
+  readonly remove?: readonly string[];
+}
+
+export interface RetryPolicy {
+  readonly attempts: number;
+  readonly perTryTimeoutMs: number;
+  readonly retryOn: readonly string[];
+}
+
+export interface FaultPolicy {
+  readonly delay?: { readonly ms: number; readonly ppm: number };
+  readonly abort?: { readonly status: number; readonly ppm: number };
+}
+
+export interface CorsPolicy {
+  readonly allowOrigins: readonly Matcher[];
+  readonly allowMethods: readonly string[];
+  readonly allowHeaders: readonly string[];
+  readonly exposeHeaders: readonly string[];
+  readonly maxAgeSeconds?: number;
+  readonly allowCredentials?: boolean;
+}
+
+/** How the copy's Host/authority is derived from the primary's. */
+export type ShadowAuthority =
+  | { readonly mode: 'suffix'; readonly suffix: string }
+  | { readonly mode: 'keep' }
+  | { readonly mode: 'literal'; readonly value: string }
+  /** `${host}` and `${port}` (":8000" or "") are replaced from the primary's authority. */
+  | { readonly mode: 'template'; readonly template: string };
+
+export interface MirrorPolicy {
+  /** Cluster that receives the copy. */
+  readonly cluster: string;
+  /** Stable id used in logs and metrics ("httpbin.default|v2"). */
+  readonly name: string;
+  /** Parts per million of requests mirrored (1e6 = all). */
+  readonly ppm: number;
+  readonly authority: ShadowAuthority;
+  readonly timeoutMs: number;
+  readonly maxInFlight: number;
+  /** Largest amount of request body buffered for this copy before it is aborted. */
+  readonly bodyBufferBytes: number;
+  /** Upper-case methods mirrored; undefined = all. */
+  readonly methods?: ReadonlySet<string>;
+  /** Header changes applied to the copy only. */
+  readonly headers?: HeaderOps;
+  /** Keyed sampling: hash this header/cookie instead of drawing at random. */
+  readonly sampleKey?: { readonly header?: string; readonly cookie?: string };
+  readonly breaker?: BreakerSettings;
+  /** Compare the copy's response with the primary's (issue 9). */
+  readonly compare?: CompareSettings;
+  /** The MirrorPolicy resource that shaped this mirror ("namespace/name"), if any. */
+  readonly policy?: string;
+}
+
+export interface BreakerSettings {
+  readonly consecutiveFailures: number;
+  readonly latencyMs?: number;
+  readonly cooldownMs: number;
+}
+
+export interface CompareSettings {
+  readonly maxBodyBytes: number;
+  readonly ignoreHeaders: readonly string[];
+  readonly ignoreFields: readonly string[];
+  readonly baseline?: boolean;
+}
+
+export type LbPolicy =
+  | { readonly kind: 'round-robin' }
+  | { readonly kind: 'least-request' }
+  | { readonly kind: 'random' }
+  | {
+      readonly kind: 'hash';
+      readonly header?: string;
+      readonly cookie?: string;
+      readonly sourceIp?: boolean;
+      readonly queryParam?: string;
+    };
+
+export interface ConnectionPoolSettings {
+  /** Max connections per endpoint (undici Pool `connections`). */
+  readonly maxConnections: number;
+  /** Max requests queued waiting for a connection before 503 UO. */
+  readonly maxPendingRequests: number;
+  readonly maxRequestsPerConnection: number;
+  readonly idleTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+}
+
+export interface OutlierDetection {
+  readonly consecutive5xx: number;
+  readonly consecutiveGatewayErrors: number;
+  readonly intervalMs: number;
+  readonly baseEjectionMs: number;
+  readonly maxEjectionPercent: number;
+}
+
+export interface Cluster {
+  /** Envoy-style name: "outbound|8000|v1|httpbin.default.svc.cluster.local". */
+  readonly name: string;
+  readonly service: ServiceRef;
+  readonly subset?: string;
+  readonly endpoints: readonly Endpoint[];
+  readonly lb: LbPolicy;
+  readonly pool: ConnectionPoolSettings;
+  readonly outlier?: OutlierDetection;
+  readonly tls?: { readonly mode: 'SIMPLE'; readonly sni?: string; readonly insecureSkipVerify?: boolean };
+}
+
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+  readonly labels: Readonly<Record<string, string>>;
+  /** The WorkloadEntry/Pod that declared it, for logs. */
+  readonly workload: string;
+}

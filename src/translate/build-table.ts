@@ -1,0 +1,156 @@
+// The one place resources become a RouteTable: registry → clusters → virtual hosts per service
+// port (Istio VirtualService rules, Gateway API routes, or the default all-endpoints route).
+
+import type { ConfigIssue } from '../config/issues.js';
+import type { Resource } from '../config/resource.js';
+import type { Cluster, GatewayListener, Route, RouteTable, VirtualHost, WildcardHost } from '../model/route-table.js';
+import { ClusterBuilder } from './clusters.js';
+import { qualifyHost } from './host-names.js';
+import { issueAt } from './issue-at.js';
+import { virtualServiceRoutes, type IstioContext, type VirtualServiceView } from './istio-routes.js';
+import { DEFAULT_MIRROR, type MirrorDefaults } from './mirror-policies.js';
+import { buildServiceRegistry, type MeshService, type ServiceRegistry, type Workload } from './service-registry.js';
+
+export interface BuildOptions {
+  /** Namespace Umbra's clients live in: short names ("httpbin") resolve here. */
+  readonly namespace: string;
+  readonly mirrorDefaults: MirrorDefaults;
+  /** Workloads known from elsewhere (Pods, when watching Kubernetes). */
+  readonly workloads?: readonly Workload[];
+  readonly version: number;
+}
+
+export const DEFAULT_BUILD: BuildOptions = { namespace: 'default', mirrorDefaults: DEFAULT_MIRROR, version: 1 };
+
+/** Hooks the Gateway API translation plugs into (kept apart so each API has its own module). */
+export interface RouteSourceContext extends IstioContext {
+  readonly resources: readonly Resource[];
+  readonly options: BuildOptions;
+  /** Status to report on resources (Gateway API conditions), by resourceKey. */
+  readonly statuses: Map<string, unknown>;
+}
+export interface MeshRouteSource {
+  /** Routes for traffic addressed to a service port, or undefined when this source has none. */
+  routesFor(svc: MeshService, port: number): Route[] | undefined;
+  readonly gatewayListeners: readonly GatewayListener[];
+}
+export type MeshRouteSourceFactory = (ctx: RouteSourceContext) => MeshRouteSource;
+
+const extraSources: MeshRouteSourceFactory[] = [];
+/** Registers another API's translation (Gateway API registers itself on import). */
+export function registerRouteSource(f: MeshRouteSourceFactory): void {
+  extraSources.push(f);
+}
+
+function byAge(a: Resource, b: Resource): number {
+  const ta = a.metadata.creationTimestamp ?? '';
+  const tb = b.metadata.creationTimestamp ?? '';
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  const na = `${a.metadata.namespace}/${a.metadata.name}`;
+  const nb = `${b.metadata.namespace}/${b.metadata.name}`;
+  return na < nb ? -1 : na > nb ? 1 : 0;
+}
+
+/** Istio applies one VirtualService per host for sidecars; the oldest wins and the rest are reported. */
+function virtualServicesByHost(vss: readonly Resource[], registry: ServiceRegistry, issues: ConfigIssue[]): Map<string, Resource> {
+  const out = new Map<string, Resource>();
+  for (const vs of [...vss].sort(byAge)) {
+    const hosts = (vs.spec as VirtualServiceView).hosts ?? [];
+    hosts.forEach((h, i) => {
+      const key = registry.resolve(h, vs.metadata.namespace)?.fqdn ?? qualifyHost(h, vs.metadata.namespace);
+      const prev = out.get(key);
+      if (prev) {
+        issues.push(issueAt(vs, `spec.hosts[${i}]`, 'warning', `host ${key} is already routed by VirtualService ${prev.metadata.namespace}/${prev.metadata.name}; this one is ignored for it`, 'merge the rules into one VirtualService'));
+        return;
+      }
+      out.set(key, vs);
+    });
+  }
+  return out;
+}
+
+/** The port a client means when it names the service without one: 80 if served, else the first. */
+function defaultPort(svc: MeshService): number | undefined {
+  return svc.ports.find((p) => p.port === 80)?.port ?? svc.ports[0]?.port;
+}
+
+export interface BuildResult {
+  readonly table: RouteTable;
+  readonly issues: ConfigIssue[];
+  readonly statuses: Map<string, unknown>;
+}
+
+export function buildRouteTable(resources: readonly Resource[], options: BuildOptions = DEFAULT_BUILD): BuildResult {
+  const issues: ConfigIssue[] = [];
+  const registry = buildServiceRegistry(resources, options.workloads ?? [], issues);
+  const clusters = new ClusterBuilder(
+    resources.filter((r) => r.kind === 'DestinationRule'),
+    issues,
+  );
+  const ctx: RouteSourceContext = {
+    registry,
+    clusters,
+    mirrorPolicies: resources.filter((r) => r.kind === 'MirrorPolicy'),
+    mirrorDefaults: options.mirrorDefaults,
+    issues,
+    resources,
+    options,
+    statuses: new Map(),
+  };
+  const vsByHost = virtualServicesByHost(
+    resources.filter((r) => r.kind === 'VirtualService'),
+    registry,
+    issues,
+  );
+  const sources = extraSources.map((f) => f(ctx));
+  const hostIndex = new Map<string, VirtualHost>();
+  const wildcardHosts: WildcardHost[] = [];
+
+  for (const svc of registry.services) {
+    const vs = vsByHost.get(svc.fqdn);
+    const dflt = defaultPort(svc);
+    for (const sp of svc.ports) {
+      const routes = sources.map((s) => s.routesFor(svc, sp.port)).find((r) => r !== undefined) ?? (vs ? virtualServiceRoutes(vs, ctx, sp.port) : defaultRoutes(svc, sp.port, clusters));
+      const vhost: VirtualHost = { name: `${svc.fqdn}:${sp.port}`, service: { name: svc.name, namespace: svc.namespace, fqdn: svc.fqdn, port: sp.port }, routes };
+      for (const alias of svc.aliases) {
+        // A bare short name means "a service in my namespace", as kube-dns search paths do.
+        if (alias === svc.name && svc.namespace !== options.namespace && svc.origin.kind === 'Service') continue;
+        hostIndex.set(`${alias}:${sp.port}`, vhost);
+        if (sp.port === dflt) hostIndex.set(alias, vhost);
+      }
+    }
+  }
+
+  // VirtualService hosts that name no service (external names, wildcards) route on any port.
+  for (const [host, vs] of vsByHost) {
+    if (registry.resolve(host, vs.metadata.namespace)) continue;
+    const vhost: VirtualHost = { name: host, routes: virtualServiceRoutes(vs, ctx, undefined) };
+    if (host.startsWith('*')) wildcardHosts.push({ suffix: host.slice(1), vhost });
+    else {
+      hostIndex.set(host, vhost);
+      hostIndex.set(`${host}:*`, vhost);
+    }
+  }
+  wildcardHosts.sort((a, b) => b.suffix.length - a.suffix.length);
+
+  const table: RouteTable = Object.freeze({
+    version: options.version,
+    hostIndex,
+    wildcardHosts,
+    clusters: clusters.clusters as ReadonlyMap<string, Cluster>,
+    gatewayListeners: sources.flatMap((s) => s.gatewayListeners),
+  });
+  return { table, issues, statuses: ctx.statuses };
+}
+
+function defaultRoutes(svc: MeshService, port: number, clusters: ClusterBuilder): Route[] {
+  const cluster = clusters.get(svc, port, undefined);
+  return [
+    {
+      name: 'default',
+      origin: { kind: svc.origin.kind, namespace: svc.namespace, name: svc.name, path: 'spec' },
+      match: {},
+      action: { kind: 'forward', backends: [{ cluster, weight: 1 }], totalWeight: 1, noBackendStatus: 503, timeoutMs: 0, perTryTimeoutMs: 0, mirrors: [] },
+    },
+  ];
+}

@@ -1,0 +1,164 @@
+// Creates upstream clusters on demand — one per (service, port, subset) — with endpoints picked by
+// subset labels and the DestinationRule traffic policy merged top-level → port → subset, as Istio does.
+
+import type { ConfigIssue } from '../config/issues.js';
+import type { Resource } from '../config/resource.js';
+import type { Cluster, ConnectionPoolSettings, Endpoint, LbPolicy, OutlierDetection } from '../model/route-table.js';
+import { parseDurationMs } from './duration.js';
+import { qualifyHost } from './host-names.js';
+import { issueAt } from './issue-at.js';
+import type { MeshService } from './service-registry.js';
+
+interface TrafficPolicy {
+  loadBalancer?: {
+    simple?: string;
+    consistentHash?: {
+      httpHeaderName?: string;
+      httpCookie?: { name: string };
+      useSourceIp?: boolean;
+      httpQueryParameterName?: string;
+    };
+  };
+  connectionPool?: {
+    tcp?: { maxConnections?: number; connectTimeout?: string; idleTimeout?: string };
+    http?: { http1MaxPendingRequests?: number; maxRequestsPerConnection?: number; idleTimeout?: string; http2MaxRequests?: number };
+  };
+  outlierDetection?: {
+    consecutive5xxErrors?: number;
+    consecutiveGatewayErrors?: number;
+    interval?: string;
+    baseEjectionTime?: string;
+    maxEjectionPercent?: number;
+  };
+  tls?: { mode?: string; sni?: string; insecureSkipVerify?: boolean };
+  portLevelSettings?: (TrafficPolicy & { port?: { number?: number } })[];
+}
+interface DestinationRuleSpec {
+  host: string;
+  trafficPolicy?: TrafficPolicy;
+  subsets?: { name: string; labels?: Record<string, string>; trafficPolicy?: TrafficPolicy }[];
+}
+
+export const DEFAULT_POOL: ConnectionPoolSettings = {
+  maxConnections: 0, // 0 = unlimited, as Istio's default (2^32-1)
+  maxPendingRequests: 0,
+  maxRequestsPerConnection: 0,
+  idleTimeoutMs: 60 * 60 * 1000, // Istio's HTTP idle timeout default: 1h
+  connectTimeoutMs: 10_000, // Istio's default connectTimeout: 10s
+};
+
+export class ClusterBuilder {
+  readonly clusters = new Map<string, Cluster>();
+  private readonly rules = new Map<string, Resource>();
+
+  constructor(
+    destinationRules: readonly Resource[],
+    private readonly issues: ConfigIssue[],
+  ) {
+    for (const dr of destinationRules) {
+      const host = qualifyHost((dr.spec as DestinationRuleSpec).host, dr.metadata.namespace);
+      const prev = this.rules.get(host);
+      if (prev) {
+        issues.push(issueAt(dr, 'spec.host', 'warning', `another DestinationRule (${prev.metadata.namespace}/${prev.metadata.name}) already configures ${host}; this one is ignored`));
+        continue;
+      }
+      this.rules.set(host, dr);
+    }
+  }
+
+  destinationRuleFor(svc: MeshService): Resource | undefined {
+    return this.rules.get(svc.fqdn);
+  }
+
+  /**
+   * The cluster for a service port and optional subset, or undefined with an issue when the subset
+   * is not defined (Istio answers such requests 503 NR; here they stay unrouted too).
+   */
+  get(svc: MeshService, port: number, subset: string | undefined, from?: { resource: Resource; path: string }): string | undefined {
+    const name = `outbound|${port}|${subset ?? ''}|${svc.fqdn}`;
+    if (this.clusters.has(name)) return name;
+    const dr = this.rules.get(svc.fqdn);
+    const spec = dr?.spec as DestinationRuleSpec | undefined;
+    let endpoints: readonly Endpoint[] = svc.endpoints.get(port) ?? [];
+    let subsetPolicy: TrafficPolicy | undefined;
+    if (subset !== undefined) {
+      const def = spec?.subsets?.find((s) => s.name === subset);
+      if (!def) {
+        if (from)
+          this.issues.push(
+            issueAt(from.resource, from.path, 'error', `subset "${subset}" of ${svc.fqdn} is not defined by any DestinationRule`, dr ? `defined subsets: ${(spec?.subsets ?? []).map((s) => s.name).join(', ') || 'none'}` : `add a DestinationRule for host ${svc.name} with subset ${subset}`),
+          );
+        return undefined;
+      }
+      const labels = def.labels ?? {};
+      endpoints = endpoints.filter((e) => Object.entries(labels).every(([k, v]) => e.labels[k] === v));
+      subsetPolicy = def.trafficPolicy;
+    }
+    const policy = mergePolicies(spec?.trafficPolicy, port, subsetPolicy);
+    const cluster: Cluster = {
+      name,
+      service: { name: svc.name, namespace: svc.namespace, fqdn: svc.fqdn, port },
+      subset,
+      endpoints,
+      lb: lbPolicy(policy),
+      pool: poolSettings(policy),
+      outlier: outlier(policy),
+      tls: policy.tls?.mode === 'SIMPLE' ? { mode: 'SIMPLE', sni: policy.tls.sni, insecureSkipVerify: policy.tls.insecureSkipVerify } : undefined,
+    };
+    this.clusters.set(name, cluster);
+    return name;
+  }
+}
+
+/** Istio: port-level settings override the top level; a subset's policy overrides both. */
+function mergePolicies(top: TrafficPolicy | undefined, port: number, subset: TrafficPolicy | undefined): TrafficPolicy {
+  const layers = [top, top?.portLevelSettings?.find((p) => p.port?.number === port), subset, subset?.portLevelSettings?.find((p) => p.port?.number === port)];
+  const out: TrafficPolicy = {};
+  for (const l of layers) {
+    if (!l) continue;
+    if (l.loadBalancer) out.loadBalancer = l.loadBalancer;
+    if (l.connectionPool) out.connectionPool = l.connectionPool;
+    if (l.outlierDetection) out.outlierDetection = l.outlierDetection;
+    if (l.tls) out.tls = l.tls;
+  }
+  return out;
+}
+
+function lbPolicy(p: TrafficPolicy): LbPolicy {
+  const ch = p.loadBalancer?.consistentHash;
+  if (ch)
+    return { kind: 'hash', header: ch.httpHeaderName?.toLowerCase(), cookie: ch.httpCookie?.name, sourceIp: ch.useSourceIp, queryParam: ch.httpQueryParameterName };
+  switch (p.loadBalancer?.simple) {
+    case 'LEAST_REQUEST':
+    case 'LEAST_CONN':
+      return { kind: 'least-request' };
+    case 'RANDOM':
+      return { kind: 'random' };
+    default:
+      return { kind: 'round-robin' };
+  }
+}
+
+function poolSettings(p: TrafficPolicy): ConnectionPoolSettings {
+  const tcp = p.connectionPool?.tcp;
+  const http = p.connectionPool?.http;
+  return {
+    maxConnections: tcp?.maxConnections ?? DEFAULT_POOL.maxConnections,
+    maxPendingRequests: http?.http1MaxPendingRequests ?? DEFAULT_POOL.maxPendingRequests,
+    maxRequestsPerConnection: http?.maxRequestsPerConnection ?? DEFAULT_POOL.maxRequestsPerConnection,
+    idleTimeoutMs: parseDurationMs(http?.idleTimeout ?? tcp?.idleTimeout) ?? DEFAULT_POOL.idleTimeoutMs,
+    connectTimeoutMs: parseDurationMs(tcp?.connectTimeout) ?? DEFAULT_POOL.connectTimeoutMs,
+  };
+}
+
+function outlier(p: TrafficPolicy): OutlierDetection | undefined {
+  const o = p.outlierDetection;
+  if (!o) return undefined;
+  return {
+    consecutive5xx: o.consecutive5xxErrors ?? 5,
+    consecutiveGatewayErrors: o.consecutiveGatewayErrors ?? 0,
+    intervalMs: parseDurationMs(o.interval) ?? 10_000,
+    baseEjectionMs: parseDurationMs(o.baseEjectionTime) ?? 30_000,
+    maxEjectionPercent: o.maxEjectionPercent ?? 10,
+  };
+}

@@ -1,0 +1,230 @@
+// Builds the mesh's service registry from Kubernetes Services, Istio ServiceEntries and the
+// workloads behind them (WorkloadEntries standalone; Pods/EndpointSlices in Kubernetes).
+
+import type { ConfigIssue } from '../config/issues.js';
+import type { Resource } from '../config/resource.js';
+import { resourceId } from '../config/resource.js';
+import type { Endpoint } from '../model/route-table.js';
+import { qualifyHost, serviceAliases, serviceFqdn } from './host-names.js';
+import { issueAt } from './issue-at.js';
+
+export interface ServicePort {
+  readonly name?: string;
+  readonly port: number;
+  readonly targetPort?: number | string;
+  readonly protocol?: string;
+}
+
+export interface MeshService {
+  readonly name: string;
+  readonly namespace: string;
+  readonly fqdn: string;
+  /** Lower-case names a client may use for it (without port). */
+  readonly aliases: readonly string[];
+  readonly ports: readonly ServicePort[];
+  /** Endpoints for each service port number, with the workload port already mapped. */
+  readonly endpoints: ReadonlyMap<number, readonly Endpoint[]>;
+  readonly origin: Resource;
+}
+
+/** A workload instance: a WorkloadEntry standalone, a Pod in Kubernetes. */
+export interface Workload {
+  readonly name: string;
+  readonly namespace: string;
+  readonly address: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Port name → workload port (WorkloadEntry.ports; container ports by name for Pods). */
+  readonly ports: Readonly<Record<string, number>>;
+  readonly ready: boolean;
+}
+
+export interface ServiceRegistry {
+  readonly services: readonly MeshService[];
+  /** Resolve a host as written in a resource of `namespace` (short names allowed). */
+  resolve(host: string, namespace: string): MeshService | undefined;
+}
+
+interface K8sServiceSpec {
+  ports?: { name?: string; port: number; targetPort?: number | string; protocol?: string }[];
+  selector?: Record<string, string>;
+  type?: string;
+  externalName?: string;
+}
+interface WorkloadEntrySpec {
+  address?: string;
+  ports?: Record<string, number>;
+  labels?: Record<string, string>;
+}
+interface ServiceEntrySpec {
+  hosts: string[];
+  ports?: { number: number; name?: string; protocol?: string; targetPort?: number }[];
+  resolution?: string;
+  endpoints?: WorkloadEntrySpec[];
+  workloadSelector?: { labels?: Record<string, string> };
+}
+interface EndpointSliceObj {
+  metadata: { labels?: Record<string, string> };
+  spec: {
+    endpoints?: { addresses: string[]; conditions?: { ready?: boolean }; targetRef?: { name?: string } }[];
+    ports?: { name?: string; port?: number }[];
+  };
+}
+
+function selects(selector: Record<string, string> | undefined, labels: Readonly<Record<string, string>>): boolean {
+  if (!selector) return false;
+  for (const k of Object.keys(selector)) if (labels[k] !== selector[k]) return false;
+  return true;
+}
+
+/** The workload port for a service port: the named port on the workload wins, then targetPort. */
+function workloadPort(sp: ServicePort, w: Workload): number | undefined {
+  if (sp.name && w.ports[sp.name] !== undefined) return w.ports[sp.name];
+  if (typeof sp.targetPort === 'string') return w.ports[sp.targetPort];
+  return sp.targetPort ?? sp.port;
+}
+
+export function workloadsFromEntries(entries: readonly Resource[]): Workload[] {
+  return entries.map((r) => {
+    const s = r.spec as WorkloadEntrySpec;
+    return {
+      name: r.metadata.name,
+      namespace: r.metadata.namespace,
+      address: s.address ?? '',
+      labels: s.labels ?? {},
+      ports: s.ports ?? {},
+      ready: Boolean(s.address),
+    };
+  });
+}
+
+export function buildServiceRegistry(
+  resources: readonly Resource[],
+  extraWorkloads: readonly Workload[],
+  issues: ConfigIssue[],
+): ServiceRegistry {
+  const workloads = [
+    ...workloadsFromEntries(resources.filter((r) => r.kind === 'WorkloadEntry')),
+    ...extraWorkloads,
+  ];
+  const slices = resources.filter((r) => r.kind === 'EndpointSlice') as unknown as (Resource &
+    EndpointSliceObj)[];
+  const services: MeshService[] = [];
+
+  for (const r of resources) {
+    if (r.kind === 'Service') services.push(fromKubernetesService(r, workloads, slices, issues));
+    else if (r.kind === 'ServiceEntry') services.push(...fromServiceEntry(r, workloads));
+  }
+
+  const byName = new Map<string, MeshService>();
+  for (const s of services) {
+    const prev = byName.get(s.fqdn);
+    if (prev) {
+      issues.push(
+        issueAt(s.origin, 'metadata.name', 'warning', `host ${s.fqdn} is also defined by ${resourceId(prev.origin)}; the first definition is used`),
+      );
+      continue;
+    }
+    byName.set(s.fqdn, s);
+  }
+  return {
+    services: [...byName.values()],
+    resolve(host, namespace) {
+      const h = host.toLowerCase();
+      return byName.get(h) ?? byName.get(qualifyHost(h, namespace));
+    },
+  };
+}
+
+function fromKubernetesService(
+  r: Resource,
+  workloads: readonly Workload[],
+  slices: readonly (Resource & EndpointSliceObj)[],
+  issues: ConfigIssue[],
+): MeshService {
+  const spec = r.spec as K8sServiceSpec;
+  const { name, namespace } = r.metadata;
+  const ports: ServicePort[] = (spec.ports ?? []).map((p) => ({
+    name: p.name,
+    port: p.port,
+    targetPort: p.targetPort,
+    protocol: p.protocol,
+  }));
+  const endpoints = new Map<number, Endpoint[]>();
+  const selected = spec.selector
+    ? workloads.filter((w) => w.namespace === namespace && w.ready && selects(spec.selector, w.labels))
+    : [];
+  for (const sp of ports) {
+    const eps: Endpoint[] = [];
+    for (const w of selected) {
+      const port = workloadPort(sp, w);
+      if (port === undefined) continue;
+      eps.push({ address: w.address, port, labels: w.labels, workload: `${w.namespace}/${w.name}` });
+    }
+    if (!spec.selector) eps.push(...endpointsFromSlices(name, namespace, sp, slices, workloads));
+    endpoints.set(sp.port, eps);
+  }
+  if (ports.length === 0) issues.push(issueAt(r, 'spec.ports', 'warning', 'service has no ports; it receives no traffic'));
+  return { name, namespace, fqdn: serviceFqdn(name, namespace), aliases: serviceAliases(name, namespace), ports, endpoints, origin: r };
+}
+
+/** Services without a selector take their endpoints from EndpointSlices (kubernetes.io/service-name). */
+function endpointsFromSlices(
+  name: string,
+  namespace: string,
+  sp: ServicePort,
+  slices: readonly (Resource & EndpointSliceObj)[],
+  workloads: readonly Workload[],
+): Endpoint[] {
+  const out: Endpoint[] = [];
+  for (const s of slices) {
+    if (s.metadata.namespace !== namespace || s.metadata.labels?.['kubernetes.io/service-name'] !== name) continue;
+    const port = (s.spec.ports ?? []).find((p) => (p.name ?? '') === (sp.name ?? '') || (s.spec.ports ?? []).length === 1);
+    if (!port?.port) continue;
+    for (const e of s.spec.endpoints ?? []) {
+      if (e.conditions?.ready === false) continue;
+      const pod = workloads.find((w) => w.namespace === namespace && w.name === e.targetRef?.name);
+      for (const address of e.addresses)
+        out.push({ address, port: port.port, labels: pod?.labels ?? {}, workload: `${namespace}/${e.targetRef?.name ?? address}` });
+    }
+  }
+  return out;
+}
+
+function fromServiceEntry(r: Resource, workloads: readonly Workload[]): MeshService[] {
+  const spec = r.spec as ServiceEntrySpec;
+  const { namespace } = r.metadata;
+  const ports: ServicePort[] = (spec.ports ?? []).map((p) => ({
+    name: p.name,
+    port: p.number,
+    targetPort: p.targetPort,
+    protocol: p.protocol,
+  }));
+  const members: Workload[] = (spec.endpoints ?? []).map((e, i) => ({
+    name: `${r.metadata.name}[${i}]`,
+    namespace,
+    address: e.address ?? '',
+    labels: e.labels ?? {},
+    ports: e.ports ?? {},
+    ready: Boolean(e.address),
+  }));
+  if (spec.workloadSelector?.labels)
+    members.push(...workloads.filter((w) => w.namespace === namespace && w.ready && selects(spec.workloadSelector!.labels, w.labels)));
+  return spec.hosts
+    .filter((h) => !h.startsWith('*'))
+    .map((host) => {
+      const endpoints = new Map<number, Endpoint[]>();
+      for (const sp of ports) {
+        // DNS resolution with no endpoints: the host itself is the endpoint (resolved per connection).
+        const eps: Endpoint[] =
+          members.length === 0 && (spec.resolution === 'DNS' || spec.resolution === 'DNS_ROUND_ROBIN')
+            ? [{ address: host, port: typeof sp.targetPort === 'number' ? sp.targetPort : sp.port, labels: {}, workload: host }]
+            : members.flatMap((w) => {
+                const port = (sp.name ? w.ports[sp.name] : undefined) ?? (typeof sp.targetPort === 'number' ? sp.targetPort : sp.port);
+                return [{ address: w.address, port, labels: w.labels, workload: `${w.namespace}/${w.name}` }];
+              });
+        endpoints.set(sp.port, eps);
+      }
+      const h = host.toLowerCase();
+      return { name: h, namespace, fqdn: h, aliases: [h], ports, endpoints, origin: r };
+    });
+}
