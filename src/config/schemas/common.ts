@@ -40,7 +40,10 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
     }
   }
   const limit = Math.max(1, Math.floor(word.length / 3));
-  return best !== undefined && bestD <= limit ? best : undefined;
+  if (best !== undefined && bestD <= limit) return best;
+  // A shortened name ("Prefix" for "PathPrefix") is a likely slip too.
+  if (w.length >= 4) return candidates.find((c) => norm(c).includes(w));
+  return undefined;
 }
 
 /** Marks issues raised for unknown fields so the issue converter can keep their hint. */
@@ -125,11 +128,10 @@ export const port = int('a port number').min(1, 'port must be between 1 and 6553
 export const percentInt = int('an integer percentage').min(0, 'must be between 0 and 100').max(100, 'must be between 0 and 100');
 
 /** A double in [0, 100]: NaN and ±Infinity are rejected (Istio `Percent.value`). */
-export const percentDouble = z
-  .number({ invalid_type_error: 'must be a number between 0 and 100' })
-  .finite('must be a finite number between 0 and 100')
-  .min(0, 'must be between 0 and 100')
-  .max(100, 'must be between 0 and 100');
+export const percentDouble = z.number({ invalid_type_error: 'must be a number between 0 and 100' }).superRefine((n, ctx) => {
+  if (!Number.isFinite(n)) addError(ctx, [], `must be a finite number between 0 and 100, got ${n}`);
+  else if (n < 0 || n > 100) addError(ctx, [], `must be between 0 and 100, got ${n}`);
+});
 
 // ---------------------------------------------------------------------------------------------
 // Durations
@@ -299,22 +301,28 @@ export const nameValue = strictObject({ name: headerName, value: headerValue });
  * Gateway API-style header modifications: set/add lists and a remove list. One header name may
  * appear in only one action (HTTPHeaderFilter).
  */
-export const headerListOps = strictObject({
-  set: z.array(nameValue).max(16).optional(),
-  add: z.array(nameValue).max(16).optional(),
-  remove: z.array(headerName).max(16).optional(),
-}).superRefine((h, ctx) => {
-  const seen = new Map<string, string>();
-  const note = (name: string, where: (string | number)[]) => {
-    const k = name.toLowerCase();
-    const prev = seen.get(k);
-    if (prev !== undefined) addError(ctx, where, `header "${name}" already has an action (${prev}); only one action per header name is allowed`);
-    else seen.set(k, String(where[0]));
-  };
-  h.set?.forEach((x, i) => note(x.name, ['set', i, 'name']));
-  h.add?.forEach((x, i) => note(x.name, ['add', i, 'name']));
-  h.remove?.forEach((x, i) => note(x, ['remove', i]));
-});
+export const headerListOps = withChecks(
+  strictObject({
+    set: z.array(nameValue).max(16).optional(),
+    add: z.array(nameValue).max(16).optional(),
+    remove: z.array(headerName).max(16).optional(),
+  }),
+  (h, ctx) => {
+    const seen = new Map<string, string>();
+    const note = (name: unknown, where: (string | number)[]) => {
+      if (typeof name !== 'string') return;
+      const k = name.toLowerCase();
+      const prev = seen.get(k);
+      if (prev !== undefined) addError(ctx, where, `header "${name}" already has an action (${prev}); only one action per header name is allowed`);
+      else seen.set(k, String(where[0]));
+    };
+    for (const action of ['set', 'add'] as const) {
+      const list = h[action];
+      if (Array.isArray(list)) list.forEach((x, i) => isRecord(x) && note(x.name, [action, i, 'name']));
+    }
+    if (Array.isArray(h.remove)) h.remove.forEach((x, i) => note(x, ['remove', i]));
+  },
+);
 
 /** Checks that `s` is valid base64 (protobuf `bytes` in JSON/YAML). */
 export function isBase64(s: string): boolean {

@@ -57,11 +57,12 @@ const backendObjectShape = {
   namespace: namespace.optional(),
   port: port.optional(),
 };
-function requirePortForService(ref: { group: string; kind: string; port?: number }, ctx: z.RefinementCtx): void {
-  if (ref.group === '' && ref.kind === 'Service' && ref.port === undefined)
+/** Runs on the raw reference, so the CRD defaults (group "", kind Service) are applied by hand. */
+function requirePortForService(ref: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  if ((ref.group ?? '') === '' && (ref.kind ?? 'Service') === 'Service' && !has(ref, 'port'))
     addError(ctx, ['port'], 'port is required when referring to a Service');
 }
-export const backendObjectReference = strictObject(backendObjectShape).superRefine(requirePortForService);
+export const backendObjectReference = withChecks(strictObject(backendObjectShape), requirePortForService);
 
 // ---------------------------------------------------------------------------------------------
 // Matches
@@ -234,11 +235,14 @@ export const httpRouteFilter = withChecks(
 // ---------------------------------------------------------------------------------------------
 // Rules
 
-export const httpBackendRef = strictObject({
-  ...backendObjectShape,
-  weight: z.number().int().min(0, 'weight must be between 0 and 1000000').max(1_000_000, 'weight must be between 0 and 1000000').default(1),
-  filters: z.array(httpRouteFilter).max(16).optional(),
-}).superRefine(requirePortForService);
+export const httpBackendRef = withChecks(
+  strictObject({
+    ...backendObjectShape,
+    weight: z.number().int().min(0, 'weight must be between 0 and 1000000').max(1_000_000, 'weight must be between 0 and 1000000').default(1),
+    filters: z.array(httpRouteFilter).max(16).optional(),
+  }),
+  requirePortForService,
+);
 
 export const httpRouteTimeouts = strictObject({
   request: gatewayDuration.optional(),
@@ -391,14 +395,15 @@ export const listener = strictObject({
   protocol: protocolType,
   tls: listenerTlsConfig.optional(),
   allowedRoutes: strictObject({
-    namespaces: strictObject({
-      from: z.enum(['All', 'Selector', 'Same']).default('Same'),
-      selector: labelSelector.optional(),
-    })
-      .superRefine((n, ctx) => {
-        if (n.from === 'Selector' && !n.selector) addError(ctx, ['selector'], 'selector is required when from is Selector');
-      })
-      .default({}),
+    namespaces: withChecks(
+      strictObject({
+        from: z.enum(['All', 'Selector', 'Same']).default('Same'),
+        selector: labelSelector.optional(),
+      }),
+      (n, ctx) => {
+        if (n.from === 'Selector' && !has(n, 'selector')) addError(ctx, ['selector'], 'selector is required when from is Selector');
+      },
+    ).default({}),
     kinds: z.array(strictObject({ group: group.default(GATEWAY_GROUP), kind })).max(8).optional(),
   }).default({}),
 });

@@ -11,6 +11,7 @@ import {
   headerName,
   hostName,
   isBase64,
+  isRecord,
   labelMap,
   named,
   nonNegativeInt,
@@ -129,11 +130,14 @@ function int200to599() {
 
 export const delegate = strictObject({ name: z.string().min(1), namespace: z.string().optional() });
 
-export const httpRewrite = strictObject({
-  uri: z.string().optional(),
-  authority: z.string().optional(),
-  uriRegexRewrite: strictObject({ match: re2, rewrite: z.string() }).optional(),
-}).superRefine((r, ctx) => oneOf(r, ['uri', 'uriRegexRewrite'], ctx, { allowNone: true }));
+export const httpRewrite = withChecks(
+  strictObject({
+    uri: z.string().optional(),
+    authority: z.string().optional(),
+    uriRegexRewrite: strictObject({ match: re2, rewrite: z.string() }).optional(),
+  }),
+  (r, ctx) => oneOf(r, ['uri', 'uriRegexRewrite'], ctx, { allowNone: true }),
+);
 
 /** Envoy retry policies accepted in `retryOn` (x-envoy-retry-on and x-envoy-retry-grpc-on). */
 export const RETRY_ON = [
@@ -174,26 +178,31 @@ export const httpRetry = strictObject({
   backoff: duration.optional(),
 });
 
-export const httpFaultInjection = strictObject({
-  delay: strictObject({
-    fixedDelay: duration.optional(),
-    exponentialDelay: duration.optional(),
-    percentage: percent.optional(),
-    percent: percentInt.optional(),
-  })
-    .superRefine((d, ctx) => oneOf(d, ['fixedDelay', 'exponentialDelay'], ctx))
-    .optional(),
-  abort: strictObject({
-    httpStatus: int200to599().optional(),
-    grpcStatus: z.string().optional(),
-    http2Error: z.string().optional(),
-    percentage: percent.optional(),
-  })
-    .superRefine((a, ctx) => oneOf(a, ['httpStatus', 'grpcStatus', 'http2Error'], ctx))
-    .optional(),
-}).superRefine((f, ctx) => {
-  if (!has(f, 'delay') && !has(f, 'abort')) addError(ctx, [], 'fault needs a delay or an abort');
-});
+export const httpFaultInjection = withChecks(
+  strictObject({
+    delay: withChecks(
+      strictObject({
+        fixedDelay: duration.optional(),
+        exponentialDelay: duration.optional(),
+        percentage: percent.optional(),
+        percent: percentInt.optional(),
+      }),
+      (d, ctx) => oneOf(d, ['fixedDelay', 'exponentialDelay'], ctx),
+    ).optional(),
+    abort: withChecks(
+      strictObject({
+        httpStatus: int200to599().optional(),
+        grpcStatus: z.string().optional(),
+        http2Error: z.string().optional(),
+        percentage: percent.optional(),
+      }),
+      (a, ctx) => oneOf(a, ['httpStatus', 'grpcStatus', 'http2Error'], ctx),
+    ).optional(),
+  }),
+  (f, ctx) => {
+    if (!has(f, 'delay') && !has(f, 'abort')) addError(ctx, [], 'fault needs a delay or an abort');
+  },
+);
 
 export const httpMirrorPolicy = strictObject({ destination, percentage: percent.optional() });
 
@@ -241,7 +250,7 @@ export const istioHttpRoute = withChecks(strictObject(httpRouteShape), (r, ctx) 
   else if (actions.length > 1) addError(ctx, [actions[1]], `a rule may have only one of route, redirect, directResponse, delegate; found ${actions.join(' and ')}`);
   if (has(r, 'redirect') && has(r, 'rewrite')) addError(ctx, ['rewrite'], 'a rule cannot have both rewrite and redirect');
   if (has(r, 'redirect') && has(r, 'fault')) addError(ctx, ['fault'], 'a rule cannot have both fault and redirect');
-  if (has(r, 'mirror') && has(r, 'mirrors'))
+  if (has(r, 'mirror') && Array.isArray(r.mirrors) && r.mirrors.length > 0)
     addError(ctx, ['mirrors'], 'mirror and mirrors cannot both be set on one rule', 'move the mirror into mirrors[] (with its percentage)');
 });
 
@@ -305,18 +314,21 @@ export type VirtualServiceSpec = z.output<typeof virtualServiceSpec>;
 // ---------------------------------------------------------------------------------------------
 // DestinationRule
 
-const consistentHash = strictObject({
-  httpHeaderName: headerName.optional(),
-  httpCookie: strictObject({ name: z.string().min(1), path: z.string().optional(), ttl: duration.optional() }).optional(),
-  useSourceIp: z.boolean().optional(),
-  httpQueryParameterName: z.string().optional(),
-  ringHash: strictObject({ minimumRingSize: uint32.optional() }).optional(),
-  maglev: strictObject({ tableSize: uint32.optional() }).optional(),
-  minimumRingSize: uint32.optional(),
-}).superRefine((c, ctx) => {
-  oneOf(c, ['httpHeaderName', 'httpCookie', 'useSourceIp', 'httpQueryParameterName'], ctx, { what: 'exactly one hash key' });
-  oneOf(c, ['ringHash', 'maglev'], ctx, { allowNone: true });
-});
+const consistentHash = withChecks(
+  strictObject({
+    httpHeaderName: headerName.optional(),
+    httpCookie: strictObject({ name: z.string().min(1), path: z.string().optional(), ttl: duration.optional() }).optional(),
+    useSourceIp: z.boolean().optional(),
+    httpQueryParameterName: z.string().optional(),
+    ringHash: strictObject({ minimumRingSize: uint32.optional() }).optional(),
+    maglev: strictObject({ tableSize: uint32.optional() }).optional(),
+    minimumRingSize: uint32.optional(),
+  }),
+  (c, ctx) => {
+    oneOf(c, ['httpHeaderName', 'httpCookie', 'useSourceIp', 'httpQueryParameterName'], ctx, { what: 'exactly one hash key' });
+    oneOf(c, ['ringHash', 'maglev'], ctx, { allowNone: true });
+  },
+);
 
 const localityLbSetting = strictObject({
   distribute: z.array(strictObject({ from: z.string().optional(), to: z.record(z.string(), uint32).optional() })).optional(),
@@ -325,17 +337,20 @@ const localityLbSetting = strictObject({
   enabled: z.boolean().optional(),
 });
 
-export const loadBalancerSettings = strictObject({
-  simple: z.enum(['UNSPECIFIED', 'RANDOM', 'PASSTHROUGH', 'ROUND_ROBIN', 'LEAST_REQUEST', 'LEAST_CONN']).optional(),
-  consistentHash: consistentHash.optional(),
-  localityLbSetting: localityLbSetting.optional(),
-  warmupDurationSecs: duration.optional(),
-  warmup: strictObject({
-    duration: duration.optional(),
-    minimumPercent: percentDouble.optional(),
-    aggression: z.number().finite().min(1, 'aggression must be ≥ 1').optional(),
-  }).optional(),
-}).superRefine((lb, ctx) => oneOf(lb, ['simple', 'consistentHash'], ctx, { allowNone: true }));
+export const loadBalancerSettings = withChecks(
+  strictObject({
+    simple: z.enum(['UNSPECIFIED', 'RANDOM', 'PASSTHROUGH', 'ROUND_ROBIN', 'LEAST_REQUEST', 'LEAST_CONN']).optional(),
+    consistentHash: consistentHash.optional(),
+    localityLbSetting: localityLbSetting.optional(),
+    warmupDurationSecs: duration.optional(),
+    warmup: strictObject({
+      duration: duration.optional(),
+      minimumPercent: percentDouble.optional(),
+      aggression: z.number().finite().min(1, 'aggression must be ≥ 1').optional(),
+    }).optional(),
+  }),
+  (lb, ctx) => oneOf(lb, ['simple', 'consistentHash'], ctx, { allowNone: true }),
+);
 
 export const connectionPoolSettings = strictObject({
   tcp: strictObject({
@@ -401,19 +416,24 @@ export const subset = strictObject({
   trafficPolicy: trafficPolicy.optional(),
 });
 
-export const destinationRuleSpec = strictObject({
-  host: destinationHost,
-  trafficPolicy: trafficPolicy.optional(),
-  subsets: z.array(subset).optional(),
-  exportTo: exportTo.optional(),
-  workloadSelector: strictObject({ matchLabels: labelMap.optional() }).optional(),
-}).superRefine((dr, ctx) => {
-  const seen = new Set<string>();
-  dr.subsets?.forEach((s, i) => {
-    if (seen.has(s.name)) addError(ctx, ['subsets', i, 'name'], `duplicate subset name "${s.name}"`);
-    seen.add(s.name);
-  });
-});
+export const destinationRuleSpec = withChecks(
+  strictObject({
+    host: destinationHost,
+    trafficPolicy: trafficPolicy.optional(),
+    subsets: z.array(subset).optional(),
+    exportTo: exportTo.optional(),
+    workloadSelector: strictObject({ matchLabels: labelMap.optional() }).optional(),
+  }),
+  (dr, ctx) => {
+    const seen = new Set<unknown>();
+    if (Array.isArray(dr.subsets))
+      dr.subsets.forEach((s, i) => {
+        if (!isRecord(s) || typeof s.name !== 'string') return;
+        if (seen.has(s.name)) addError(ctx, ['subsets', i, 'name'], `duplicate subset name "${s.name}"`);
+        seen.add(s.name);
+      });
+  },
+);
 
 export type TrafficPolicy = z.output<typeof trafficPolicy>;
 export type DestinationRuleSubset = z.output<typeof subset>;
@@ -436,7 +456,8 @@ const workloadEntryShape = {
 export const workloadEntrySpec = strictObject(workloadEntryShape);
 export type WorkloadEntrySpec = z.output<typeof workloadEntrySpec>;
 
-export const serviceEntrySpec = strictObject({
+export const serviceEntrySpec = withChecks(
+  strictObject({
   hosts: z.array(hostName).min(1, 'a ServiceEntry needs at least one host'),
   addresses: z.array(z.string()).optional(),
   ports: z
@@ -448,14 +469,18 @@ export const serviceEntrySpec = strictObject({
   workloadSelector: strictObject({ labels: labelMap.optional() }).optional(),
   exportTo: exportTo.optional(),
   subjectAltNames: z.array(z.string()).optional(),
-}).superRefine((se, ctx) => {
-  if (se.endpoints && se.workloadSelector) addError(ctx, ['workloadSelector'], 'only one of endpoints or workloadSelector may be set');
-  const seen = new Set<number>();
-  se.ports?.forEach((p, i) => {
-    if (seen.has(p.number)) addError(ctx, ['ports', i, 'number'], `duplicate port ${p.number}`);
-    seen.add(p.number);
-  });
-});
+  }),
+  (se, ctx) => {
+    if (has(se, 'endpoints') && has(se, 'workloadSelector')) addError(ctx, ['workloadSelector'], 'only one of endpoints or workloadSelector may be set');
+    const seen = new Set<unknown>();
+    if (Array.isArray(se.ports))
+      se.ports.forEach((p, i) => {
+        if (!isRecord(p) || typeof p.number !== 'number') return;
+        if (seen.has(p.number)) addError(ctx, ['ports', i, 'number'], `duplicate port ${p.number}`);
+        seen.add(p.number);
+      });
+  },
+);
 export type ServiceEntrySpec = z.output<typeof serviceEntrySpec>;
 
 // ---------------------------------------------------------------------------------------------

@@ -5,12 +5,15 @@ import { z } from 'zod';
 import {
   addError,
   annotationMap,
+  has,
+  isRecord,
   int32,
   labelMap,
   named,
   port,
   positiveInt,
   strictObject,
+  withChecks,
 } from './common.js';
 
 /**
@@ -68,7 +71,8 @@ export const servicePort = strictObject({
 
 const ipFamily = z.enum(['IPv4', 'IPv6']);
 
-export const serviceSpec = strictObject({
+export const serviceSpec = withChecks(
+  strictObject({
   ports: z.array(servicePort).optional(),
   selector: z.record(z.string(), z.string()).optional(),
   clusterIP: z.string().optional(),
@@ -91,24 +95,28 @@ export const serviceSpec = strictObject({
   loadBalancerClass: z.string().optional(),
   internalTrafficPolicy: z.enum(['Cluster', 'Local']).optional(),
   trafficDistribution: z.string().optional(),
-}).superRefine((s, ctx) => {
-  // Port rules from k8s validation: names are required and unique once there are several ports,
-  // and a port/protocol pair may appear once.
-  const ports = s.ports ?? [];
-  const names = new Set<string>();
-  const pairs = new Set<string>();
-  ports.forEach((p, i) => {
-    if (ports.length > 1 && !p.name) addError(ctx, ['ports', i, 'name'], 'name is required when a Service has more than one port');
-    if (p.name) {
-      if (names.has(p.name)) addError(ctx, ['ports', i, 'name'], `duplicate port name "${p.name}"`);
-      names.add(p.name);
-    }
-    const pair = `${p.port}/${p.protocol ?? 'TCP'}`;
-    if (pairs.has(pair)) addError(ctx, ['ports', i, 'port'], `duplicate port ${pair}`);
-    pairs.add(pair);
-  });
-  if (s.type === 'ExternalName' && !s.externalName) addError(ctx, ['externalName'], 'externalName is required when type is ExternalName');
-});
+  }),
+  (s, ctx) => {
+    // Port rules from k8s validation: names are required and unique once there are several
+    // ports, and a port/protocol pair may appear once.
+    const ports = Array.isArray(s.ports) ? s.ports : [];
+    const names = new Set<unknown>();
+    const pairs = new Set<string>();
+    ports.forEach((p, i) => {
+      if (!isRecord(p)) return;
+      if (ports.length > 1 && !has(p, 'name')) addError(ctx, ['ports', i, 'name'], 'name is required when a Service has more than one port');
+      if (typeof p.name === 'string') {
+        if (names.has(p.name)) addError(ctx, ['ports', i, 'name'], `duplicate port name "${p.name}"`);
+        names.add(p.name);
+      }
+      if (typeof p.port !== 'number') return;
+      const pair = `${p.port}/${typeof p.protocol === 'string' ? p.protocol : 'TCP'}`;
+      if (pairs.has(pair)) addError(ctx, ['ports', i, 'port'], `duplicate port ${pair}`);
+      pairs.add(pair);
+    });
+    if (s.type === 'ExternalName' && !has(s, 'externalName')) addError(ctx, ['externalName'], 'externalName is required when type is ExternalName');
+  },
+);
 export type ServiceSpec = z.output<typeof serviceSpec>;
 export type ServicePort = z.output<typeof servicePort>;
 

@@ -1,0 +1,61 @@
+// YAML builders for integration tests: a service "app" with v1/v2 workloads on given ports, a
+// DestinationRule with both subsets, and a VirtualService routing to v1 with an optional mirror.
+
+import { workloadEntry } from './umbra.js';
+
+export function twoVersionService(v1Port: number, v2Port: number, name = 'app', port = 8000): string {
+  return `apiVersion: v1
+kind: Service
+metadata:
+  name: ${name}
+spec:
+  ports:
+  - name: http
+    port: ${port}
+    targetPort: 80
+  selector:
+    app: ${name}
+---
+${workloadEntry(`${name}-v1`, v1Port, { app: name, version: 'v1' })}---
+${workloadEntry(`${name}-v2`, v2Port, { app: name, version: 'v2' })}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: ${name}
+spec:
+  host: ${name}
+  subsets:
+  - name: v1
+    labels:
+      version: v1
+  - name: v2
+    labels:
+      version: v2
+`;
+}
+
+/** A VirtualService sending everything to v1; `mirror` is YAML placed under the rule (indented 4). */
+export function routeToV1(mirror = '', name = 'app'): string {
+  return `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: ${name}
+spec:
+  hosts:
+  - ${name}
+  http:
+  - route:
+    - destination:
+        host: ${name}
+        subset: v1
+${mirror
+  .split('\n')
+  .filter((l) => l.trim())
+  .map((l) => `    ${l}`)
+  .join('\n')}
+`;
+}
+
+export const MIRROR_V2 = `mirror:
+  host: app
+  subset: v2`;
