@@ -32,7 +32,12 @@ export function loadText(text: string, file: string): LoadResult {
     if (isRecord(v) && v.kind === 'List' && Array.isArray(v.items) && typeof v.apiVersion === 'string') {
       v.items.forEach((item, i) => {
         const prefix: PathSegment[] = ['items', i];
-        take(validateObject(item, sourceRef(file, d.index, (p) => d.lineOf([...prefix, ...p]) ?? d.lineOf(prefix))));
+        take(
+          validateObject(
+            item,
+            sourceRef(file, d.index, (p) => d.lineOf([...prefix, ...p]) ?? d.lineOf(prefix)),
+          ),
+        );
       });
       continue;
     }
@@ -65,20 +70,32 @@ async function loadFile(file: string): Promise<LoadResult> {
   try {
     const st = await stat(file);
     if (st.size > MAX_FILE_BYTES)
-      return { resources: [], issues: [fileIssue(file, `file is ${st.size} bytes; the limit is ${MAX_FILE_BYTES} bytes (8 MiB)`)] };
+      return {
+        resources: [],
+        issues: [fileIssue(file, `file is ${st.size} bytes; the limit is ${MAX_FILE_BYTES} bytes (8 MiB)`)],
+      };
     return loadText(await readFile(file, 'utf8'), file);
   } catch (e) {
     return { resources: [], issues: [fileIssue(file, `cannot read file: ${errText(e)}`)] };
   }
 }
 
-async function collect(path: string, explicit: boolean, out: Set<string>, visited: Set<string>, issues: ConfigIssue[]): Promise<void> {
+async function collect(
+  path: string,
+  explicit: boolean,
+  out: Set<string>,
+  visited: Set<string>,
+  issues: ConfigIssue[],
+): Promise<void> {
   let st;
   try {
     st = await stat(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (explicit) issues.push(fileIssue(path, code === 'ENOENT' ? 'no such file or directory' : `cannot read: ${errText(e)}`));
+    if (explicit)
+      issues.push(
+        fileIssue(path, code === 'ENOENT' ? 'no such file or directory' : `cannot read: ${errText(e)}`),
+      );
     else issues.push(fileIssue(path, `cannot read: ${errText(e)}`, 'warning'));
     return;
   }

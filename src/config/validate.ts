@@ -5,7 +5,14 @@
 import { z } from 'zod';
 import type { ConfigIssue, Severity } from './issues.js';
 import { resourceId, type ObjectMeta, type Resource, type SourceRef } from './resource.js';
-import { didYouMean, isRecord, nameProblem, strictObject, type IssueParams, type NameRule } from './schemas/common.js';
+import {
+  didYouMean,
+  isRecord,
+  nameProblem,
+  strictObject,
+  type IssueParams,
+  type NameRule,
+} from './schemas/common.js';
 import {
   endpointSliceShape,
   namespaceSpec,
@@ -65,8 +72,23 @@ const GATEWAY_VERSIONS = ['v1', 'v1beta1'];
 
 /** Every kind Umbra accepts, with its group and versions. */
 export const KINDS: readonly KindDef[] = [
-  { group: '', kind: 'Service', versions: ['v1'], spec: serviceSpec, specRequired: true, nameRule: 'label1035' },
-  { group: '', kind: 'Namespace', versions: ['v1'], spec: namespaceSpec, specRequired: false, clusterScoped: true, nameRule: 'label' },
+  {
+    group: '',
+    kind: 'Service',
+    versions: ['v1'],
+    spec: serviceSpec,
+    specRequired: true,
+    nameRule: 'label1035',
+  },
+  {
+    group: '',
+    kind: 'Namespace',
+    versions: ['v1'],
+    spec: namespaceSpec,
+    specRequired: false,
+    clusterScoped: true,
+    nameRule: 'label',
+  },
   {
     group: 'discovery.k8s.io',
     kind: 'EndpointSlice',
@@ -76,13 +98,62 @@ export const KINDS: readonly KindDef[] = [
     specRequired: true,
     nameRule: 'subdomain',
   },
-  { group: ISTIO_GROUP, kind: 'VirtualService', versions: ISTIO_VERSIONS, spec: virtualServiceSpec, specRequired: true, nameRule: 'subdomain' },
-  { group: ISTIO_GROUP, kind: 'DestinationRule', versions: ISTIO_VERSIONS, spec: destinationRuleSpec, specRequired: true, nameRule: 'subdomain' },
-  { group: ISTIO_GROUP, kind: 'ServiceEntry', versions: ISTIO_VERSIONS, spec: serviceEntrySpec, specRequired: true, nameRule: 'subdomain' },
-  { group: ISTIO_GROUP, kind: 'WorkloadEntry', versions: ISTIO_VERSIONS, spec: workloadEntrySpec, specRequired: true, nameRule: 'subdomain' },
-  { group: ISTIO_GROUP, kind: 'Gateway', versions: ISTIO_VERSIONS, spec: istioGatewaySpec, specRequired: true, nameRule: 'subdomain' },
-  { group: GATEWAY_GROUP, kind: 'HTTPRoute', versions: GATEWAY_VERSIONS, spec: httpRouteSpec, specRequired: true, nameRule: 'subdomain' },
-  { group: GATEWAY_GROUP, kind: 'Gateway', versions: GATEWAY_VERSIONS, spec: gatewaySpec, specRequired: true, nameRule: 'subdomain' },
+  {
+    group: ISTIO_GROUP,
+    kind: 'VirtualService',
+    versions: ISTIO_VERSIONS,
+    spec: virtualServiceSpec,
+    specRequired: true,
+    nameRule: 'subdomain',
+  },
+  {
+    group: ISTIO_GROUP,
+    kind: 'DestinationRule',
+    versions: ISTIO_VERSIONS,
+    spec: destinationRuleSpec,
+    specRequired: true,
+    nameRule: 'subdomain',
+  },
+  {
+    group: ISTIO_GROUP,
+    kind: 'ServiceEntry',
+    versions: ISTIO_VERSIONS,
+    spec: serviceEntrySpec,
+    specRequired: true,
+    nameRule: 'subdomain',
+  },
+  {
+    group: ISTIO_GROUP,
+    kind: 'WorkloadEntry',
+    versions: ISTIO_VERSIONS,
+    spec: workloadEntrySpec,
+    specRequired: true,
+    nameRule: 'subdomain',
+  },
+  {
+    group: ISTIO_GROUP,
+    kind: 'Gateway',
+    versions: ISTIO_VERSIONS,
+    spec: istioGatewaySpec,
+    specRequired: true,
+    nameRule: 'subdomain',
+  },
+  {
+    group: GATEWAY_GROUP,
+    kind: 'HTTPRoute',
+    versions: GATEWAY_VERSIONS,
+    spec: httpRouteSpec,
+    specRequired: true,
+    nameRule: 'subdomain',
+  },
+  {
+    group: GATEWAY_GROUP,
+    kind: 'Gateway',
+    versions: GATEWAY_VERSIONS,
+    spec: gatewaySpec,
+    specRequired: true,
+    nameRule: 'subdomain',
+  },
   {
     group: GATEWAY_GROUP,
     kind: 'GatewayClass',
@@ -92,8 +163,22 @@ export const KINDS: readonly KindDef[] = [
     clusterScoped: true,
     nameRule: 'subdomain',
   },
-  { group: GATEWAY_GROUP, kind: 'ReferenceGrant', versions: ['v1beta1', 'v1'], spec: referenceGrantSpec, specRequired: true, nameRule: 'subdomain' },
-  { group: UMBRA_GROUP, kind: 'MirrorPolicy', versions: ['v1alpha1'], spec: mirrorPolicySpec, specRequired: true, nameRule: 'subdomain' },
+  {
+    group: GATEWAY_GROUP,
+    kind: 'ReferenceGrant',
+    versions: ['v1beta1', 'v1'],
+    spec: referenceGrantSpec,
+    specRequired: true,
+    nameRule: 'subdomain',
+  },
+  {
+    group: UMBRA_GROUP,
+    kind: 'MirrorPolicy',
+    versions: ['v1alpha1'],
+    spec: mirrorPolicySpec,
+    specRequired: true,
+    nameRule: 'subdomain',
+  },
 ];
 
 /** Spec type of each kind, for `ofKind`. `Gateway` means the Gateway API one; see IstioGatewaySpec. */
@@ -114,7 +199,15 @@ export interface SpecByKind {
 export type KnownKind = keyof SpecByKind;
 
 /** Workload kinds: Umbra runs no containers, so these get a pointer to WorkloadEntry instead. */
-export const WORKLOAD_KINDS = ['Deployment', 'Pod', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob'];
+export const WORKLOAD_KINDS = [
+  'Deployment',
+  'Pod',
+  'StatefulSet',
+  'DaemonSet',
+  'ReplicaSet',
+  'Job',
+  'CronJob',
+];
 
 export function groupOf(apiVersion: string): string {
   const slash = apiVersion.indexOf('/');
@@ -129,7 +222,11 @@ function apiVersionOf(def: KindDef, version: string): string {
  * Resources of one kind. `Gateway` selects Gateway API gateways unless `group` says otherwise
  * (Istio's Gateway has the same kind: pass group "networking.istio.io").
  */
-export function ofKind<K extends KnownKind>(resources: readonly Resource[], kind: K, group?: string): Resource<SpecByKind[K]>[];
+export function ofKind<K extends KnownKind>(
+  resources: readonly Resource[],
+  kind: K,
+  group?: string,
+): Resource<SpecByKind[K]>[];
 export function ofKind<T>(resources: readonly Resource[], kind: string, group?: string): Resource<T>[];
 export function ofKind(resources: readonly Resource[], kind: string, group?: string): Resource[] {
   const g = group ?? (kind === 'Gateway' ? GATEWAY_GROUP : undefined);
@@ -195,7 +292,8 @@ export const UNSUPPORTED_FIELDS: readonly UnsupportedField[] = [
     kind: 'DestinationRule',
     path: 'spec.**.tls.mode',
     when: (v) => v === 'MUTUAL' || v === 'ISTIO_MUTUAL',
-    message: 'mutual TLS to upstreams is not supported by Umbra; ignored (connections use plain TCP or SIMPLE TLS)',
+    message:
+      'mutual TLS to upstreams is not supported by Umbra; ignored (connections use plain TCP or SIMPLE TLS)',
   },
   { kind: 'DestinationRule', path: 'spec.**.tunnel' },
   { kind: 'DestinationRule', path: 'spec.**.proxyProtocol' },
@@ -220,11 +318,21 @@ export const UNSUPPORTED_FIELDS: readonly UnsupportedField[] = [
 ];
 
 function patternSegments(pattern: string): string[] {
-  return pattern === '' ? [] : pattern.replace(/\[\*\]/g, '.[*]').split('.').filter(Boolean);
+  return pattern === ''
+    ? []
+    : pattern
+        .replace(/\[\*\]/g, '.[*]')
+        .split('.')
+        .filter(Boolean);
 }
 
 /** Every concrete path in `value` matching the pattern segments, with the value found there. */
-function matchPaths(value: unknown, segs: readonly string[], at: PathSegment[], out: [PathSegment[], unknown][]): void {
+function matchPaths(
+  value: unknown,
+  segs: readonly string[],
+  at: PathSegment[],
+  out: [PathSegment[], unknown][],
+): void {
   if (segs.length === 0) {
     out.push([at, value]);
     return;
@@ -233,7 +341,8 @@ function matchPaths(value: unknown, segs: readonly string[], at: PathSegment[], 
   if (head === '**') {
     matchPaths(value, rest, at, out);
     if (Array.isArray(value)) value.forEach((v, i) => matchPaths(v, segs, [...at, i], out));
-    else if (isRecord(value)) for (const [k, v] of Object.entries(value)) matchPaths(v, segs, [...at, k], out);
+    else if (isRecord(value))
+      for (const [k, v] of Object.entries(value)) matchPaths(v, segs, [...at, k], out);
     return;
   }
   if (head === '[*]') {
@@ -282,7 +391,8 @@ function virtualServiceLint(spec: Record<string, unknown>): RawIssue[] {
     out.push({
       severity: 'warning',
       path: ['spec', 'hosts'],
-      message: 'a VirtualService without hosts is a delegate, and delegation is not supported by Umbra; ignored',
+      message:
+        'a VirtualService without hosts is a delegate, and delegation is not supported by Umbra; ignored',
     });
   if (!Array.isArray(spec.http)) return out;
   spec.http.forEach((raw, i) => {
@@ -290,11 +400,24 @@ function virtualServiceLint(spec: Record<string, unknown>): RawIssue[] {
     const at = (...p: PathSegment[]) => ['spec', 'http', i, ...p];
     const hasMirror = raw.mirror !== undefined && raw.mirror !== null;
     if (raw.mirrorPercent !== undefined && !hasMirror)
-      out.push({ severity: 'warning', path: at('mirrorPercent'), message: 'mirrorPercent has no effect without mirror' });
+      out.push({
+        severity: 'warning',
+        path: at('mirrorPercent'),
+        message: 'mirrorPercent has no effect without mirror',
+      });
     else if (raw.mirrorPercent !== undefined && raw.mirrorPercentage !== undefined)
-      out.push({ severity: 'warning', path: at('mirrorPercent'), message: 'mirrorPercent is deprecated and overridden by mirrorPercentage' });
+      out.push({
+        severity: 'warning',
+        path: at('mirrorPercent'),
+        message: 'mirrorPercent is deprecated and overridden by mirrorPercentage',
+      });
     else if (raw.mirrorPercent !== undefined)
-      out.push({ severity: 'info', path: at('mirrorPercent'), message: 'mirrorPercent is deprecated', hint: 'use mirrorPercentage: {value: N}' });
+      out.push({
+        severity: 'info',
+        path: at('mirrorPercent'),
+        message: 'mirrorPercent is deprecated',
+        hint: 'use mirrorPercentage: {value: N}',
+      });
     if (raw.mirrorPercentage !== undefined && !hasMirror)
       out.push({
         severity: 'warning',
@@ -306,13 +429,25 @@ function virtualServiceLint(spec: Record<string, unknown>): RawIssue[] {
       });
     const emptyPercent = (p: unknown, path: PathSegment[]) => {
       if (isRecord(p) && p.value === undefined)
-        out.push({ severity: 'warning', path, message: 'a percentage without value means 0 %', hint: 'set value: 100 to mirror everything, or remove the field' });
+        out.push({
+          severity: 'warning',
+          path,
+          message: 'a percentage without value means 0 %',
+          hint: 'set value: 100 to mirror everything, or remove the field',
+        });
     };
     emptyPercent(raw.mirrorPercentage, at('mirrorPercentage'));
-    if (Array.isArray(raw.mirrors)) raw.mirrors.forEach((m, j) => isRecord(m) && emptyPercent(m.percentage, at('mirrors', j, 'percentage')));
+    if (Array.isArray(raw.mirrors))
+      raw.mirrors.forEach(
+        (m, j) => isRecord(m) && emptyPercent(m.percentage, at('mirrors', j, 'percentage')),
+      );
     const hasForward = Array.isArray(raw.route) && raw.route.length > 0;
     if (!hasForward && (hasMirror || Array.isArray(raw.mirrors)))
-      out.push({ severity: 'warning', path: at(hasMirror ? 'mirror' : 'mirrors'), message: 'mirrors only copy forwarded requests; this rule forwards nothing' });
+      out.push({
+        severity: 'warning',
+        path: at(hasMirror ? 'mirror' : 'mirrors'),
+        message: 'mirrors only copy forwarded requests; this rule forwards nothing',
+      });
   });
   return out;
 }
@@ -333,15 +468,20 @@ function fromZod(issue: z.ZodIssue): RawIssue {
   const params = (issue.code === z.ZodIssueCode.custom ? issue.params : undefined) as IssueParams | undefined;
   switch (issue.code) {
     case z.ZodIssueCode.invalid_type:
-      if (issue.received === 'undefined') return { severity: 'error', path, message: 'required field is missing' };
-      if (issue.received === 'nan') return { severity: 'error', path, message: 'must be a finite number, got NaN' };
+      if (issue.received === 'undefined')
+        return { severity: 'error', path, message: 'required field is missing' };
+      if (issue.received === 'nan')
+        return { severity: 'error', path, message: 'must be a finite number, got NaN' };
       return {
         severity: 'error',
         path,
         message: issue.message.startsWith('Expected ')
           ? `expected ${issue.expected}, got ${typeName(issue.received)}`
           : `${issue.message} (got ${typeName(issue.received)})`,
-        hint: issue.expected === 'string' && (issue.received === 'number' || issue.received === 'boolean') ? 'quote the value to make it a string' : undefined,
+        hint:
+          issue.expected === 'string' && (issue.received === 'number' || issue.received === 'boolean')
+            ? 'quote the value to make it a string'
+            : undefined,
       };
     case z.ZodIssueCode.invalid_enum_value: {
       const options = issue.options.map(String);
@@ -356,12 +496,20 @@ function fromZod(issue: z.ZodIssue): RawIssue {
     case z.ZodIssueCode.unrecognized_keys:
       return { severity: 'error', path, message: `unknown field(s): ${issue.keys.join(', ')}` };
     case z.ZodIssueCode.not_finite:
-      return { severity: 'error', path, message: issue.message === 'Number must be finite' ? 'must be a finite number' : issue.message };
+      return {
+        severity: 'error',
+        path,
+        message: issue.message === 'Number must be finite' ? 'must be a finite number' : issue.message,
+      };
     case z.ZodIssueCode.too_small:
     case z.ZodIssueCode.too_big: {
       const big = issue.code === z.ZodIssueCode.too_big;
       const n = big ? issue.maximum : issue.minimum;
-      if (!issue.message.startsWith('Number must') && !issue.message.startsWith('Array must') && !issue.message.startsWith('String must'))
+      if (
+        !issue.message.startsWith('Number must') &&
+        !issue.message.startsWith('Array must') &&
+        !issue.message.startsWith('String must')
+      )
         return { severity: 'error', path, message: issue.message };
       const cmp = big ? (issue.inclusive ? '≤' : '<') : issue.inclusive ? '≥' : '>';
       const what = issue.type === 'array' ? 'number of items' : issue.type === 'string' ? 'length' : 'value';
@@ -387,16 +535,30 @@ const KIND_NAMES = [...new Set(KINDS.map((k) => k.kind))];
 
 function workloadKindIssue(doc: Record<string, unknown>, kind: string): RawIssue {
   const spec = isRecord(doc.spec) ? doc.spec : {};
-  const template = kind === 'CronJob' && isRecord(spec.jobTemplate) && isRecord(spec.jobTemplate.spec) ? spec.jobTemplate.spec : spec;
-  const tmplMeta = isRecord(template.template) && isRecord(template.template.metadata) ? template.template.metadata : undefined;
-  const labelsRaw = kind === 'Pod' ? (isRecord(doc.metadata) ? doc.metadata.labels : undefined) : tmplMeta?.labels;
+  const template =
+    kind === 'CronJob' && isRecord(spec.jobTemplate) && isRecord(spec.jobTemplate.spec)
+      ? spec.jobTemplate.spec
+      : spec;
+  const tmplMeta =
+    isRecord(template.template) && isRecord(template.template.metadata)
+      ? template.template.metadata
+      : undefined;
+  const labelsRaw =
+    kind === 'Pod' ? (isRecord(doc.metadata) ? doc.metadata.labels : undefined) : tmplMeta?.labels;
   const labels = isRecord(labelsRaw) ? Object.entries(labelsRaw).map(([k, v]) => `${k}: ${String(v)}`) : [];
   const labelText = labels.length ? `{${labels.join(', ')}}` : 'the pod template labels';
-  const podSpec = kind === 'Pod' ? spec : isRecord(template.template) && isRecord(template.template.spec) ? template.template.spec : {};
+  const podSpec =
+    kind === 'Pod'
+      ? spec
+      : isRecord(template.template) && isRecord(template.template.spec)
+        ? template.template.spec
+        : {};
   const containers = Array.isArray(podSpec.containers) ? podSpec.containers.filter(isRecord) : [];
   const containerPorts = containers.flatMap((c) => (Array.isArray(c.ports) ? c.ports.filter(isRecord) : []));
   const firstPort = containerPorts.find((p) => typeof p.containerPort === 'number');
-  const portText = firstPort ? `{${typeof firstPort.name === 'string' ? firstPort.name : 'http'}: ${String(firstPort.containerPort)}}` : '{http: <port>}';
+  const portText = firstPort
+    ? `{${typeof firstPort.name === 'string' ? firstPort.name : 'http'}: ${String(firstPort.containerPort)}}`
+    : '{http: <port>}';
   return {
     severity: 'error',
     path: ['kind'],
@@ -447,29 +609,47 @@ const envelopes = new Map<KindDef, z.ZodTypeAny>();
 function identify(doc: Record<string, unknown>, fallback: string): string {
   const meta = isRecord(doc.metadata) ? doc.metadata : {};
   if (typeof doc.kind !== 'string' || typeof meta.name !== 'string') return fallback;
-  return resourceId({ kind: doc.kind, metadata: { name: meta.name, namespace: typeof meta.namespace === 'string' ? meta.namespace : undefined } });
+  return resourceId({
+    kind: doc.kind,
+    metadata: { name: meta.name, namespace: typeof meta.namespace === 'string' ? meta.namespace : undefined },
+  });
 }
 
 /**
  * Validates one object (a YAML document or an object from the API server). Returns the resource
  * when it has no errors; warnings and infos may come with it. Issue lines come from `source.lineOf`.
  */
-export function validateObject(obj: unknown, source: SourceRef): { resource?: Resource; issues: ConfigIssue[] } {
+export function validateObject(
+  obj: unknown,
+  source: SourceRef,
+): { resource?: Resource; issues: ConfigIssue[] } {
   const raw: RawIssue[] = [];
   const fallbackId = source.doc > 0 ? `${source.file} (document ${source.doc + 1})` : source.file;
   let id = fallbackId;
   const finish = (resource?: Resource) => ({ resource, issues: toConfigIssues(raw, id, source) });
 
   if (!isRecord(obj)) {
-    raw.push({ severity: 'error', path: [], message: `a document must be a mapping (a Kubernetes object), got ${describeValue(obj)}` });
+    raw.push({
+      severity: 'error',
+      path: [],
+      message: `a document must be a mapping (a Kubernetes object), got ${describeValue(obj)}`,
+    });
     return finish();
   }
   id = identify(obj, fallbackId);
   const { apiVersion, kind } = obj;
   if (typeof apiVersion !== 'string' || apiVersion === '')
-    raw.push({ severity: 'error', path: ['apiVersion'], message: apiVersion === undefined ? 'apiVersion is required' : 'apiVersion must be a non-empty string' });
+    raw.push({
+      severity: 'error',
+      path: ['apiVersion'],
+      message: apiVersion === undefined ? 'apiVersion is required' : 'apiVersion must be a non-empty string',
+    });
   if (typeof kind !== 'string' || kind === '')
-    raw.push({ severity: 'error', path: ['kind'], message: kind === undefined ? 'kind is required' : 'kind must be a non-empty string' });
+    raw.push({
+      severity: 'error',
+      path: ['kind'],
+      message: kind === undefined ? 'kind is required' : 'kind must be a non-empty string',
+    });
   if (typeof apiVersion !== 'string' || typeof kind !== 'string' || raw.length > 0) return finish();
 
   const def = resolveKind(apiVersion, kind, obj);
@@ -487,10 +667,15 @@ export function validateObject(obj: unknown, source: SourceRef): { resource?: Re
   const meta = isRecord(obj.metadata) ? obj.metadata : undefined;
   if (meta && typeof meta.name === 'string' && meta.name !== '') {
     const problem = nameProblem(meta.name, def.nameRule);
-    if (problem) raw.push({ severity: 'error', path: ['metadata', 'name'], message: `"${meta.name}" ${problem}` });
+    if (problem)
+      raw.push({ severity: 'error', path: ['metadata', 'name'], message: `"${meta.name}" ${problem}` });
   }
   if (def.clusterScoped && meta && typeof meta.namespace === 'string')
-    raw.push({ severity: 'warning', path: ['metadata', 'namespace'], message: `${kind} is cluster-scoped; namespace ignored` });
+    raw.push({
+      severity: 'warning',
+      path: ['metadata', 'namespace'],
+      message: `${kind} is cluster-scoped; namespace ignored`,
+    });
 
   raw.push(...unsupportedWarnings(kind, def.group, obj));
   const specRaw = def.inline ? obj : obj.spec;
@@ -508,7 +693,8 @@ export function validateObject(obj: unknown, source: SourceRef): { resource?: Re
   let spec: unknown;
   if (def.inline) {
     const inlined: Record<string, unknown> = {};
-    for (const k of Object.keys(def.inline)) if (data[k] !== undefined && data[k] !== null) inlined[k] = data[k];
+    for (const k of Object.keys(def.inline))
+      if (data[k] !== undefined && data[k] !== null) inlined[k] = data[k];
     spec = inlined;
   } else spec = data.spec ?? {};
   const resource: Resource = { apiVersion, kind, metadata, spec, source };

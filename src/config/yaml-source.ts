@@ -142,7 +142,15 @@ export function parseDocuments(text: string, file: string): ParseResult {
     }
     for (const w of doc.warnings) {
       const pos = at(w.pos[0]);
-      issues.push({ severity: 'warning', resource: file, path: '', message: `YAML: ${shortMessage(w.message)}`, file, line: pos?.line, column: pos?.column });
+      issues.push({
+        severity: 'warning',
+        resource: file,
+        path: '',
+        message: `YAML: ${shortMessage(w.message)}`,
+        file,
+        line: pos?.line,
+        column: pos?.column,
+      });
     }
     let value: unknown;
     try {
@@ -206,17 +214,32 @@ function deref(doc: Document.Parsed, node: unknown): unknown {
   return isAlias(node) ? node.resolve(doc) : node;
 }
 
+/** With `merge: true`, yaml gives `<<` keys a symbol value; the source text is still "<<". */
+function isMergeKey(key: unknown): boolean {
+  return (
+    isScalar(key) &&
+    (typeof key.value === 'symbol' || key.value === '<<') &&
+    (key as { source?: string }).source === '<<'
+  );
+}
+
 interface PairLike {
   key: unknown;
   value: unknown;
 }
 
 /** Finds `key` in a map, following YAML merge keys (`<<: *base`) when it is not set directly. */
-function findPair(doc: Document.Parsed, map: { items: PairLike[] }, key: string, depth: number): PairLike | undefined {
-  for (const p of map.items) if (isScalar(p.key) && String(p.key.value) === key) return p;
+function findPair(
+  doc: Document.Parsed,
+  map: { items: PairLike[] },
+  key: string,
+  depth: number,
+): PairLike | undefined {
+  for (const p of map.items)
+    if (isScalar(p.key) && !isMergeKey(p.key) && String(p.key.value) === key) return p;
   if (depth > 10) return undefined;
   for (const p of map.items) {
-    if (!(isScalar(p.key) && p.key.value === '<<')) continue;
+    if (!isMergeKey(p.key)) continue;
     const v = deref(doc, p.value);
     const sources = isSeq(v) ? v.items.map((x) => deref(doc, x)) : [v];
     for (const s of sources) {

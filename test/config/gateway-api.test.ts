@@ -60,7 +60,13 @@ test('requestMirror: percent range, fraction defaults, several mirrors per rule'
   assert.deepEqual(hr.spec.rules[0].filters?.[0].requestMirror?.fraction, { numerator: 1, denominator: 100 });
   assert.equal(hr.spec.rules[0].backendRefs?.[0].weight, 0);
 
-  for (const bad of ['percent: 101', 'percent: -1', 'percent: 12.5', 'fraction: {numerator: -1}', 'fraction: {numerator: 0, denominator: 0}']) {
+  for (const bad of [
+    'percent: 101',
+    'percent: -1',
+    'percent: 12.5',
+    'fraction: {numerator: -1}',
+    'fraction: {numerator: 0, denominator: 0}',
+  ]) {
     const r = loadText(
       route(`- filters:
   - type: RequestMirror
@@ -73,7 +79,10 @@ test('requestMirror: percent range, fraction defaults, several mirrors per rule'
 });
 
 test('a Service backendRef needs a port; weights are bounded', () => {
-  const r = loadText(route(`- backendRefs:\n  - {name: v1}\n  - {name: v2, port: 80, weight: 1000001}`), 'b.yaml');
+  const r = loadText(
+    route(`- backendRefs:\n  - {name: v1}\n  - {name: v2, port: 80, weight: 1000001}`),
+    'b.yaml',
+  );
   assert.deepEqual(
     errors(r.issues).map((i) => i.path),
     ['spec.rules[0].backendRefs[0].port', 'spec.rules[0].backendRefs[1].weight'],
@@ -144,11 +153,19 @@ test('rule-level rules: redirect with backends, redirect with rewrite, repeated 
 });
 
 test('redirect defaults to 302 and only allows redirect codes; durations use GEP-2257', () => {
-  const ok = loadText(route(`- filters:\n  - type: RequestRedirect\n    requestRedirect: {hostname: example.com}`), 'r.yaml');
+  const ok = loadText(
+    route(`- filters:\n  - type: RequestRedirect\n    requestRedirect: {hostname: example.com}`),
+    'r.yaml',
+  );
   assert.deepEqual(ok.issues.map(formatIssue), []);
-  assert.equal(ofKind(ok.resources, 'HTTPRoute')[0].spec.rules[0].filters?.[0].requestRedirect?.statusCode, 302);
+  assert.equal(
+    ofKind(ok.resources, 'HTTPRoute')[0].spec.rules[0].filters?.[0].requestRedirect?.statusCode,
+    302,
+  );
   const bad = loadText(
-    route(`- filters:\n  - type: RequestRedirect\n    requestRedirect: {statusCode: 300}\n  timeouts: {request: 1.5s}`),
+    route(
+      `- filters:\n  - type: RequestRedirect\n    requestRedirect: {statusCode: 300}\n  timeouts: {request: 1.5s}`,
+    ),
     'r.yaml',
   );
   assert.deepEqual(
@@ -179,7 +196,10 @@ test('v1beta1 HTTPRoute is accepted; v1alpha2 is not, and the error lists versio
   const old = loadText(route(`- backendRefs: [{name: v1, port: 80}]`, 'v1alpha2'), 'v.yaml');
   assert.equal(old.issues.length, 1);
   assert.equal(old.issues[0].path, 'apiVersion');
-  assert.match(old.issues[0].message, /accepted: gateway\.networking\.k8s\.io\/v1, gateway\.networking\.k8s\.io\/v1beta1/);
+  assert.match(
+    old.issues[0].message,
+    /accepted: gateway\.networking\.k8s\.io\/v1, gateway\.networking\.k8s\.io\/v1beta1/,
+  );
 });
 
 test('a route without rules gets the default catch-all rule', () => {
@@ -251,6 +271,11 @@ spec:
   );
   assert.deepEqual(
     errors(bad.issues).map((i) => i.path),
-    ['spec.listeners[0].tls', 'spec.listeners[1].name', 'spec.listeners[1].protocol', 'spec.listeners[2].hostname'],
+    [
+      'spec.listeners[0].tls',
+      'spec.listeners[1].name',
+      'spec.listeners[1].protocol',
+      'spec.listeners[2].hostname',
+    ],
   );
 });

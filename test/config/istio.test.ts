@@ -37,7 +37,10 @@ test('a misspelt field is an error with file, line and "did you mean"', async ()
   assert.equal(i.resource, 'VirtualService default/httpbin');
   assert.match(i.message, /unknown field "mirrorPercentge"/);
   assert.equal(i.hint, 'did you mean "mirrorPercentage"?');
-  assert.match(formatIssue(i), /typo-mirror-percentage\.yaml:16:5: error: VirtualService default\/httpbin spec\.http\[0\]\.mirrorPercentge/);
+  assert.match(
+    formatIssue(i),
+    /typo-mirror-percentage\.yaml:16:5: error: VirtualService default\/httpbin spec\.http\[0\]\.mirrorPercentge/,
+  );
 });
 
 test('mirrorPercentage.value 101 is an error at its line', async () => {
@@ -51,16 +54,28 @@ test('mirrorPercentage.value 101 is an error at its line', async () => {
 
 test('percentages: NaN, Infinity and negatives are refused; 0 and 100 are fine', () => {
   for (const bad of ['.nan', '.inf', '-.inf', '-1', '100.0001', '"50"']) {
-    const r = loadText(vs(`route: [{destination: {host: httpbin}}]\nmirror: {host: httpbin, subset: v2}\nmirrorPercentage: {value: ${bad}}`), 'p.yaml');
+    const r = loadText(
+      vs(
+        `route: [{destination: {host: httpbin}}]\nmirror: {host: httpbin, subset: v2}\nmirrorPercentage: {value: ${bad}}`,
+      ),
+      'p.yaml',
+    );
     assert.equal(errors(r.issues).length, 1, `${bad}: ${r.issues.map(formatIssue).join('\n')}`);
     assert.equal(errors(r.issues)[0].path, 'spec.http[0].mirrorPercentage.value');
   }
   for (const ok of ['0', '0.0001', '12.5', '100']) {
-    const r = loadText(vs(`route: [{destination: {host: httpbin}}]\nmirror: {host: httpbin, subset: v2}\nmirrorPercentage: {value: ${ok}}`), 'p.yaml');
+    const r = loadText(
+      vs(
+        `route: [{destination: {host: httpbin}}]\nmirror: {host: httpbin, subset: v2}\nmirrorPercentage: {value: ${ok}}`,
+      ),
+      'p.yaml',
+    );
     assert.deepEqual(r.issues.map(formatIssue), [], ok);
   }
   const mirrors = loadText(
-    vs(`route: [{destination: {host: httpbin}}]\nmirrors: [{destination: {host: httpbin, subset: v2}, percentage: {value: -0.5}}]`),
+    vs(
+      `route: [{destination: {host: httpbin}}]\nmirrors: [{destination: {host: httpbin, subset: v2}, percentage: {value: -0.5}}]`,
+    ),
     'p.yaml',
   );
   assert.equal(errors(mirrors.issues)[0].path, 'spec.http[0].mirrors[0].percentage.value');
@@ -123,7 +138,12 @@ test('every issue of a document is reported together', async () => {
 });
 
 test('StringMatch needs exactly one of exact, prefix, regex; header matches may test presence', () => {
-  const r = loadText(vs(`match:\n- uri: {}\n  method: {exact: GET, prefix: G}\n  headers: {x-present: {}}\nroute: [{destination: {host: httpbin}}]`), 's.yaml');
+  const r = loadText(
+    vs(
+      `match:\n- uri: {}\n  method: {exact: GET, prefix: G}\n  headers: {x-present: {}}\nroute: [{destination: {host: httpbin}}]`,
+    ),
+    's.yaml',
+  );
   assert.deepEqual(
     errors(r.issues).map((i) => i.path),
     ['spec.http[0].match[0].uri', 'spec.http[0].match[0].method.prefix'],
@@ -144,7 +164,10 @@ test('durations: Go syntax accepted, junk and negatives refused', () => {
 test('rule actions: exactly one of route, redirect, directResponse, delegate', () => {
   const none = loadText(vs(`name: nothing\ntimeout: 1s`), 'a.yaml');
   assert.match(errors(none.issues)[0].message, /needs one of route, redirect, directResponse or delegate/);
-  const two = loadText(vs(`route: [{destination: {host: httpbin}}]\nredirect: {uri: /x}\nrewrite: {uri: /y}`), 'a.yaml');
+  const two = loadText(
+    vs(`route: [{destination: {host: httpbin}}]\nredirect: {uri: /x}\nrewrite: {uri: /y}`),
+    'a.yaml',
+  );
   assert.deepEqual(
     errors(two.issues).map((i) => i.path),
     ['spec.http[0].redirect', 'spec.http[0].rewrite'],
@@ -156,7 +179,12 @@ test('rule actions: exactly one of route, redirect, directResponse, delegate', (
 });
 
 test('wrong types are errors with the path', () => {
-  const r = loadText(vs(`route: [{destination: {host: httpbin}, weight: "100"}]\nmirror: {host: httpbin, port: {number: 0}}\nmirrorPercent: 10.5`), 't.yaml');
+  const r = loadText(
+    vs(
+      `route: [{destination: {host: httpbin}, weight: "100"}]\nmirror: {host: httpbin, port: {number: 0}}\nmirrorPercent: 10.5`,
+    ),
+    't.yaml',
+  );
   assert.deepEqual(
     errors(r.issues).map((i) => i.path),
     ['spec.http[0].route[0].weight', 'spec.http[0].mirror.port.number', 'spec.http[0].mirrorPercent'],
@@ -201,7 +229,10 @@ test('mirrorPercent without mirror is a warning', () => {
   const [w] = warnings(r.issues);
   assert.equal(w.path, 'spec.http[0].mirrorPercent');
   assert.match(w.message, /no effect without mirror/);
-  const empty = loadText(vs(`route: [{destination: {host: httpbin}}]\nmirror: {host: httpbin, subset: v2}\nmirrorPercentage: {}`), 'w.yaml');
+  const empty = loadText(
+    vs(`route: [{destination: {host: httpbin}}]\nmirror: {host: httpbin, subset: v2}\nmirrorPercentage: {}`),
+    'w.yaml',
+  );
   assert.match(warnings(empty.issues)[0].message, /means 0 %/);
 });
 

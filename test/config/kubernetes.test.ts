@@ -54,7 +54,7 @@ spec:
     r.issues.map((i) => i.path),
     [
       'metadata.name',
-      'spec',
+      'spec.externalName',
       'spec.ports[0].name',
       'spec.ports[1].port',
       'spec.ports[1].targetPort',
@@ -89,7 +89,7 @@ endpoints: [{adresses: [10.0.0.1]}]
   assert.deepEqual(
     r.issues.map((i) => [i.path, i.hint]),
     [
-      ['addressType', undefined],
+      ['addressType', 'did you mean "IPv4"?'],
       ['endpoints[0].addresses', undefined],
       ['endpoints[0].adresses', 'did you mean "addresses"?'],
     ],

@@ -11,7 +11,8 @@ import { formatIssue } from '../../src/config/issues.js';
 import type { SourceRef } from '../../src/config/resource.js';
 import { fixture } from './fixtures.js';
 
-const SVC = (name: string) => `apiVersion: v1\nkind: Service\nmetadata: {name: ${name}}\nspec: {ports: [{port: 80}]}\n`;
+const SVC = (name: string) =>
+  `apiVersion: v1\nkind: Service\nmetadata: {name: ${name}}\nspec: {ports: [{port: 80}]}\n`;
 
 test('directories are read recursively, sorted, skipping dot-entries and other extensions', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'umbra-load-'));
@@ -20,7 +21,10 @@ test('directories are read recursively, sorted, skipping dot-entries and other e
     await mkdir(join(dir, '..2024_01_01'), { recursive: true });
     await writeFile(join(dir, 'b', 'nested', 'one.yml'), SVC('one'));
     await writeFile(join(dir, 'a.yaml'), SVC('a'));
-    await writeFile(join(dir, 'c.json'), JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'c' } }));
+    await writeFile(
+      join(dir, 'c.json'),
+      JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'c' } }),
+    );
     await writeFile(join(dir, 'notes.txt'), 'not config');
     await writeFile(join(dir, '.hidden.yaml'), SVC('hidden'));
     await writeFile(join(dir, '..2024_01_01', 'dup.yaml'), SVC('dup'));
@@ -28,7 +32,11 @@ test('directories are read recursively, sorted, skipping dot-entries and other e
     const r = await loadPaths([dir]);
     assert.deepEqual(r.issues.map(formatIssue), []);
     // The symlink back to the top is a loop and is not followed twice.
-    assert.deepEqual(r.files, [join(dir, 'a.yaml'), join(dir, 'b', 'nested', 'one.yml'), join(dir, 'c.json')]);
+    assert.deepEqual(r.files, [
+      join(dir, 'a.yaml'),
+      join(dir, 'b', 'nested', 'one.yml'),
+      join(dir, 'c.json'),
+    ]);
     assert.deepEqual(
       r.resources.map((x) => x.metadata.name),
       ['a', 'one', 'c'],
@@ -74,7 +82,10 @@ test('unknown kinds and unknown apiVersions are errors', async () => {
   );
   assert.equal(r.issues[0].hint, 'did you mean "VirtualService"?');
   assert.match(r.issues[1].message, /unknown kind "ConfigMap"/);
-  assert.match(r.issues[2].message, /networking\.istio\.io\/v1, networking\.istio\.io\/v1beta1, networking\.istio\.io\/v1alpha3/);
+  assert.match(
+    r.issues[2].message,
+    /networking\.istio\.io\/v1, networking\.istio\.io\/v1beta1, networking\.istio\.io\/v1alpha3/,
+  );
 });
 
 test('wrong types are errors with the path, and a hint to quote numbers meant as strings', async () => {
@@ -133,7 +144,10 @@ status:
   assert.equal(svc.status, undefined);
   assert.equal('status' in svc, false);
 
-  const bad = loadText('apiVersion: v1\nkind: Service\nmetadata: {name: httpbin, lables: {a: b}}\nsepc: {}\n', 'm.yaml');
+  const bad = loadText(
+    'apiVersion: v1\nkind: Service\nmetadata: {name: httpbin, lables: {a: b}}\nsepc: {}\n',
+    'm.yaml',
+  );
   assert.deepEqual(
     bad.issues.map((i) => [i.path, i.hint]),
     [
@@ -155,14 +169,36 @@ test('validateObject: objects from the API server use the source for lines', () 
     },
   };
   const ok = validateObject(
-    { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'httpbin', namespace: 'shop', resourceVersion: '7' }, spec: { hosts: ['httpbin'], http: [{ route: [{ destination: { host: 'httpbin' } }] }] } },
+    {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: { name: 'httpbin', namespace: 'shop', resourceVersion: '7' },
+      spec: { hosts: ['httpbin'], http: [{ route: [{ destination: { host: 'httpbin' } }] }] },
+    },
     source,
   );
   assert.deepEqual(ok.issues, []);
   assert.equal(ok.resource?.source, source);
   assert.equal(ok.resource?.metadata.namespace, 'shop');
 
-  const bad = validateObject({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'x' }, spec: { hosts: ['x'], http: [{ route: [{ destination: { host: 'x' } }], mirror: { host: 'y' }, mirrorPercentage: { value: 200 } }] } }, source);
+  const bad = validateObject(
+    {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: { name: 'x' },
+      spec: {
+        hosts: ['x'],
+        http: [
+          {
+            route: [{ destination: { host: 'x' } }],
+            mirror: { host: 'y' },
+            mirrorPercentage: { value: 200 },
+          },
+        ],
+      },
+    },
+    source,
+  );
   assert.equal(bad.resource, undefined);
   assert.deepEqual(
     bad.issues.map((i) => [i.file, i.path, i.line]),
@@ -170,7 +206,10 @@ test('validateObject: objects from the API server use the source for lines', () 
   );
   assert.deepEqual(asked, ['spec.http[0].mirrorPercentage.value']);
   assert.equal(bad.issues[0].resource, 'VirtualService default/x');
-  assert.equal(validateObject('text', source).issues[0].message, 'a document must be a mapping (a Kubernetes object), got a string');
+  assert.equal(
+    validateObject('text', source).issues[0].message,
+    'a document must be a mapping (a Kubernetes object), got a string',
+  );
 });
 
 test('the whole invalid fixture set loads without throwing, one good resource among them', async () => {

@@ -20,13 +20,18 @@ test('a complete MirrorPolicy loads', async () => {
   const r = await loadPaths([fixture('valid/umbra-extras.yaml')]);
   assert.deepEqual(r.issues.map(formatIssue), []);
   const [p] = ofKind(r.resources, 'MirrorPolicy');
-  assert.deepEqual(p.spec.targetRefs, [{ group: 'networking.istio.io', kind: 'DestinationRule', name: 'httpbin', sectionName: 'v2' }]);
+  assert.deepEqual(p.spec.targetRefs, [
+    { group: 'networking.istio.io', kind: 'DestinationRule', name: 'httpbin', sectionName: 'v2' },
+  ]);
   assert.deepEqual(p.spec.authority, { mode: 'Template', value: '${host}-canary${port}' });
   assert.deepEqual(p.spec.compare?.ignoreFields, ['$.origin', 'headers.X-Amzn-Trace-Id']);
 });
 
 test('group is inferred from kind; Suffix defaults to -shadow', () => {
-  const r = loadText(policy(`targetRefs: [{kind: Service, name: httpbin}]\nauthority: {mode: Suffix}`), 'p.yaml');
+  const r = loadText(
+    policy(`targetRefs: [{kind: Service, name: httpbin}]\nauthority: {mode: Suffix}`),
+    'p.yaml',
+  );
   assert.deepEqual(r.issues.map(formatIssue), []);
   const [p] = ofKind(r.resources, 'MirrorPolicy');
   assert.equal(p.spec.targetRefs[0].group, '');
@@ -72,7 +77,10 @@ compare: {enabled: true, ignoreFields: ["not a path"]}`),
       'spec.compare.ignoreFields[0]',
     ],
   );
-  const keep = loadText(policy(`targetRefs: [{kind: ServiceEntry, name: api}]\nauthority: {mode: Keep, value: x}`), 'p.yaml');
+  const keep = loadText(
+    policy(`targetRefs: [{kind: ServiceEntry, name: api}]\nauthority: {mode: Keep, value: x}`),
+    'p.yaml',
+  );
   assert.deepEqual(
     keep.issues.map((i) => i.path),
     ['spec.authority.value'],

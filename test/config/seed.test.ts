@@ -37,7 +37,7 @@ test('seed: the mirror VirtualService keeps every field, in the default namespac
   assert.deepEqual(rule?.mirror, { host: 'httpbin', subset: 'v2' });
   assert.deepEqual(rule?.mirrorPercentage, { value: 100 });
   assert.equal(vs.source.doc, 0);
-  assert.deepEqual(vs.source.lineOf('spec.http[0].mirrorPercentage.value'), { line: 17, column: 7 });
+  assert.deepEqual(vs.source.lineOf('spec.http[0].mirrorPercentage.value'), { line: 18, column: 7 });
 });
 
 test('seed: the combined heredoc gives a VirtualService and a DestinationRule with subsets', async () => {
@@ -67,7 +67,9 @@ test('seed: the HTTPRoute mirror gets the Gateway API defaults the API server wo
     type: 'RequestMirror',
     requestMirror: { backendRef: { group: '', kind: 'Service', name: 'httpbin-v2', port: 80 } },
   });
-  assert.deepEqual(rule.backendRefs, [{ group: '', kind: 'Service', name: 'httpbin-v1', port: 80, weight: 1 }]);
+  assert.deepEqual(rule.backendRefs, [
+    { group: '', kind: 'Service', name: 'httpbin-v1', port: 80, weight: 1 },
+  ]);
 });
 
 test('seed: Deployments are refused with a pointer to WorkloadEntry and the pod labels', async () => {

@@ -71,19 +71,24 @@ metadata: {name: shop}
       [8, 'a document must be a mapping (a Kubernetes object), got a string'],
     ],
   );
-  assert.equal(r.issues[0].resource, 'mixed.yaml (document 4)');
+  assert.equal(r.issues[0].resource, 'mixed.yaml (document 3)');
 });
 
 test('JSON files load, with line numbers', () => {
   const json = JSON.stringify(
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'httpbin' }, spec: { ports: [{ port: 8000, targetPrt: 80 }] } },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'httpbin' },
+      spec: { ports: [{ port: 8000, targetPrt: 80 }] },
+    },
     null,
     2,
   );
   const r = loadText(json, 'svc.json');
   assert.equal(r.issues.length, 1);
   assert.equal(r.issues[0].path, 'spec.ports[0].targetPrt');
-  assert.equal(r.issues[0].line, 10);
+  assert.equal(r.issues[0].line, 11);
   assert.equal(r.issues[0].hint, 'did you mean "targetPort"?');
 });
 
@@ -123,7 +128,10 @@ item:
     'm.yaml',
   );
   const [doc] = merged.documents;
-  assert.deepEqual(doc.value, { defaults: { weight: 5, port: -1 }, item: { weight: 5, port: -1, name: 'x' } });
+  assert.deepEqual(doc.value, {
+    defaults: { weight: 5, port: -1 },
+    item: { weight: 5, port: -1, name: 'x' },
+  });
   assert.equal(doc.lineOf(['item', 'name'])?.line, 4);
   assert.equal(doc.lineOf(['item', 'port'])?.line, 3, 'a merged field points at the merge key');
 });
@@ -141,8 +149,23 @@ test('paths format and parse round-trip, including keys with dots and slashes', 
   const segs = ['metadata', 'labels', 'app.kubernetes.io/name'];
   assert.equal(formatPath(segs), 'metadata.labels["app.kubernetes.io/name"]');
   assert.deepEqual(parsePath(formatPath(segs)), segs);
-  assert.deepEqual(parsePath('spec.http[0].mirrorPercentage.value'), ['spec', 'http', 0, 'mirrorPercentage', 'value']);
-  assert.deepEqual(parsePath('spec.http[0].match[0].headers["x-a"].regex'), ['spec', 'http', 0, 'match', 0, 'headers', 'x-a', 'regex']);
+  assert.deepEqual(parsePath('spec.http[0].mirrorPercentage.value'), [
+    'spec',
+    'http',
+    0,
+    'mirrorPercentage',
+    'value',
+  ]);
+  assert.deepEqual(parsePath('spec.http[0].match[0].headers["x-a"].regex'), [
+    'spec',
+    'http',
+    0,
+    'match',
+    0,
+    'headers',
+    'x-a',
+    'regex',
+  ]);
   assert.equal(formatPath([]), '');
   assert.deepEqual(parsePath(''), []);
 });

@@ -17,7 +17,8 @@ export function editDistance(a: string, b: string): number {
     for (let j = 1; j <= n; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
     }
   }
   return d[m][n];
@@ -99,7 +100,12 @@ export function has(o: Record<string, unknown>, key: string): boolean {
   return o[key] !== undefined && o[key] !== null;
 }
 
-export function addError(ctx: z.RefinementCtx, path: (string | number)[], message: string, hint?: string): void {
+export function addError(
+  ctx: z.RefinementCtx,
+  path: (string | number)[],
+  message: string,
+  hint?: string,
+): void {
   const params: IssueParams = { hint };
   ctx.addIssue({ code: z.ZodIssueCode.custom, path, message, params });
 }
@@ -112,31 +118,48 @@ export function oneOf(
   opts: { allowNone?: boolean; what?: string } = {},
 ): void {
   const set = keys.filter((k) => has(o, k));
-  if (set.length > 1) addError(ctx, [set[1]], `only one of ${keys.join(', ')} may be set; found ${set.join(' and ')}`);
-  else if (set.length === 0 && !opts.allowNone) addError(ctx, [], `${opts.what ?? 'exactly one'} of ${keys.join(', ')} must be set`);
+  if (set.length > 1)
+    addError(ctx, [set[1]], `only one of ${keys.join(', ')} may be set; found ${set.join(' and ')}`);
+  else if (set.length === 0 && !opts.allowNone)
+    addError(ctx, [], `${opts.what ?? 'exactly one'} of ${keys.join(', ')} must be set`);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Numbers
 
-export const int = (what = 'an integer') => z.number({ invalid_type_error: `must be ${what}` }).int(`must be ${what}`);
+export const int = (what = 'an integer') =>
+  z.number({ invalid_type_error: `must be ${what}` }).int(`must be ${what}`);
 export const nonNegativeInt = int('a non-negative integer').min(0, 'must be ≥ 0');
 export const positiveInt = int('a positive integer').min(1, 'must be ≥ 1');
 export const uint32 = nonNegativeInt.max(4294967295, 'must be ≤ 4294967295');
 export const int32 = int().min(-2147483648).max(2147483647);
-export const port = int('a port number').min(1, 'port must be between 1 and 65535').max(65535, 'port must be between 1 and 65535');
-export const percentInt = int('an integer percentage').min(0, 'must be between 0 and 100').max(100, 'must be between 0 and 100');
+export const port = int('a port number')
+  .min(1, 'port must be between 1 and 65535')
+  .max(65535, 'port must be between 1 and 65535');
+export const percentInt = int('an integer percentage')
+  .min(0, 'must be between 0 and 100')
+  .max(100, 'must be between 0 and 100');
 
 /** A double in [0, 100]: NaN and ±Infinity are rejected (Istio `Percent.value`). */
-export const percentDouble = z.number({ invalid_type_error: 'must be a number between 0 and 100' }).superRefine((n, ctx) => {
-  if (!Number.isFinite(n)) addError(ctx, [], `must be a finite number between 0 and 100, got ${n}`);
-  else if (n < 0 || n > 100) addError(ctx, [], `must be between 0 and 100, got ${n}`);
-});
+export const percentDouble = z
+  .number({ invalid_type_error: 'must be a number between 0 and 100' })
+  .superRefine((n, ctx) => {
+    if (!Number.isFinite(n)) addError(ctx, [], `must be a finite number between 0 and 100, got ${n}`);
+    else if (n < 0 || n > 100) addError(ctx, [], `must be between 0 and 100, got ${n}`);
+  });
 
 // ---------------------------------------------------------------------------------------------
 // Durations
 
-const DURATION_UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, µs: 0.001, ns: 1e-6 };
+const DURATION_UNIT_MS: Record<string, number> = {
+  h: 3_600_000,
+  m: 60_000,
+  s: 1000,
+  ms: 1,
+  us: 0.001,
+  µs: 0.001,
+  ns: 1e-6,
+};
 const DURATION_PART = /(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g;
 
 /**
@@ -158,18 +181,27 @@ export function parseDurationMs(text: string): number | undefined {
 }
 
 /** Istio/Go duration string, ≥ 0. Kept as text in the spec; translate converts it. */
-export const duration = z.string({ invalid_type_error: 'must be a duration string such as "1.5s"' }).superRefine((s, ctx) => {
-  if (/^\s*-/.test(s)) addError(ctx, [], `duration "${s}" must not be negative`);
-  else if (parseDurationMs(s) === undefined)
-    addError(ctx, [], `"${s}" is not a duration`, 'use Go syntax such as 100ms, 1.5s, 2m or 1h2m3.5s');
-});
+export const duration = z
+  .string({ invalid_type_error: 'must be a duration string such as "1.5s"' })
+  .superRefine((s, ctx) => {
+    if (/^\s*-/.test(s)) addError(ctx, [], `duration "${s}" must not be negative`);
+    else if (parseDurationMs(s) === undefined)
+      addError(ctx, [], `"${s}" is not a duration`, 'use Go syntax such as 100ms, 1.5s, 2m or 1h2m3.5s');
+  });
 
 /** Gateway API Duration (GEP-2257): 1–4 parts of up to 5 digits each with h, m, s or ms. */
 export const GATEWAY_DURATION = /^([0-9]{1,5}(h|m|s|ms)){1,4}$/;
-export const gatewayDuration = z.string({ invalid_type_error: 'must be a duration string such as "10s"' }).superRefine((s, ctx) => {
-  if (!GATEWAY_DURATION.test(s))
-    addError(ctx, [], `"${s}" is not a Gateway API duration`, 'use whole numbers with h, m, s or ms, e.g. 10s or 1m30s (GEP-2257)');
-});
+export const gatewayDuration = z
+  .string({ invalid_type_error: 'must be a duration string such as "10s"' })
+  .superRefine((s, ctx) => {
+    if (!GATEWAY_DURATION.test(s))
+      addError(
+        ctx,
+        [],
+        `"${s}" is not a Gateway API duration`,
+        'use whole numbers with h, m, s or ms, e.g. 10s or 1m30s (GEP-2257)',
+      );
+  });
 
 // ---------------------------------------------------------------------------------------------
 // Regexes
@@ -229,17 +261,36 @@ export const qualifiedName = z.string().superRefine((s, ctx) => {
   const slash = s.lastIndexOf('/');
   const prefix = slash >= 0 ? s.slice(0, slash) : undefined;
   const name = slash >= 0 ? s.slice(slash + 1) : s;
-  if ((prefix !== undefined && nameProblem(prefix, 'subdomain')) || name.length > 63 || !QUALIFIED_NAME.test(name))
-    addError(ctx, [], `"${s}" is not a valid label or annotation key`, 'keys are [prefix/]name, name ≤ 63 chars of letters, digits, "-", "_", "."');
+  if (
+    (prefix !== undefined && nameProblem(prefix, 'subdomain')) ||
+    name.length > 63 ||
+    !QUALIFIED_NAME.test(name)
+  )
+    addError(
+      ctx,
+      [],
+      `"${s}" is not a valid label or annotation key`,
+      'keys are [prefix/]name, name ≤ 63 chars of letters, digits, "-", "_", "."',
+    );
 });
 
-export const labelValue = z.string({ invalid_type_error: 'label values must be strings' }).superRefine((s, ctx) => {
-  if (s.length > 63 || !LABEL_VALUE.test(s))
-    addError(ctx, [], `"${s}" is not a valid label value`, 'at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit');
-});
+export const labelValue = z
+  .string({ invalid_type_error: 'label values must be strings' })
+  .superRefine((s, ctx) => {
+    if (s.length > 63 || !LABEL_VALUE.test(s))
+      addError(
+        ctx,
+        [],
+        `"${s}" is not a valid label value`,
+        'at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit',
+      );
+  });
 
 export const labelMap = z.record(qualifiedName, labelValue);
-export const annotationMap = z.record(qualifiedName, z.string({ invalid_type_error: 'annotation values must be strings' }));
+export const annotationMap = z.record(
+  qualifiedName,
+  z.string({ invalid_type_error: 'annotation values must be strings' }),
+);
 
 /** Kubernetes metav1.LabelSelector. */
 export const labelSelector = strictObject({
@@ -259,11 +310,13 @@ export const labelSelector = strictObject({
  * A host name as written in routes and services: a DNS name, a short name, or a wildcard
  * (`*`, `*.example.com`). Ports, paths and schemes do not belong here.
  */
-const HOST = /^(\*|(\*\.)?[A-Za-z0-9_]([-A-Za-z0-9_]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([-A-Za-z0-9_]*[A-Za-z0-9_])?)*\.?)$/;
+const HOST =
+  /^(\*|(\*\.)?[A-Za-z0-9_]([-A-Za-z0-9_]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([-A-Za-z0-9_]*[A-Za-z0-9_])?)*\.?)$/;
 export const hostName = z.string().superRefine((s, ctx) => {
   if (s.includes('://')) addError(ctx, [], `host "${s}" must not contain a scheme`);
   else if (s.includes('/')) addError(ctx, [], `host "${s}" must not contain a path`);
-  else if (/:\d+$/.test(s)) addError(ctx, [], `host "${s}" must not contain a port`, 'put the port in the port field');
+  else if (/:\d+$/.test(s))
+    addError(ctx, [], `host "${s}" must not contain a port`, 'put the port in the port field');
   else if (!HOST.test(s)) addError(ctx, [], `"${s}" is not a valid host name`);
 });
 
@@ -271,7 +324,12 @@ export const hostName = z.string().superRefine((s, ctx) => {
 const GW_HOSTNAME = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 export const gatewayHostname = z.string().superRefine((s, ctx) => {
   if (s.length > 253 || !GW_HOSTNAME.test(s))
-    addError(ctx, [], `"${s}" is not a valid hostname`, 'lower-case RFC 1123 name, optionally starting with "*."');
+    addError(
+      ctx,
+      [],
+      `"${s}" is not a valid hostname`,
+      'lower-case RFC 1123 name, optionally starting with "*."',
+    );
 });
 export const preciseHostname = z.string().superRefine((s, ctx) => {
   if (s.length > 253 || !GW_HOSTNAME.test(s) || s.startsWith('*'))
@@ -288,11 +346,14 @@ export const headerName = z.string().superRefine((s, ctx) => {
 });
 export const httpMethod = z.string().superRefine((s, ctx) => {
   if (!TOKEN.test(s)) addError(ctx, [], `"${s}" is not a valid HTTP method`);
-  else if (s !== s.toUpperCase()) addError(ctx, [], `method "${s}" must be upper case`, `use "${s.toUpperCase()}"`);
+  else if (s !== s.toUpperCase())
+    addError(ctx, [], `method "${s}" must be upper case`, `use "${s.toUpperCase()}"`);
 });
-export const headerValue = z.string({ invalid_type_error: 'header values must be strings' }).superRefine((s, ctx) => {
-  if (/[\r\n\0]/.test(s)) addError(ctx, [], 'header values must not contain CR, LF or NUL');
-});
+export const headerValue = z
+  .string({ invalid_type_error: 'header values must be strings' })
+  .superRefine((s, ctx) => {
+    if (/[\r\n\0]/.test(s)) addError(ctx, [], 'header values must not contain CR, LF or NUL');
+  });
 
 /** `{name, value}` list entry used by the Gateway API and Umbra's MirrorPolicy. */
 export const nameValue = strictObject({ name: headerName, value: headerValue });
@@ -313,7 +374,12 @@ export const headerListOps = withChecks(
       if (typeof name !== 'string') return;
       const k = name.toLowerCase();
       const prev = seen.get(k);
-      if (prev !== undefined) addError(ctx, where, `header "${name}" already has an action (${prev}); only one action per header name is allowed`);
+      if (prev !== undefined)
+        addError(
+          ctx,
+          where,
+          `header "${name}" already has an action (${prev}); only one action per header name is allowed`,
+        );
       else seen.set(k, String(where[0]));
     };
     for (const action of ['set', 'add'] as const) {
@@ -326,5 +392,8 @@ export const headerListOps = withChecks(
 
 /** Checks that `s` is valid base64 (protobuf `bytes` in JSON/YAML). */
 export function isBase64(s: string): boolean {
-  return /^[A-Za-z0-9+/\-_]*={0,2}$/.test(s.replace(/\s+/g, '')) && s.replace(/\s+/g, '').replace(/=+$/, '').length % 4 !== 1;
+  return (
+    /^[A-Za-z0-9+/\-_]*={0,2}$/.test(s.replace(/\s+/g, '')) &&
+    s.replace(/\s+/g, '').replace(/=+$/, '').length % 4 !== 1
+  );
 }

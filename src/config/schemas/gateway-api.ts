@@ -25,10 +25,18 @@ import {
 
 export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 
-const group = z.string().max(253).superRefine((s, ctx) => {
-  if (s !== '' && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(s)) addError(ctx, [], `"${s}" is not a valid API group`);
-});
-const kind = z.string().min(1).max(63).regex(/^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/, 'not a valid kind');
+const group = z
+  .string()
+  .max(253)
+  .superRefine((s, ctx) => {
+    if (s !== '' && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(s))
+      addError(ctx, [], `"${s}" is not a valid API group`);
+  });
+const kind = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/, 'not a valid kind');
 const objectName = z.string().min(1).max(253);
 const namespace = named('label');
 const sectionName = z
@@ -70,9 +78,11 @@ export const backendObjectReference = withChecks(strictObject(backendObjectShape
 /** Path syntax rules for Exact and PathPrefix (HTTPPathMatch CEL rules). */
 function pathProblem(value: string): string | undefined {
   if (!value.startsWith('/')) return "must be an absolute path starting with '/'";
-  for (const bad of ['//', '/./', '/../', '%2f', '%2F', '#']) if (value.includes(bad)) return `must not contain '${bad}'`;
+  for (const bad of ['//', '/./', '/../', '%2f', '%2F', '#'])
+    if (value.includes(bad)) return `must not contain '${bad}'`;
   if (value.endsWith('/..') || value.endsWith('/.')) return "must not end with '/..' or '/.'";
-  if (!/^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|%[0-9a-fA-F]{2})+$/.test(value)) return 'contains characters not allowed in a path';
+  if (!/^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|%[0-9a-fA-F]{2})+$/.test(value))
+    return 'contains characters not allowed in a path';
   return undefined;
 }
 
@@ -104,7 +114,17 @@ function valueMatch(maxLen: number) {
 export const httpHeaderMatch = valueMatch(4096);
 export const httpQueryParamMatch = valueMatch(1024);
 
-export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const;
+export const HTTP_METHODS = [
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'DELETE',
+  'CONNECT',
+  'OPTIONS',
+  'TRACE',
+  'PATCH',
+] as const;
 
 export const httpRouteMatch = strictObject({
   path: httpPathMatch.default({}),
@@ -121,10 +141,12 @@ export const httpPathModifier = strictObject({
   replaceFullPath: z.string().max(1024).optional(),
   replacePrefixMatch: z.string().max(1024).optional(),
 }).superRefine((m, ctx) => {
-  if (m.type === 'ReplaceFullPath' && m.replaceFullPath === undefined) addError(ctx, ['replaceFullPath'], 'replaceFullPath is required when type is ReplaceFullPath');
+  if (m.type === 'ReplaceFullPath' && m.replaceFullPath === undefined)
+    addError(ctx, ['replaceFullPath'], 'replaceFullPath is required when type is ReplaceFullPath');
   if (m.type === 'ReplacePrefixMatch' && m.replacePrefixMatch === undefined)
     addError(ctx, ['replacePrefixMatch'], 'replacePrefixMatch is required when type is ReplacePrefixMatch');
-  if (m.type !== 'ReplaceFullPath' && m.replaceFullPath !== undefined) addError(ctx, ['replaceFullPath'], "replaceFullPath needs type 'ReplaceFullPath'");
+  if (m.type !== 'ReplaceFullPath' && m.replaceFullPath !== undefined)
+    addError(ctx, ['replaceFullPath'], "replaceFullPath needs type 'ReplaceFullPath'");
   if (m.type !== 'ReplacePrefixMatch' && m.replacePrefixMatch !== undefined)
     addError(ctx, ['replacePrefixMatch'], "replacePrefixMatch needs type 'ReplacePrefixMatch'");
 });
@@ -137,7 +159,9 @@ export const httpRequestRedirectFilter = strictObject({
   statusCode: z
     .number()
     .int()
-    .refine((c) => [301, 302, 303, 307, 308].includes(c), { message: 'statusCode must be one of 301, 302, 303, 307, 308' })
+    .refine((c) => [301, 302, 303, 307, 308].includes(c), {
+      message: 'statusCode must be one of 301, 302, 303, 307, 308',
+    })
     .default(302),
 });
 
@@ -152,13 +176,22 @@ export const fraction = strictObject({
   denominator: z.number().int().min(1, 'denominator must be > 0').max(2147483647).default(100),
 }).superRefine((f, ctx) => {
   if (f.numerator > f.denominator)
-    addError(ctx, ['numerator'], `numerator (${f.numerator}) must be less than or equal to denominator (${f.denominator})`);
+    addError(
+      ctx,
+      ['numerator'],
+      `numerator (${f.numerator}) must be less than or equal to denominator (${f.denominator})`,
+    );
 });
 
 export const httpRequestMirrorFilter = withChecks(
   strictObject({
     backendRef: backendObjectReference,
-    percent: z.number().int().min(0, 'percent must be between 0 and 100').max(100, 'percent must be between 0 and 100').optional(),
+    percent: z
+      .number()
+      .int()
+      .min(0, 'percent must be between 0 and 100')
+      .max(100, 'percent must be between 0 and 100')
+      .optional(),
     fraction: fraction.optional(),
   }),
   (m, ctx) => {
@@ -176,8 +209,10 @@ export const httpCorsFilter = strictObject({
   exposeHeaders: z.array(headerName).max(64).optional(),
   maxAge: z.number().int().min(1).optional(),
 }).superRefine((c, ctx) => {
-  if (c.allowOrigins?.includes('*') && c.allowOrigins.length > 1) addError(ctx, ['allowOrigins'], "allowOrigins cannot contain '*' alongside other origins");
-  if (c.allowMethods?.includes('*') && c.allowMethods.length > 1) addError(ctx, ['allowMethods'], "allowMethods cannot contain '*' alongside other methods");
+  if (c.allowOrigins?.includes('*') && c.allowOrigins.length > 1)
+    addError(ctx, ['allowOrigins'], "allowOrigins cannot contain '*' alongside other origins");
+  if (c.allowMethods?.includes('*') && c.allowMethods.length > 1)
+    addError(ctx, ['allowMethods'], "allowMethods cannot contain '*' alongside other methods");
 });
 
 export const localObjectReference = strictObject({ group, kind, name: objectName });
@@ -227,7 +262,12 @@ export const httpRouteFilter = withChecks(
     for (const [t, field] of Object.entries(FILTER_FIELDS)) {
       if (t === type && !has(f, field)) addError(ctx, [], `filter type ${t} needs the ${field} field`);
       if (t !== type && has(f, field))
-        addError(ctx, [field], `${field} must not be set when type is ${String(f.type)}`, type ? undefined : `set type: ${t}`);
+        addError(
+          ctx,
+          [field],
+          `${field} must not be set when type is ${String(f.type)}`,
+          type ? undefined : `set type: ${t}`,
+        );
     }
   },
 );
@@ -238,7 +278,12 @@ export const httpRouteFilter = withChecks(
 export const httpBackendRef = withChecks(
   strictObject({
     ...backendObjectShape,
-    weight: z.number().int().min(0, 'weight must be between 0 and 1000000').max(1_000_000, 'weight must be between 0 and 1000000').default(1),
+    weight: z
+      .number()
+      .int()
+      .min(0, 'weight must be between 0 and 1000000')
+      .max(1_000_000, 'weight must be between 0 and 1000000')
+      .default(1),
     filters: z.array(httpRouteFilter).max(16).optional(),
   }),
   requirePortForService,
@@ -260,15 +305,23 @@ export const sessionPersistence = strictObject({
   absoluteTimeout: gatewayDuration.optional(),
   idleTimeout: gatewayDuration.optional(),
   type: z.enum(['Cookie', 'Header']).default('Cookie'),
-  cookieConfig: strictObject({ lifetimeType: z.enum(['Permanent', 'Session']).default('Session') }).optional(),
+  cookieConfig: strictObject({
+    lifetimeType: z.enum(['Permanent', 'Session']).default('Session'),
+  }).optional(),
 });
 
-const SINGLETON_FILTERS: FilterType[] = ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite'];
+const SINGLETON_FILTERS: FilterType[] = [
+  'RequestHeaderModifier',
+  'ResponseHeaderModifier',
+  'RequestRedirect',
+  'URLRewrite',
+];
 
 function gwDurationMs(s: unknown): number | undefined {
   if (typeof s !== 'string' || !GATEWAY_DURATION.test(s)) return undefined;
   let ms = 0;
-  for (const m of s.matchAll(/(\d+)(h|ms|m|s)/g)) ms += Number(m[1]) * { h: 3_600_000, m: 60_000, s: 1000, ms: 1 }[m[2] as 'h' | 'm' | 's' | 'ms'];
+  for (const m of s.matchAll(/(\d+)(h|ms|m|s)/g))
+    ms += Number(m[1]) * { h: 3_600_000, m: 60_000, s: 1000, ms: 1 }[m[2] as 'h' | 'm' | 's' | 'ms'];
   return ms;
 }
 
@@ -305,25 +358,48 @@ export const httpRouteRule = withChecks(
     if (types.includes('RequestRedirect') && types.includes('URLRewrite'))
       addError(ctx, ['filters'], 'RequestRedirect and URLRewrite filters cannot be combined in one rule');
     for (const t of SINGLETON_FILTERS)
-      if (types.filter((x) => x === t).length > 1) addError(ctx, ['filters'], `the ${t} filter cannot be repeated`);
-    const backendFilters = Array.isArray(rule.backendRefs) ? rule.backendRefs.filter(isRecord).map((b) => b.filters) : [];
+      if (types.filter((x) => x === t).length > 1)
+        addError(ctx, ['filters'], `the ${t} filter cannot be repeated`);
+    const backendFilters = Array.isArray(rule.backendRefs)
+      ? rule.backendRefs.filter(isRecord).map((b) => b.filters)
+      : [];
     if (usesReplacePrefix(rule.filters) || backendFilters.some(usesReplacePrefix)) {
       const m = rule.matches;
       const onePrefix =
-        Array.isArray(m) && m.length === 1 && isRecord(m[0]) && (m[0].path === undefined || (isRecord(m[0].path) && (m[0].path.type ?? 'PathPrefix') === 'PathPrefix'));
+        Array.isArray(m) &&
+        m.length === 1 &&
+        isRecord(m[0]) &&
+        (m[0].path === undefined ||
+          (isRecord(m[0].path) && (m[0].path.type ?? 'PathPrefix') === 'PathPrefix'));
       if (!onePrefix && m !== undefined)
-        addError(ctx, ['matches'], 'path.replacePrefixMatch needs exactly one match, and it must be a PathPrefix match');
+        addError(
+          ctx,
+          ['matches'],
+          'path.replacePrefixMatch needs exactly one match, and it must be a PathPrefix match',
+        );
     }
     if (isRecord(rule.timeouts)) {
       const req = gwDurationMs(rule.timeouts.request);
       const be = gwDurationMs(rule.timeouts.backendRequest);
       if (req !== undefined && be !== undefined && req !== 0 && be > req)
-        addError(ctx, ['timeouts', 'backendRequest'], 'backendRequest timeout cannot be longer than request timeout');
+        addError(
+          ctx,
+          ['timeouts', 'backendRequest'],
+          'backendRequest timeout cannot be longer than request timeout',
+        );
     }
     if (isRecord(rule.sessionPersistence)) {
       const sp = rule.sessionPersistence;
-      if (isRecord(sp.cookieConfig) && sp.cookieConfig.lifetimeType === 'Permanent' && !has(sp, 'absoluteTimeout'))
-        addError(ctx, ['sessionPersistence', 'absoluteTimeout'], 'absoluteTimeout is required when cookie lifetimeType is Permanent');
+      if (
+        isRecord(sp.cookieConfig) &&
+        sp.cookieConfig.lifetimeType === 'Permanent' &&
+        !has(sp, 'absoluteTimeout')
+      )
+        addError(
+          ctx,
+          ['sessionPersistence', 'absoluteTimeout'],
+          'absoluteTimeout is required when cookie lifetimeType is Permanent',
+        );
     }
   },
 );
@@ -342,10 +418,16 @@ export const httpRouteSpec = withChecks(
       if (!isRecord(r)) return;
       if (Array.isArray(r.matches)) matches += r.matches.length;
       if (typeof r.name !== 'string') return;
-      if (names.has(r.name)) addError(ctx, ['rules', i, 'name'], `rule name "${r.name}" is already used by rules[${names.get(r.name)}]`);
+      if (names.has(r.name))
+        addError(
+          ctx,
+          ['rules', i, 'name'],
+          `rule name "${r.name}" is already used by rules[${names.get(r.name)}]`,
+        );
       else names.set(r.name, i);
     });
-    if (matches > 128) addError(ctx, ['rules'], `a route may have at most 128 matches across all rules (found ${matches})`);
+    if (matches > 128)
+      addError(ctx, ['rules'], `a route may have at most 128 matches across all rules (found ${matches})`);
   },
 );
 
@@ -361,16 +443,28 @@ export type BackendObjectReference = z.output<typeof backendObjectReference>;
 // ---------------------------------------------------------------------------------------------
 // Gateway
 
-const PROTOCOL = /^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9]+$/;
+const PROTOCOL =
+  /^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9]+$/;
 const CORE_PROTOCOLS = ['HTTP', 'HTTPS', 'TLS', 'TCP', 'UDP'];
 const protocolType = z
   .string()
   .min(1)
   .max(255)
   .superRefine((p, ctx) => {
-    if (!PROTOCOL.test(p)) addError(ctx, [], `"${p}" is not a valid protocol`, `use one of ${CORE_PROTOCOLS.join(', ')} or a domain-prefixed name`);
+    if (!PROTOCOL.test(p))
+      addError(
+        ctx,
+        [],
+        `"${p}" is not a valid protocol`,
+        `use one of ${CORE_PROTOCOLS.join(', ')} or a domain-prefixed name`,
+      );
     else if (!p.includes('/') && !CORE_PROTOCOLS.includes(p))
-      addError(ctx, [], `unknown protocol "${p}"`, `use one of ${CORE_PROTOCOLS.join(', ')} (custom protocols need a domain prefix, e.g. example.com/foo)`);
+      addError(
+        ctx,
+        [],
+        `unknown protocol "${p}"`,
+        `use one of ${CORE_PROTOCOLS.join(', ')} (custom protocols need a domain prefix, e.g. example.com/foo)`,
+      );
   });
 
 const secretObjectReference = strictObject({
@@ -401,10 +495,14 @@ export const listener = strictObject({
         selector: labelSelector.optional(),
       }),
       (n, ctx) => {
-        if (n.from === 'Selector' && !has(n, 'selector')) addError(ctx, ['selector'], 'selector is required when from is Selector');
+        if (n.from === 'Selector' && !has(n, 'selector'))
+          addError(ctx, ['selector'], 'selector is required when from is Selector');
       },
     ).default({}),
-    kinds: z.array(strictObject({ group: group.default(GATEWAY_GROUP), kind })).max(8).optional(),
+    kinds: z
+      .array(strictObject({ group: group.default(GATEWAY_GROUP), kind }))
+      .max(8)
+      .optional(),
   }).default({}),
 });
 
@@ -434,19 +532,30 @@ export const gatewaySpec = withChecks(
       if (!isRecord(l)) return;
       const p = l.protocol;
       if (typeof l.name === 'string') {
-        if (names.has(l.name)) addError(ctx, ['listeners', i, 'name'], `listener name "${l.name}" must be unique within the Gateway`);
+        if (names.has(l.name))
+          addError(
+            ctx,
+            ['listeners', i, 'name'],
+            `listener name "${l.name}" must be unique within the Gateway`,
+          );
         else names.set(l.name, i);
       }
       const combo = `${String(l.port)}/${String(p)}/${String(l.hostname ?? '')}`;
       if (combos.has(combo))
-        addError(ctx, ['listeners', i], `listener repeats port, protocol and hostname of listeners[${combos.get(combo)}]`);
+        addError(
+          ctx,
+          ['listeners', i],
+          `listener repeats port, protocol and hostname of listeners[${combos.get(combo)}]`,
+        );
       else combos.set(combo, i);
-      if ((p === 'HTTP' || p === 'TCP' || p === 'UDP') && has(l, 'tls')) addError(ctx, ['listeners', i, 'tls'], `tls must not be specified for protocol ${p}`);
+      if ((p === 'HTTP' || p === 'TCP' || p === 'UDP') && has(l, 'tls'))
+        addError(ctx, ['listeners', i, 'tls'], `tls must not be specified for protocol ${p}`);
       if ((p === 'TCP' || p === 'UDP') && has(l, 'hostname') && l.hostname !== '')
         addError(ctx, ['listeners', i, 'hostname'], `hostname must not be specified for protocol ${p}`);
       if (p === 'HTTPS' && isRecord(l.tls) && l.tls.mode !== undefined && l.tls.mode !== 'Terminate')
         addError(ctx, ['listeners', i, 'tls', 'mode'], 'tls mode must be Terminate for protocol HTTPS');
-      if (p === 'HTTPS' && !has(l, 'tls')) addError(ctx, ['listeners', i], 'tls is required for protocol HTTPS');
+      if (p === 'HTTPS' && !has(l, 'tls'))
+        addError(ctx, ['listeners', i], 'tls is required for protocol HTTPS');
     });
   },
 );
@@ -457,13 +566,17 @@ export type Listener = z.output<typeof listener>;
 // ---------------------------------------------------------------------------------------------
 // GatewayClass and ReferenceGrant
 
-const CONTROLLER_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9/\-._~%!$&'()*+,;=:]+$/;
+const CONTROLLER_NAME =
+  /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9/\-._~%!$&'()*+,;=:]+$/;
 
 export const gatewayClassSpec = strictObject({
   controllerName: z
     .string()
     .max(253)
-    .regex(CONTROLLER_NAME, 'controllerName must be a domain-prefixed path such as umbra.dev/gateway-controller'),
+    .regex(
+      CONTROLLER_NAME,
+      'controllerName must be a domain-prefixed path such as umbra.dev/gateway-controller',
+    ),
   parametersRef: strictObject({ group, kind, name: objectName, namespace: namespace.optional() }).optional(),
   description: z.string().max(64).optional(),
 });
@@ -471,6 +584,9 @@ export type GatewayClassSpec = z.output<typeof gatewayClassSpec>;
 
 export const referenceGrantSpec = strictObject({
   from: z.array(strictObject({ group, kind, namespace })).min(1).max(16),
-  to: z.array(strictObject({ group, kind, name: objectName.optional() })).min(1).max(16),
+  to: z
+    .array(strictObject({ group, kind, name: objectName.optional() }))
+    .min(1)
+    .max(16),
 });
 export type ReferenceGrantSpec = z.output<typeof referenceGrantSpec>;

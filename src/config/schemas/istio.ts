@@ -32,7 +32,11 @@ import {
 export const percent = strictObject({ value: percentDouble.optional() });
 
 /** Istio `StringMatch`: exactly one of exact, prefix, regex (RE2). */
-const stringMatchShape = { exact: z.string().optional(), prefix: z.string().optional(), regex: re2.optional() };
+const stringMatchShape = {
+  exact: z.string().optional(),
+  prefix: z.string().optional(),
+  regex: re2.optional(),
+};
 export const stringMatch = strictObject(stringMatchShape).superRefine((m, ctx) =>
   oneOf(m, ['exact', 'prefix', 'regex'], ctx, { what: 'exactly one' }),
 );
@@ -60,7 +64,10 @@ const headerOperations = strictObject({
   remove: z.array(headerName).optional(),
 });
 /** Istio `Headers`: request/response maps (not lists, unlike the Gateway API). */
-export const istioHeaders = strictObject({ request: headerOperations.optional(), response: headerOperations.optional() });
+export const istioHeaders = strictObject({
+  request: headerOperations.optional(),
+  response: headerOperations.optional(),
+});
 
 const exportTo = z.array(z.string().min(1));
 const gatewayNames = z.array(z.string().min(1));
@@ -103,7 +110,9 @@ export const httpRedirect = strictObject({
   redirectCode: z
     .number()
     .int()
-    .refine((c) => REDIRECT_CODES.includes(c), { message: `redirectCode must be one of ${REDIRECT_CODES.join(', ')}` })
+    .refine((c) => REDIRECT_CODES.includes(c), {
+      message: `redirectCode must be one of ${REDIRECT_CODES.join(', ')}`,
+    })
     .optional(),
 }).superRefine((r, ctx) => oneOf(r, ['port', 'derivePort'], ctx, { allowNone: true }));
 
@@ -111,10 +120,7 @@ export const httpDirectResponse = strictObject({
   status: int200to599(),
   body: strictObject({
     string: z.string().optional(),
-    bytes: z
-      .string()
-      .refine(isBase64, { message: 'bytes must be base64-encoded' })
-      .optional(),
+    bytes: z.string().refine(isBase64, { message: 'bytes must be base64-encoded' }).optional(),
   })
     .superRefine((b, ctx) => oneOf(b, ['string', 'bytes'], ctx))
     .optional(),
@@ -165,7 +171,14 @@ const retryOn = z.string().superRefine((s, ctx) => {
     if (/^\d{3}$/.test(p)) continue; // Istio turns status codes into retriable-status-codes
     if (RETRY_ON.includes(p)) continue;
     const near = didYouMean(p, RETRY_ON);
-    addError(ctx, [], `"${p}" is not a retry policy`, near ? `did you mean "${near}"?` : `use a comma-separated list of: ${RETRY_ON.join(', ')} or status codes`);
+    addError(
+      ctx,
+      [],
+      `"${p}" is not a retry policy`,
+      near
+        ? `did you mean "${near}"?`
+        : `use a comma-separated list of: ${RETRY_ON.join(', ')} or status codes`,
+    );
   }
 });
 
@@ -243,15 +256,31 @@ const httpRouteShape = {
  */
 export const istioHttpRoute = withChecks(strictObject(httpRouteShape), (r, ctx) => {
   const hasRoute = Array.isArray(r.route) && r.route.length > 0;
-  const actions = [hasRoute && 'route', has(r, 'redirect') && 'redirect', has(r, 'directResponse') && 'directResponse', has(r, 'delegate') && 'delegate'].filter(
-    (x): x is string => typeof x === 'string',
-  );
-  if (actions.length === 0) addError(ctx, [], 'rule needs one of route, redirect, directResponse or delegate');
-  else if (actions.length > 1) addError(ctx, [actions[1]], `a rule may have only one of route, redirect, directResponse, delegate; found ${actions.join(' and ')}`);
-  if (has(r, 'redirect') && has(r, 'rewrite')) addError(ctx, ['rewrite'], 'a rule cannot have both rewrite and redirect');
-  if (has(r, 'redirect') && has(r, 'fault')) addError(ctx, ['fault'], 'a rule cannot have both fault and redirect');
+  const actions = [
+    hasRoute && 'route',
+    has(r, 'redirect') && 'redirect',
+    has(r, 'directResponse') && 'directResponse',
+    has(r, 'delegate') && 'delegate',
+  ].filter((x): x is string => typeof x === 'string');
+  if (actions.length === 0)
+    addError(ctx, [], 'rule needs one of route, redirect, directResponse or delegate');
+  else if (actions.length > 1)
+    addError(
+      ctx,
+      [actions[1]],
+      `a rule may have only one of route, redirect, directResponse, delegate; found ${actions.join(' and ')}`,
+    );
+  if (has(r, 'redirect') && has(r, 'rewrite'))
+    addError(ctx, ['rewrite'], 'a rule cannot have both rewrite and redirect');
+  if (has(r, 'redirect') && has(r, 'fault'))
+    addError(ctx, ['fault'], 'a rule cannot have both fault and redirect');
   if (has(r, 'mirror') && Array.isArray(r.mirrors) && r.mirrors.length > 0)
-    addError(ctx, ['mirrors'], 'mirror and mirrors cannot both be set on one rule', 'move the mirror into mirrors[] (with its percentage)');
+    addError(
+      ctx,
+      ['mirrors'],
+      'mirror and mirrors cannot both be set on one rule',
+      'move the mirror into mirrors[] (with its percentage)',
+    );
 });
 
 const l4Destination = strictObject({ destination, weight: nonNegativeInt.optional() });
@@ -299,7 +328,8 @@ export const virtualServiceSpec = withChecks(
     exportTo: exportTo.optional(),
   }),
   (vs, ctx) => {
-    if (!has(vs, 'http') && !has(vs, 'tls') && !has(vs, 'tcp')) addError(ctx, [], 'a VirtualService needs http, tls or tcp rules');
+    if (!has(vs, 'http') && !has(vs, 'tls') && !has(vs, 'tcp'))
+      addError(ctx, [], 'a VirtualService needs http, tls or tcp rules');
   },
 );
 
@@ -317,7 +347,11 @@ export type VirtualServiceSpec = z.output<typeof virtualServiceSpec>;
 const consistentHash = withChecks(
   strictObject({
     httpHeaderName: headerName.optional(),
-    httpCookie: strictObject({ name: z.string().min(1), path: z.string().optional(), ttl: duration.optional() }).optional(),
+    httpCookie: strictObject({
+      name: z.string().min(1),
+      path: z.string().optional(),
+      ttl: duration.optional(),
+    }).optional(),
     useSourceIp: z.boolean().optional(),
     httpQueryParameterName: z.string().optional(),
     ringHash: strictObject({ minimumRingSize: uint32.optional() }).optional(),
@@ -325,13 +359,17 @@ const consistentHash = withChecks(
     minimumRingSize: uint32.optional(),
   }),
   (c, ctx) => {
-    oneOf(c, ['httpHeaderName', 'httpCookie', 'useSourceIp', 'httpQueryParameterName'], ctx, { what: 'exactly one hash key' });
+    oneOf(c, ['httpHeaderName', 'httpCookie', 'useSourceIp', 'httpQueryParameterName'], ctx, {
+      what: 'exactly one hash key',
+    });
     oneOf(c, ['ringHash', 'maglev'], ctx, { allowNone: true });
   },
 );
 
 const localityLbSetting = strictObject({
-  distribute: z.array(strictObject({ from: z.string().optional(), to: z.record(z.string(), uint32).optional() })).optional(),
+  distribute: z
+    .array(strictObject({ from: z.string().optional(), to: z.record(z.string(), uint32).optional() }))
+    .optional(),
   failover: z.array(strictObject({ from: z.string().optional(), to: z.string().optional() })).optional(),
   failoverPriority: z.array(z.string()).optional(),
   enabled: z.boolean().optional(),
@@ -339,7 +377,9 @@ const localityLbSetting = strictObject({
 
 export const loadBalancerSettings = withChecks(
   strictObject({
-    simple: z.enum(['UNSPECIFIED', 'RANDOM', 'PASSTHROUGH', 'ROUND_ROBIN', 'LEAST_REQUEST', 'LEAST_CONN']).optional(),
+    simple: z
+      .enum(['UNSPECIFIED', 'RANDOM', 'PASSTHROUGH', 'ROUND_ROBIN', 'LEAST_REQUEST', 'LEAST_CONN'])
+      .optional(),
     consistentHash: consistentHash.optional(),
     localityLbSetting: localityLbSetting.optional(),
     warmupDurationSecs: duration.optional(),
@@ -356,7 +396,11 @@ export const connectionPoolSettings = strictObject({
   tcp: strictObject({
     maxConnections: nonNegativeInt.optional(),
     connectTimeout: duration.optional(),
-    tcpKeepalive: strictObject({ probes: uint32.optional(), time: duration.optional(), interval: duration.optional() }).optional(),
+    tcpKeepalive: strictObject({
+      probes: uint32.optional(),
+      time: duration.optional(),
+      interval: duration.optional(),
+    }).optional(),
     maxConnectionDuration: duration.optional(),
     idleTimeout: duration.optional(),
   }).optional(),
@@ -404,10 +448,19 @@ const policyPieces = {
 
 export const trafficPolicy = strictObject({
   ...policyPieces,
-  portLevelSettings: z.array(strictObject({ port: strictObject({ number: port }), ...policyPieces })).optional(),
-  tunnel: strictObject({ protocol: z.enum(['CONNECT', 'POST']).optional(), targetHost: z.string().min(1), targetPort: port }).optional(),
+  portLevelSettings: z
+    .array(strictObject({ port: strictObject({ number: port }), ...policyPieces }))
+    .optional(),
+  tunnel: strictObject({
+    protocol: z.enum(['CONNECT', 'POST']).optional(),
+    targetHost: z.string().min(1),
+    targetPort: port,
+  }).optional(),
   proxyProtocol: strictObject({ version: z.enum(['V1', 'V2']).optional() }).optional(),
-  retryBudget: strictObject({ percent: percent.optional(), minRetryConcurrency: uint32.optional() }).optional(),
+  retryBudget: strictObject({
+    percent: percent.optional(),
+    minRetryConcurrency: uint32.optional(),
+  }).optional(),
 });
 
 export const subset = strictObject({
@@ -458,20 +511,28 @@ export type WorkloadEntrySpec = z.output<typeof workloadEntrySpec>;
 
 export const serviceEntrySpec = withChecks(
   strictObject({
-  hosts: z.array(hostName).min(1, 'a ServiceEntry needs at least one host'),
-  addresses: z.array(z.string()).optional(),
-  ports: z
-    .array(strictObject({ number: port, protocol: z.string().optional(), name: z.string().optional(), targetPort: port.optional() }))
-    .optional(),
-  location: z.enum(['MESH_EXTERNAL', 'MESH_INTERNAL']).optional(),
-  resolution: z.enum(['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN', 'DYNAMIC_DNS']).optional(),
-  endpoints: z.array(workloadEntrySpec).optional(),
-  workloadSelector: strictObject({ labels: labelMap.optional() }).optional(),
-  exportTo: exportTo.optional(),
-  subjectAltNames: z.array(z.string()).optional(),
+    hosts: z.array(hostName).min(1, 'a ServiceEntry needs at least one host'),
+    addresses: z.array(z.string()).optional(),
+    ports: z
+      .array(
+        strictObject({
+          number: port,
+          protocol: z.string().optional(),
+          name: z.string().optional(),
+          targetPort: port.optional(),
+        }),
+      )
+      .optional(),
+    location: z.enum(['MESH_EXTERNAL', 'MESH_INTERNAL']).optional(),
+    resolution: z.enum(['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN', 'DYNAMIC_DNS']).optional(),
+    endpoints: z.array(workloadEntrySpec).optional(),
+    workloadSelector: strictObject({ labels: labelMap.optional() }).optional(),
+    exportTo: exportTo.optional(),
+    subjectAltNames: z.array(z.string()).optional(),
   }),
   (se, ctx) => {
-    if (has(se, 'endpoints') && has(se, 'workloadSelector')) addError(ctx, ['workloadSelector'], 'only one of endpoints or workloadSelector may be set');
+    if (has(se, 'endpoints') && has(se, 'workloadSelector'))
+      addError(ctx, ['workloadSelector'], 'only one of endpoints or workloadSelector may be set');
     const seen = new Set<unknown>();
     if (Array.isArray(se.ports))
       se.ports.forEach((p, i) => {
@@ -491,12 +552,19 @@ export const istioGatewaySpec = strictObject({
   servers: z
     .array(
       strictObject({
-        port: strictObject({ number: port, protocol: z.string(), name: z.string().optional(), targetPort: port.optional() }),
+        port: strictObject({
+          number: port,
+          protocol: z.string(),
+          name: z.string().optional(),
+          targetPort: port.optional(),
+        }),
         bind: z.string().optional(),
         hosts: z.array(z.string()).min(1, 'a server needs at least one host'),
         tls: strictObject({
           httpsRedirect: z.boolean().optional(),
-          mode: z.enum(['PASSTHROUGH', 'SIMPLE', 'MUTUAL', 'AUTO_PASSTHROUGH', 'ISTIO_MUTUAL', 'OPTIONAL_MUTUAL']).optional(),
+          mode: z
+            .enum(['PASSTHROUGH', 'SIMPLE', 'MUTUAL', 'AUTO_PASSTHROUGH', 'ISTIO_MUTUAL', 'OPTIONAL_MUTUAL'])
+            .optional(),
           serverCertificate: z.string().optional(),
           privateKey: z.string().optional(),
           caCertificates: z.string().optional(),
@@ -504,7 +572,13 @@ export const istioGatewaySpec = strictObject({
           credentialName: z.string().optional(),
           credentialNames: z.array(z.string()).optional(),
           tlsCertificates: z
-            .array(strictObject({ serverCertificate: z.string().optional(), privateKey: z.string().optional(), caCertificates: z.string().optional() }))
+            .array(
+              strictObject({
+                serverCertificate: z.string().optional(),
+                privateKey: z.string().optional(),
+                caCertificates: z.string().optional(),
+              }),
+            )
             .optional(),
           subjectAltNames: z.array(z.string()).optional(),
           verifyCertificateSpki: z.array(z.string()).optional(),

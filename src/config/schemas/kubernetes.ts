@@ -55,7 +55,12 @@ export type ObjectMetaInput = z.output<typeof objectMeta>;
 const IANA_SVC_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const portName = z.string().superRefine((s, ctx) => {
   if (s.length > 15 || !IANA_SVC_NAME.test(s) || !/[a-z]/.test(s) || s.includes('--'))
-    addError(ctx, [], `"${s}" is not a valid port name`, 'at most 15 lower-case letters, digits and "-", with at least one letter');
+    addError(
+      ctx,
+      [],
+      `"${s}" is not a valid port name`,
+      'at most 15 lower-case letters, digits and "-", with at least one letter',
+    );
 });
 
 const protocol = z.enum(['TCP', 'UDP', 'SCTP']);
@@ -65,7 +70,11 @@ export const servicePort = strictObject({
   protocol: protocol.optional(),
   appProtocol: z.string().optional(),
   port,
-  targetPort: z.union([port, portName], { errorMap: () => ({ message: 'targetPort must be a port number (1-65535) or a port name' }) }).optional(),
+  targetPort: z
+    .union([port, portName], {
+      errorMap: () => ({ message: 'targetPort must be a port number (1-65535) or a port name' }),
+    })
+    .optional(),
   nodePort: port.optional(),
 });
 
@@ -73,28 +82,28 @@ const ipFamily = z.enum(['IPv4', 'IPv6']);
 
 export const serviceSpec = withChecks(
   strictObject({
-  ports: z.array(servicePort).optional(),
-  selector: z.record(z.string(), z.string()).optional(),
-  clusterIP: z.string().optional(),
-  clusterIPs: z.array(z.string()).max(2).optional(),
-  type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']).optional(),
-  externalIPs: z.array(z.string()).optional(),
-  sessionAffinity: z.enum(['ClientIP', 'None']).optional(),
-  loadBalancerIP: z.string().optional(),
-  loadBalancerSourceRanges: z.array(z.string()).optional(),
-  externalName: z.string().optional(),
-  externalTrafficPolicy: z.enum(['Cluster', 'Local']).optional(),
-  healthCheckNodePort: port.optional(),
-  publishNotReadyAddresses: z.boolean().optional(),
-  sessionAffinityConfig: strictObject({
-    clientIP: strictObject({ timeoutSeconds: positiveInt.max(86400).optional() }).optional(),
-  }).optional(),
-  ipFamilies: z.array(ipFamily).max(2).optional(),
-  ipFamilyPolicy: z.enum(['SingleStack', 'PreferDualStack', 'RequireDualStack']).optional(),
-  allocateLoadBalancerNodePorts: z.boolean().optional(),
-  loadBalancerClass: z.string().optional(),
-  internalTrafficPolicy: z.enum(['Cluster', 'Local']).optional(),
-  trafficDistribution: z.string().optional(),
+    ports: z.array(servicePort).optional(),
+    selector: z.record(z.string(), z.string()).optional(),
+    clusterIP: z.string().optional(),
+    clusterIPs: z.array(z.string()).max(2).optional(),
+    type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']).optional(),
+    externalIPs: z.array(z.string()).optional(),
+    sessionAffinity: z.enum(['ClientIP', 'None']).optional(),
+    loadBalancerIP: z.string().optional(),
+    loadBalancerSourceRanges: z.array(z.string()).optional(),
+    externalName: z.string().optional(),
+    externalTrafficPolicy: z.enum(['Cluster', 'Local']).optional(),
+    healthCheckNodePort: port.optional(),
+    publishNotReadyAddresses: z.boolean().optional(),
+    sessionAffinityConfig: strictObject({
+      clientIP: strictObject({ timeoutSeconds: positiveInt.max(86400).optional() }).optional(),
+    }).optional(),
+    ipFamilies: z.array(ipFamily).max(2).optional(),
+    ipFamilyPolicy: z.enum(['SingleStack', 'PreferDualStack', 'RequireDualStack']).optional(),
+    allocateLoadBalancerNodePorts: z.boolean().optional(),
+    loadBalancerClass: z.string().optional(),
+    internalTrafficPolicy: z.enum(['Cluster', 'Local']).optional(),
+    trafficDistribution: z.string().optional(),
   }),
   (s, ctx) => {
     // Port rules from k8s validation: names are required and unique once there are several
@@ -104,7 +113,8 @@ export const serviceSpec = withChecks(
     const pairs = new Set<string>();
     ports.forEach((p, i) => {
       if (!isRecord(p)) return;
-      if (ports.length > 1 && !has(p, 'name')) addError(ctx, ['ports', i, 'name'], 'name is required when a Service has more than one port');
+      if (ports.length > 1 && !has(p, 'name'))
+        addError(ctx, ['ports', i, 'name'], 'name is required when a Service has more than one port');
       if (typeof p.name === 'string') {
         if (names.has(p.name)) addError(ctx, ['ports', i, 'name'], `duplicate port name "${p.name}"`);
         names.add(p.name);
@@ -114,7 +124,8 @@ export const serviceSpec = withChecks(
       if (pairs.has(pair)) addError(ctx, ['ports', i, 'port'], `duplicate port ${pair}`);
       pairs.add(pair);
     });
-    if (s.type === 'ExternalName' && !has(s, 'externalName')) addError(ctx, ['externalName'], 'externalName is required when type is ExternalName');
+    if (s.type === 'ExternalName' && !has(s, 'externalName'))
+      addError(ctx, ['externalName'], 'externalName is required when type is ExternalName');
   },
 );
 export type ServiceSpec = z.output<typeof serviceSpec>;

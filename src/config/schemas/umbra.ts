@@ -36,9 +36,18 @@ const targetRef = withChecks(
   (r, ctx) => {
     const expected = typeof r.kind === 'string' ? MIRROR_TARGET_GROUPS[r.kind] : undefined;
     if (expected !== undefined && typeof r.group === 'string' && r.group !== expected)
-      addError(ctx, ['group'], `${String(r.kind)} is in group "${expected}", not "${r.group}"`, `set group: "${expected}" or leave it out`);
+      addError(
+        ctx,
+        ['group'],
+        `${String(r.kind)} is in group "${expected}", not "${r.group}"`,
+        `set group: "${expected}" or leave it out`,
+      );
     if (has(r, 'sectionName') && r.kind !== 'DestinationRule')
-      addError(ctx, ['sectionName'], 'sectionName names a DestinationRule subset; it is only allowed when kind is DestinationRule');
+      addError(
+        ctx,
+        ['sectionName'],
+        'sectionName names a DestinationRule subset; it is only allowed when kind is DestinationRule',
+      );
   },
 );
 
@@ -52,33 +61,47 @@ const authority = withChecks(
   (a, ctx) => {
     const mode = a.mode;
     if (mode === 'Suffix' || mode === 'Keep') {
-      if (has(a, 'value')) addError(ctx, ['value'], `value is only used with mode Literal or Template, not ${mode}`);
+      if (has(a, 'value'))
+        addError(ctx, ['value'], `value is only used with mode Literal or Template, not ${mode}`);
     }
-    if (mode !== 'Suffix' && has(a, 'suffix')) addError(ctx, ['suffix'], `suffix is only used with mode Suffix, not ${String(mode)}`);
-    if ((mode === 'Literal' || mode === 'Template') && !has(a, 'value')) addError(ctx, ['value'], `mode ${mode} needs a value`);
-    if (typeof a.suffix === 'string' && /[\s/:@[\]]/.test(a.suffix)) addError(ctx, ['suffix'], `suffix "${a.suffix}" would make an invalid host name`);
+    if (mode !== 'Suffix' && has(a, 'suffix'))
+      addError(ctx, ['suffix'], `suffix is only used with mode Suffix, not ${String(mode)}`);
+    if ((mode === 'Literal' || mode === 'Template') && !has(a, 'value'))
+      addError(ctx, ['value'], `mode ${mode} needs a value`);
+    if (typeof a.suffix === 'string' && /[\s/:@[\]]/.test(a.suffix))
+      addError(ctx, ['suffix'], `suffix "${a.suffix}" would make an invalid host name`);
     if (mode === 'Literal' && typeof a.value === 'string' && /[\s/@]|\$\{/.test(a.value))
       addError(ctx, ['value'], `"${a.value}" is not a valid authority (host[:port])`);
     if (mode === 'Template' && typeof a.value === 'string') {
       for (const m of a.value.matchAll(/\$\{([^}]*)\}/g))
-        if (!TEMPLATE_VARS.includes(m[1])) addError(ctx, ['value'], `unknown template variable \${${m[1]}}`, 'use ${host} and ${port}');
-      if (/\$(?!\{)|\$\{[^}]*$/.test(a.value)) addError(ctx, ['value'], 'unterminated template variable', 'write ${host} or ${port}');
-      if (/[\s/@]/.test(a.value.replace(/\$\{[^}]*\}/g, ''))) addError(ctx, ['value'], `"${a.value}" would not make a valid authority`);
+        if (!TEMPLATE_VARS.includes(m[1]))
+          addError(ctx, ['value'], `unknown template variable \${${m[1]}}`, 'use ${host} and ${port}');
+      if (/\$(?!\{)|\$\{[^}]*$/.test(a.value))
+        addError(ctx, ['value'], 'unterminated template variable', 'write ${host} or ${port}');
+      if (/[\s/@]/.test(a.value.replace(/\$\{[^}]*\}/g, '')))
+        addError(ctx, ['value'], `"${a.value}" would not make a valid authority`);
     }
   },
 );
 
 const sampling = strictObject({
-  key: strictObject({ header: headerName.optional(), cookie: z.string().min(1).optional() }).superRefine((k, ctx) => {
-    const set = ['header', 'cookie'].filter((x) => has(k, x));
-    if (set.length !== 1) addError(ctx, [], 'sampling key needs exactly one of header or cookie');
-  }),
+  key: strictObject({ header: headerName.optional(), cookie: z.string().min(1).optional() }).superRefine(
+    (k, ctx) => {
+      const set = ['header', 'cookie'].filter((x) => has(k, x));
+      if (set.length !== 1) addError(ctx, [], 'sampling key needs exactly one of header or cookie');
+    },
+  ),
 });
 
 /** JSON paths to ignore when comparing: "$.origin", "headers.X-Amzn-Trace-Id", "$.items[0].id". */
 const ignoreField = z.string().superRefine((s, ctx) => {
   if (!/^(\$\.?)?[^\s.[\]]+(\.[^\s.[\]]+|\[\d+\]|\[\*\])*$/.test(s))
-    addError(ctx, [], `"${s}" is not a field path`, 'write a dotted path such as $.origin or headers.X-Request-Id');
+    addError(
+      ctx,
+      [],
+      `"${s}" is not a field path`,
+      'write a dotted path such as $.origin or headers.X-Request-Id',
+    );
 });
 
 export const compare = strictObject({
@@ -117,7 +140,8 @@ export const mirrorPolicySpec = withChecks(
       spec.targetRefs.forEach((r, i) => {
         if (!isRecord(r)) return;
         const key = `${String(r.kind)}/${String(r.name)}/${String(r.sectionName ?? '')}`;
-        if (seen.has(key)) addError(ctx, ['targetRefs', i], `duplicate target (same as targetRefs[${seen.get(key)}])`);
+        if (seen.has(key))
+          addError(ctx, ['targetRefs', i], `duplicate target (same as targetRefs[${seen.get(key)}])`);
         else seen.set(key, i);
       });
     }
