@@ -119,14 +119,14 @@ export class Proxy {
         res.writeHead(action.status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body, 'latin1') });
         res.end(body, 'latin1');
         this.drainBody(req);
-        return this.logPrimary(req, start, target, action.status, flag, 0, Buffer.byteLength(body), '-', route, undefined);
+        return this.logPrimary(req, start, target, action.status, flag, Buffer.byteLength(body), '-', route, undefined);
       }
       case 'redirect': {
         const location = redirectLocation(action, target);
         res.writeHead(action.status, { location, 'content-length': 0 });
         res.end();
         this.drainBody(req);
-        return this.logPrimary(req, start, target, action.status, flag, 0, 0, '-', route, undefined);
+        return this.logPrimary(req, start, target, action.status, flag, 0, '-', route, undefined);
       }
       case 'forward':
         return this.forward(req, res, start, table, target, view, route, action, flag);
@@ -196,7 +196,7 @@ export class Proxy {
         upstreams.record(cluster, st, e.flag === 'UF' ? 'connect-failure' : e.status || 503);
         if (e.flag === 'DC') {
           tee?.primary.destroy();
-          return this.logPrimary(req, start, target, status || 499, 'DC', 0, bytesOut, upstream, route, cluster.name);
+          return this.logPrimary(req, start, target, status || 499, 'DC', bytesOut, upstream, route, cluster.name, prepared.requestId);
         }
         if (!res.headersSent) {
           for (const p of pairings) primaryStatusKnown(p, e.status);
@@ -205,10 +205,10 @@ export class Proxy {
         }
         // Mid-body failure: abort the client's connection so it never sees a clean, short response.
         res.destroy(err as Error);
-        return this.logPrimary(req, start, target, status, e.flag, 0, bytesOut, upstream, route, cluster.name);
+        return this.logPrimary(req, start, target, status, e.flag, bytesOut, upstream, route, cluster.name, prepared.requestId);
       }
       upstreams.record(cluster, st, status);
-      this.logPrimary(req, start, target, status, flag, 0, bytesOut, upstream, route, cluster.name);
+      this.logPrimary(req, start, target, status, flag, bytesOut, upstream, route, cluster.name, prepared.requestId);
     };
 
     const handler: Dispatcher.DispatchHandler = {
@@ -273,10 +273,10 @@ export class Proxy {
       res.end(body);
     }
     this.drainBody(req);
-    this.logPrimary(req, start, target, status, flag, 0, Buffer.byteLength(body), upstream, route, undefined);
+    this.logPrimary(req, start, target, status, flag, Buffer.byteLength(body), upstream, route, undefined);
   }
 
-  private logPrimary(req: IncomingMessage, start: number, target: RequestTarget | undefined, status: number, flags: string, bytesIn: number, bytesOut: number, upstream: string, route: Route | undefined, cluster: string | undefined): void {
+  private logPrimary(req: IncomingMessage, start: number, target: RequestTarget | undefined, status: number, flags: string, bytesOut: number, upstream: string, route: Route | undefined, cluster: string | undefined, requestId?: string): void {
     if (!this.log.enabled && !this.observer) return;
     const cl = req.headers['content-length'];
     const e: AccessLogEntry = {
@@ -286,12 +286,12 @@ export class Proxy {
       protocol: `HTTP/${req.httpVersion}`,
       status,
       flags,
-      bytesIn: bytesIn || (cl ? Number(cl) : 0),
+      bytesIn: cl ? Number(cl) : 0,
       bytesOut,
       durationMs: Date.now() - start,
       upstream,
       authority: target?.authority ?? String(req.headers.host ?? '-'),
-      requestId: String(req.headers['x-request-id'] ?? '-'),
+      requestId: requestId ?? String(req.headers['x-request-id'] ?? '-'),
       userAgent: String(req.headers['user-agent'] ?? ''),
       route: route?.name ?? '-',
     };
