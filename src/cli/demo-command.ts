@@ -59,7 +59,7 @@ async function applyFile(admin: string, file: string): Promise<void> {
   say(dim(`$ umbra apply -f examples/seed/${file}`));
   const { status, json } = await adminCall(admin, 'POST', `/apis/apply?source=examples/seed/${file}`, text);
   if (status !== 200) throw new Error(`apply ${file} failed:\n${(json.issues as ConfigIssue[]).map(formatIssue).join('\n')}`);
-  for (const r of json.results) say(`${kindRef(r)} ${r.result}`);
+  for (const r of json.results ?? []) say(`${kindRef(r)} ${r.result}`);
 }
 
 export async function demoCommand(f: { once?: boolean; api: 'istio' | 'gateway'; listen: string; admin: string }): Promise<void> {

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { formatIssue, type ConfigIssue } from '../config/issues.js';
 import { canonicalKind } from '../admin/resource-kinds.js';
-import { adminCall } from './admin-client.js';
+import { adminCall, type ResourceItem } from './admin-client.js';
 
 function readInput(file: string): string {
   return file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
@@ -44,13 +44,13 @@ export async function getCommand(kindArg: string, name: string | undefined, f: {
   const q = new URLSearchParams({ kind, namespace: f.allNamespaces ? '*' : f.namespace });
   if (name) q.set('name', name);
   const { json } = await adminCall(f.admin, 'GET', `/apis/resources?${q}`);
-  const items: Record<string, any>[] = json.items ?? [];
+  const items: ResourceItem[] = json.items ?? [];
   if (name && items.length === 0) {
     process.stderr.write(`Error from server (NotFound): ${kind} "${name}" not found\n`);
     process.exitCode = 1;
     return;
   }
-  const strip = (it: Record<string, any>) => {
+  const strip = (it: ResourceItem) => {
     const { source: _source, ...rest } = it;
     return rest;
   };
@@ -85,24 +85,52 @@ export async function deleteCommand(kindArg: string, names: string[], f: { names
   }
 }
 
+interface DumpRoute {
+  name: string;
+  action: { forward?: { cluster: string; weight: number }[]; mirrors?: { name: string; percent: number; cluster: string }[]; kind?: string };
+}
+interface ConfigDumpJson {
+  version: number;
+  lastLoad?: { applied: boolean; version: number; issues: ConfigIssue[] };
+  virtualHosts?: { name: string; routes: DumpRoute[] }[];
+}
+interface MirrorJson {
+  name: string;
+  sent: number;
+  skipped: number;
+  inFlight: number;
+  breaker: string;
+  completed: Record<string, number>;
+  dropped: Record<string, number>;
+  failed: Record<string, number>;
+}
+
+function counts(m: Record<string, number>): string {
+  return (
+    Object.entries(m)
+      .filter(([, v]) => v > 0)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ') || '-'
+  );
+}
+
 export async function statusCommand(f: { admin: string }): Promise<void> {
-  const { json } = await adminCall(f.admin, 'GET', '/config_dump');
+  const dump = (await adminCall(f.admin, 'GET', '/config_dump')).json as unknown as ConfigDumpJson;
   const out: string[] = [];
-  out.push(`config v${json.version}${json.lastLoad && !json.lastLoad.applied ? ` (last load v${json.lastLoad.version} REJECTED: ${json.lastLoad.issues.filter((i: ConfigIssue) => i.severity === 'error').length} errors)` : ''}`);
-  for (const vh of json.virtualHosts ?? []) {
+  const last = dump.lastLoad;
+  out.push(`config v${dump.version}${last && !last.applied ? ` (last load v${last.version} REJECTED: ${last.issues.filter((i) => i.severity === 'error').length} errors)` : ''}`);
+  for (const vh of dump.virtualHosts ?? []) {
     out.push(`host ${vh.name}`);
     for (const r of vh.routes) {
       const a = r.action;
-      const fwd = a.forward ? a.forward.map((b: { cluster: string; weight: number }) => `${b.cluster} (${b.weight})`).join(', ') : JSON.stringify(a);
+      const fwd = a.forward ? a.forward.map((b) => `${b.cluster} (${b.weight})`).join(', ') : JSON.stringify(a);
       out.push(`  route ${r.name}: → ${fwd}`);
       for (const m of a.mirrors ?? []) out.push(`    mirror ${m.name} ${m.percent}% → ${m.cluster}`);
     }
   }
-  for (const m of json.clusters ? (await adminCall(f.admin, 'GET', '/clusters')).json.mirrors : []) {
-    const completed = Object.entries(m.completed as Record<string, number>).map(([k, v]) => `${k}=${v}`).join(' ') || '-';
-    const dropped = Object.entries(m.dropped as Record<string, number>).filter(([, v]) => v > 0).map(([k, v]) => `${k}=${v}`).join(' ') || '-';
-    const failed = Object.entries(m.failed as Record<string, number>).filter(([, v]) => v > 0).map(([k, v]) => `${k}=${v}`).join(' ') || '-';
-    out.push(`mirror ${m.name}: sent ${m.sent}, skipped ${m.skipped}, in flight ${m.inFlight}, completed ${completed}, failed ${failed}, dropped ${dropped}, breaker ${m.breaker}`);
+  const clusters = (await adminCall(f.admin, 'GET', '/clusters')).json as unknown as { mirrors?: MirrorJson[] };
+  for (const m of clusters.mirrors ?? []) {
+    out.push(`mirror ${m.name}: sent ${m.sent}, skipped ${m.skipped}, in flight ${m.inFlight}, completed ${counts(m.completed)}, failed ${counts(m.failed)}, dropped ${counts(m.dropped)}, breaker ${m.breaker}`);
   }
   process.stdout.write(out.join('\n') + '\n');
 }

@@ -199,6 +199,12 @@ export interface MirrorPolicy {
   readonly methods?: ReadonlySet<string>;
   /** Header changes applied to the copy only. */
   readonly headers?: HeaderOps;
+  /**
+   * Set when the copy must not see every request change of its route: a Gateway API RequestMirror
+   * sees only the filters listed before it, and never backendRef filters (HTTPRouteFilter, v1).
+   * Undefined: the copy is the primary's upstream request, as Envoy shadows it (Istio).
+   */
+  readonly copyOf?: MirrorSource;
   /** Keyed sampling: hash this header/cookie instead of drawing at random. */
   readonly sampleKey?: { readonly header?: string; readonly cookie?: string };
   readonly breaker?: BreakerSettings;
@@ -206,6 +212,14 @@ export interface MirrorPolicy {
   readonly compare?: CompareSettings;
   /** The MirrorPolicy resource that shaped this mirror ("namespace/name"), if any. */
   readonly policy?: string;
+}
+
+/** What a copy is made from when it differs from the primary's upstream request. */
+export interface MirrorSource {
+  /** Request header operations the copy gets, in place of the route's and the backend's. */
+  readonly requestHeaders?: HeaderOps;
+  /** Whether the route's URL rewrite (path and authority) applies to the copy. */
+  readonly rewritten: boolean;
 }
 
 export interface BreakerSettings {

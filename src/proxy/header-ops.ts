@@ -3,7 +3,11 @@
 
 import type { HeaderOps } from '../model/route-table.js';
 
-/** Applies set (replace), add (append) and remove to a flat header list with lower-case names. */
+/**
+ * Applies set (replace), add (append) and remove to a flat header list with lower-case names.
+ * Returns a new list when anything changes; `headers` itself is never modified (a mirror copy may
+ * still need the list as it was before the route's operations).
+ */
 export function applyHeaderOps(headers: string[], ops: HeaderOps | undefined): string[] {
   if (!ops) return headers;
   let out = headers;
@@ -12,7 +16,7 @@ export function applyHeaderOps(headers: string[], ops: HeaderOps | undefined): s
   if (drop.size > 0) {
     out = [];
     for (let i = 0; i < headers.length; i += 2) if (!drop.has(headers[i])) out.push(headers[i], headers[i + 1]);
-  }
+  } else if (ops.add !== undefined && ops.add.length > 0) out = headers.slice();
   for (const [name, value] of ops.set ?? []) out.push(name, value);
   for (const [name, value] of ops.add ?? []) out.push(name, value);
   return out;
