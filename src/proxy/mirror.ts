@@ -6,8 +6,9 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { MirrorPolicy, RouteTable } from '../model/route-table.js';
 import { shadowAuthority } from '../model/shadow-authority.js';
-import { PPM_ALL, sampled } from '../model/percent.js';
+import { PPM_ALL } from '../model/percent.js';
 import { MirrorOverflowError } from './body-tee.js';
+import { StratifiedSampler } from './mirror-sampler.js';
 import { applyHeaderOps, withHeader } from './header-ops.js';
 import { newMirrorCounters, statusClass, type MirrorCounters, type MirrorFailReason } from './mirror-stats.js';
 import { hash32, type Upstreams } from './upstreams.js';
@@ -84,6 +85,7 @@ function overflowOf(err: unknown): MirrorOverflowError | undefined {
 export class MirrorWriter {
   readonly counters = new Map<string, MirrorCounters>();
   private readonly breakers = new Map<string, BreakerState>();
+  private readonly samplers = new WeakMap<MirrorPolicy, StratifiedSampler>();
   observer?: MirrorObserver;
   comparison?: MirrorComparisonSink;
 
@@ -139,7 +141,10 @@ export class MirrorWriter {
       // Keyed sampling: the same key is in or out on every replica and every run.
       if (value !== undefined) return hash32(`${policy.name}|${value}`) % PPM_ALL < policy.ppm;
     }
-    return sampled(policy.ppm);
+    // Per policy object, so a reload starts afresh and two routes never share one stream of draws.
+    let s = this.samplers.get(policy);
+    if (!s) this.samplers.set(policy, (s = new StratifiedSampler(policy.ppm)));
+    return s.take();
   }
 
   /** Sends the copy. Never throws; never awaited by the primary. */

@@ -12,6 +12,7 @@ import { AccessLog, type AccessLogEntry } from './access-log.js';
 import { BodyTee, MirrorBodyBudget } from './body-tee.js';
 import { applyHeaderOps } from './header-ops.js';
 import { MIRROR_MARKER, MirrorWriter, primaryStatusKnown, type MirrorPairing, type MirrorRequest } from './mirror.js';
+import { copyRequestFrom } from './mirror-copy.js';
 import { LOCAL_REPLY_TEXT } from './response-flags.js';
 import { prepareRequestHeaders, responseHeaders } from './request-headers.js';
 import { isTargetError, parseTarget, type RequestTarget } from './request-target.js';
@@ -165,7 +166,8 @@ export class Proxy {
       for (const m of admitted) {
         const p: MirrorPairing = { counters: this.mirrors.countersFor(m.name) };
         pairings.push(p);
-        this.mirrors.send(table, m, mreq, tee ? tee.branch(m.bodyBufferBytes) : null, p);
+        const copy = m.copyOf ? copyRequestFrom(m.copyOf, mreq, prepared.headers, target) : mreq;
+        this.mirrors.send(table, m, copy, tee ? tee.branch(m.bodyBufferBytes) : null, p);
       }
       if (tee) {
         body = tee.primary;
@@ -247,12 +249,15 @@ export class Proxy {
         else finish(e);
       }
     });
-    if (action.timeoutMs > 0) {
+    // One upstream attempt: bounded by the route timeout and by the per-attempt timeout (Gateway API
+    // timeouts.backendRequest, Istio retries.perTryTimeout), whichever is shorter.
+    const limitMs = action.perTryTimeoutMs > 0 && (action.timeoutMs === 0 || action.perTryTimeoutMs < action.timeoutMs) ? action.perTryTimeoutMs : action.timeoutMs;
+    if (limitMs > 0) {
       timer = setTimeout(() => {
-        const e = new UpstreamTimeoutError(`route timeout ${action.timeoutMs} ms`);
+        const e = new UpstreamTimeoutError(`${limitMs === action.timeoutMs ? 'route' : 'per-attempt'} timeout ${limitMs} ms`);
         if (controller) controller.abort(e);
         else finish(e);
-      }, action.timeoutMs);
+      }, limitMs);
     }
     try {
       this.upstreams.pool(cluster, endpoint).dispatch({ method, path: fullPath, headers, body }, handler);
