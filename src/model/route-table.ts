@@ -232,7 +232,15 @@ export interface CompareSettings {
   readonly maxBodyBytes: number;
   readonly ignoreHeaders: readonly string[];
   readonly ignoreFields: readonly string[];
+  /** This mirror is the baseline (a second copy of the primary's version) of another mirror. */
   readonly baseline?: boolean;
+  /** Name of the mirror on the same route that is this candidate's baseline (noise cancellation). */
+  readonly baselineMirror?: string;
+  /** Where the policy wants its baseline; linkBaselines resolves it against the route's mirrors. */
+  readonly baselineTarget?: { readonly host: string; readonly namespace: string; readonly subset?: string };
+  /** Verdict thresholds as fractions (0.03 = 3 points): a field is reported when its candidate
+   *  difference rate exceeds its noise rate by at least `absolute` and by `relative` of itself. */
+  readonly thresholds?: { readonly absolute: number; readonly relative: number };
 }
 
 export type LbPolicy =

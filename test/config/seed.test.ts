@@ -5,16 +5,19 @@ import assert from 'node:assert/strict';
 import { loadPaths } from '../../src/config/load.js';
 import { formatIssue, hasErrors } from '../../src/config/issues.js';
 import { ofKind } from '../../src/config/validate.js';
-import { fixture } from './fixtures.js';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../helpers/cli.js';
+
+/** The seed's YAML lives once, in examples/seed, shared by the demo, the docs and the tests. */
+const fixture = (name: string) => join(REPO_ROOT, 'examples', name);
 
 const SEED_FILES = [
   'service.yaml',
-  'vs-route-v1.yaml',
-  'destination-rule.yaml',
-  'route-v1-and-destination-rule.yaml',
-  'vs-mirror.yaml',
-  'gateway-api-services-and-route-v1.yaml',
-  'httproute-mirror.yaml',
+  'route-v1.yaml',
+  'mirror.yaml',
+  'gateway-api-route-v1.yaml',
+  'gateway-api-mirror.yaml',
+  'workloads.yaml',
 ];
 
 for (const name of SEED_FILES) {
@@ -27,7 +30,7 @@ for (const name of SEED_FILES) {
 }
 
 test('seed: the mirror VirtualService keeps every field, in the default namespace', async () => {
-  const { resources } = await loadPaths([fixture('seed/vs-mirror.yaml')]);
+  const { resources } = await loadPaths([fixture('seed/mirror.yaml')]);
   const [vs] = ofKind(resources, 'VirtualService');
   assert.equal(vs.metadata.namespace, 'default');
   assert.equal(vs.metadata.name, 'httpbin');
@@ -41,7 +44,7 @@ test('seed: the mirror VirtualService keeps every field, in the default namespac
 });
 
 test('seed: the combined heredoc gives a VirtualService and a DestinationRule with subsets', async () => {
-  const { resources } = await loadPaths([fixture('seed/route-v1-and-destination-rule.yaml')]);
+  const { resources } = await loadPaths([fixture('seed/route-v1.yaml')]);
   assert.deepEqual(
     resources.map((r) => r.kind),
     ['VirtualService', 'DestinationRule'],
@@ -58,7 +61,7 @@ test('seed: the combined heredoc gives a VirtualService and a DestinationRule wi
 });
 
 test('seed: the HTTPRoute mirror gets the Gateway API defaults the API server would apply', async () => {
-  const { resources } = await loadPaths([fixture('seed/httproute-mirror.yaml')]);
+  const { resources } = await loadPaths([fixture('seed/gateway-api-mirror.yaml')]);
   const [route] = ofKind(resources, 'HTTPRoute');
   assert.deepEqual(route.spec.parentRefs, [{ group: '', kind: 'Service', name: 'httpbin', port: 8000 }]);
   const rule = route.spec.rules[0];
@@ -79,13 +82,13 @@ test('seed: Deployments are refused with a pointer to WorkloadEntry and the pod 
   assert.ok(hasErrors(r.issues));
   const [v1, v2, curl] = r.issues;
   assert.equal(v1.resource, 'Deployment default/httpbin-v1');
-  assert.equal(v1.line, 2);
+  assert.equal(v1.line, 4);
   assert.match(v1.message, /does not run containers/);
   assert.match(v1.message, /WorkloadEntry/);
   assert.match(v1.hint ?? '', /app: httpbin, version: v1/);
   assert.match(v1.hint ?? '', /ports: \{http: 80\}/);
   assert.match(v2.hint ?? '', /version: v2/);
-  assert.equal(curl.line, 50);
+  assert.equal(curl.line, 52);
   assert.match(curl.hint ?? '', /labels: \{app: curl\}/);
 });
 
@@ -95,7 +98,8 @@ test('seed: the whole directory loads in path order', async () => {
     r.files.map((f) => f.slice(fixture('seed/').length)),
     [...SEED_FILES, 'deployments.yaml'].sort(),
   );
-  // Only the Deployments are errors.
+  // Only the Deployments are errors; route-v1.yaml and mirror.yaml are two versions of one
+  // VirtualService, which the task applies one after the other.
   assert.ok(r.issues.every((i) => i.file?.endsWith('deployments.yaml')));
   assert.equal(r.resources.length, 10);
 });

@@ -11,6 +11,7 @@ import {
   httpMethod,
   isRecord,
   nonNegativeInt,
+  percentDouble,
   positiveInt,
   strictObject,
   withChecks,
@@ -110,6 +111,9 @@ export const compare = strictObject({
   ignoreHeaders: z.array(headerName).optional(),
   ignoreFields: z.array(ignoreField).optional(),
   baseline: strictObject({ host: z.string().min(1), subset: z.string().min(1).optional() }).optional(),
+  /** Diffy-style verdict thresholds, in percent: a field is reported when its candidate difference
+   *  rate exceeds its noise rate by `absolute` points and by `relative` % of its own rate. */
+  thresholds: strictObject({ absolute: percentDouble.optional(), relative: percentDouble.optional() }).optional(),
 });
 
 export const mirrorPolicySpec = withChecks(
