@@ -22,6 +22,8 @@ export interface AdminContext {
   readonly token?: string;
   /** Extra GET routes (metrics, dashboard) registered by other modules: path → handler. */
   readonly extraRoutes?: Map<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>;
+  /** Called before each GET is answered: a multi-worker primary gathers its workers' counters here. */
+  readonly beforeRead?: () => Promise<void>;
 }
 
 const MAX_BODY = 8 * 1024 * 1024;
@@ -72,6 +74,7 @@ async function handle(ctx: AdminContext, req: IncomingMessage, res: ServerRespon
   const path = url.pathname;
   const method = req.method ?? 'GET';
   if (method === 'GET') {
+    await ctx.beforeRead?.();
     const extra = ctx.extraRoutes?.get(path);
     if (extra) return void (await extra(req, res));
     switch (path) {

@@ -60,17 +60,43 @@ export function configDump(state: ConfigState, proxy: Proxy): unknown {
   };
 }
 
+/** Mirror name → the cluster its copies go to, over every route of the table. */
+function mirrorClusters(table: RouteTable): Map<string, string> {
+  const out = new Map<string, string>();
+  const vhosts = new Set<VirtualHost>([...table.hostIndex.values(), ...table.wildcardHosts.map((w) => w.vhost)]);
+  for (const l of table.gatewayListeners) for (const v of l.hostIndex.values()) vhosts.add(v);
+  for (const v of vhosts) for (const r of v.routes) if (r.action.kind === 'forward') for (const m of r.action.mirrors) out.set(m.name, m.cluster);
+  return out;
+}
+
 export function clustersView(state: ConfigState, proxy: Proxy): { clusters: unknown[]; mirrors: unknown[] } {
   const eps = new Map(proxy.upstreams.snapshot().map((s) => [s.key, s]));
+  const mirrorTargets = mirrorClusters(state.table);
+  const writer = proxy.mirrors;
   return {
     clusters: [...state.table.clusters.values()].map((c) => ({
       name: c.name,
       lb: c.lb.kind,
       endpoints: c.endpoints.map((e) => {
         const s = eps.get(`${c.name}|${e.address}:${e.port}`);
-        return { address: `${e.address}:${e.port}`, workload: e.workload, labels: e.labels, inFlight: s?.inFlight ?? 0, health: s?.ejected ? 'ejected' : 'healthy', ejections: s?.ejections ?? 0 };
+        return {
+          address: `${e.address}:${e.port}`,
+          workload: e.workload,
+          labels: e.labels,
+          health: s?.ejected ? 'ejected' : 'healthy',
+          ejections: s?.ejections ?? 0,
+          inFlight: s?.inFlight ?? 0,
+          mirrorInFlight: s?.mirrorInFlight ?? 0,
+        };
       }),
+      // Mirrors whose copies go to this cluster, with their breaker (open: copies are being dropped).
+      mirroredBy: [...mirrorTargets]
+        .filter(([, cluster]) => cluster === c.name)
+        .map(([name]) => ({ mirror: name, breaker: writer.breakerState(name), inFlight: writer.counters.get(name)?.inFlight ?? 0 })),
     })),
-    mirrors: [...proxy.mirrors.counters.entries()].map(([name, c]) => ({ name, breaker: proxy.mirrors.breakerState(name), ...c })),
+    mirrors: [...writer.counters.entries()].map(([name, c]) => {
+      const { latencyBuckets: _buckets, ...counters } = c;
+      return { name, cluster: mirrorTargets.get(name), breaker: writer.breakerState(name), ...counters };
+    }),
   };
 }

@@ -103,6 +103,7 @@ export async function demoCommand(f: { once?: boolean; api: 'istio' | 'gateway';
     for (const file of steps.mirror.files) await applyFile(admin, file);
     await sendAndShow(proxy, logs, true);
     say(bold('   Both logged it: v2 received the mirrored copy with the Host "-shadow" appended; its response was discarded.'));
+    if (f.api === 'gateway') await showRouteStatus(admin);
   } catch (e) {
     await shutdown();
     throw e;
@@ -117,7 +118,7 @@ export async function demoCommand(f: { once?: boolean; api: 'istio' | 'gateway';
   say(`  http_proxy=${umbra.proxyUrl} curl -sS http://httpbin:8000/headers`);
   say(`  curl -sS -H 'Host: httpbin:8000' ${umbra.proxyUrl}/anything`);
   say(`  npx umbra status --admin ${adminAddr.host}:${adminAddr.port}`);
-  say(`  npx umbra get virtualservice httpbin -o yaml --admin ${adminAddr.host}:${adminAddr.port}`);
+  say(`  npx umbra get ${f.api === 'gateway' ? 'httproute' : 'virtualservice'} httpbin -o yaml --admin ${adminAddr.host}:${adminAddr.port}`);
   say('New access-log lines of both workloads appear below. Ctrl-C stops everything.');
   live = true;
   await new Promise<void>((ok) => {
@@ -140,4 +141,15 @@ async function sendAndShow(proxy: { host: string; port: number }, logs: Record<s
   say(logs['httpbin-v1'].join('\n') || '<none>');
   say(dim('httpbin-v2 access log:'));
   say(logs['httpbin-v2'].join('\n') || '<none>');
+}
+
+/** The HTTPRoute's status as Umbra set it (what `umbra get httproute httpbin -o yaml` shows). */
+async function showRouteStatus(admin: string): Promise<void> {
+  const { json } = await adminCall(admin, 'GET', '/apis/resources?kind=HTTPRoute&name=httpbin');
+  const items = (json as { items?: { status?: { parents?: { parentRef: { kind: string; name: string; port?: number }; conditions: { type: string; status: string; reason: string }[] }[] } }[] }).items ?? [];
+  say(dim('$ umbra get httproute httpbin -o yaml   (status, as the Gateway API controller writes it)'));
+  for (const p of items[0]?.status?.parents ?? []) {
+    const ref = `${p.parentRef.kind} ${p.parentRef.name}${p.parentRef.port ? `:${p.parentRef.port}` : ''}`;
+    say(`   parent ${ref}: ${p.conditions.map((c) => `${c.type}=${c.status} (${c.reason})`).join(', ')}`);
+  }
 }

@@ -1,7 +1,10 @@
 // The `umbra` command line: run, validate, apply/get/delete (kubectl-like, via the admin API),
 // status, httpbin (the demo workload) and demo (the seed's task, end to end).
 
+import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
+import { DEFAULT_DOWNSTREAM } from '../proxy/downstream-options.js';
+import { PATH_NORMALIZATIONS } from '../proxy/path-normalize.js';
 import { runCommand } from './run-command.js';
 import { validateCommand } from './validate-command.js';
 import { applyCommand, deleteCommand, getCommand, statusCommand } from './resource-commands.js';
@@ -21,7 +24,7 @@ const tokenOpt = () => new Option('--token <token>', 'admin token (or UMBRA_ADMI
 program
   .command('run')
   .description('serve: route and mirror traffic as the resources say')
-  .requiredOption('-f, --file <path...>', 'YAML files or directories with resources (watched for changes)')
+  .option('-f, --file <path...>', 'YAML files or directories with resources (watched for changes); optional with --kubernetes')
   .option('--listen <addr>', 'outbound listener (http_proxy target or Host-routed)', '127.0.0.1:15001')
   .option('--admin <addr>', 'admin API and /ready', '127.0.0.1:15000')
   .option('--state-dir <dir>', 'where `umbra apply` stores resources', '.umbra-state')
@@ -31,11 +34,31 @@ program
   .option('--mirror-timeout <ms>', 'timeout of each mirrored request', '10000')
   .option('--mirror-max-in-flight <n>', 'mirrored requests in flight per mirror before copies are dropped', '512')
   .option('--mirror-body-buffer <bytes>', 'request body bytes buffered per mirror before the copy is aborted', String(4 * 1024 * 1024))
+  .option('--mirror-total-body-buffer <bytes>', 'request body bytes buffered for all copies to one mirror (MirrorPolicy totalBodyBufferBytes)', String(32 * 1024 * 1024))
   .option('--mirror-body-budget <bytes>', 'request body bytes buffered for all mirrors together', String(64 * 1024 * 1024))
+  .option('--compare-budget <bytes>', 'response body bytes kept for shadow comparison (per worker); past it, bodies are compared by size and hash', String(64 * 1024 * 1024))
   .option('--access-log <dest>', '"stdout", "off" or a file path', 'stdout')
   .addOption(new Option('--access-log-format <fmt>', 'access log format').choices(['text', 'json']).default('text'))
   .addOption(new Option('--admin-token <token>', 'required for admin writes; mandatory when --admin is not loopback').env('UMBRA_ADMIN_TOKEN'))
   .option('--no-watch', 'do not reload when files change')
+  .option('--drain-timeout <ms>', 'on SIGTERM/SIGINT: how long in-flight requests may take to finish (mirrors are never waited for)', '10000')
+  .addOption(new Option('--log-format <fmt>', 'operational log format (startup, reloads, drains)').choices(['text', 'json']).default('text'))
+  .option('--max-connections <n>', 'open client connections per listener (per worker); 0 = unlimited', '0')
+  .option('--max-requests-per-connection <n>', 'requests per client connection before it is closed; 0 = unlimited', '0')
+  .option('--max-headers-count <n>', 'request header lines; more are answered 431', String(DEFAULT_DOWNSTREAM.maxHeadersCount))
+  .option('--max-header-size <bytes>', 'bytes of request line and headers; more are answered 431', String(DEFAULT_DOWNSTREAM.maxHeaderBytes))
+  .option('--request-headers-timeout <ms>', 'time to receive a request head, else 408', String(DEFAULT_DOWNSTREAM.headersTimeoutMs))
+  .option('--request-timeout <ms>', 'time to receive a whole request, body included, else 408; 0 = none', String(DEFAULT_DOWNSTREAM.requestTimeoutMs))
+  .option('--idle-timeout <ms>', 'a connection with no traffic either way for this long is closed (408 if a request waits); 0 = none', String(DEFAULT_DOWNSTREAM.idleTimeoutMs))
+  .option('--keep-alive-timeout <ms>', 'an idle keep-alive client connection is closed after this', String(DEFAULT_DOWNSTREAM.keepAliveTimeoutMs))
+  .option('--xff-trusted-hops <n>', 'proxies in front of Umbra whose X-Forwarded-For/-Proto are trusted (Envoy xff_num_trusted_hops)', '0')
+  .addOption(new Option('--path-normalization <mode>', 'request path normalisation shared by matching and forwarding (Istio pathNormalization)').choices([...PATH_NORMALIZATIONS]).default('base'))
+  .option('--workers <n>', 'processes serving the listener (node:cluster); 1 = a single process', String(availableParallelism()))
+  .option('--kubernetes', 'also read resources and Pods from the Kubernetes API server (list+watch)')
+  .option('--kubeconfig <path>', 'kubeconfig for --kubernetes (default: $KUBECONFIG, in-cluster service account, ~/.kube/config)')
+  .option('--watch-namespace <ns>', 'with --kubernetes: the namespace to watch (default: --namespace)')
+  .option('--all-namespaces', 'with --kubernetes: watch every namespace')
+  .option('--no-write-status', 'with --kubernetes: do not write HTTPRoute/Gateway status back')
   .action(runCommand);
 
 program

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { formatIssue, type ConfigIssue } from '../config/issues.js';
 import { canonicalKind } from '../admin/resource-kinds.js';
+import { formatStatus, type ClustersJson, type ConfigDumpJson } from './status-summary.js';
 import { adminCall, type ResourceItem } from './admin-client.js';
 
 function readInput(file: string): string {
@@ -85,52 +86,7 @@ export async function deleteCommand(kindArg: string, names: string[], f: { names
   }
 }
 
-interface DumpRoute {
-  name: string;
-  action: { forward?: { cluster: string; weight: number }[]; mirrors?: { name: string; percent: number; cluster: string }[]; kind?: string };
-}
-interface ConfigDumpJson {
-  version: number;
-  lastLoad?: { applied: boolean; version: number; issues: ConfigIssue[] };
-  virtualHosts?: { name: string; routes: DumpRoute[] }[];
-}
-interface MirrorJson {
-  name: string;
-  sent: number;
-  skipped: number;
-  inFlight: number;
-  breaker: string;
-  completed: Record<string, number>;
-  dropped: Record<string, number>;
-  failed: Record<string, number>;
-}
-
-function counts(m: Record<string, number>): string {
-  return (
-    Object.entries(m)
-      .filter(([, v]) => v > 0)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(' ') || '-'
-  );
-}
-
 export async function statusCommand(f: { admin: string }): Promise<void> {
-  const dump = (await adminCall(f.admin, 'GET', '/config_dump')).json as unknown as ConfigDumpJson;
-  const out: string[] = [];
-  const last = dump.lastLoad;
-  out.push(`config v${dump.version}${last && !last.applied ? ` (last load v${last.version} REJECTED: ${last.issues.filter((i) => i.severity === 'error').length} errors)` : ''}`);
-  for (const vh of dump.virtualHosts ?? []) {
-    out.push(`host ${vh.name}`);
-    for (const r of vh.routes) {
-      const a = r.action;
-      const fwd = a.forward ? a.forward.map((b) => `${b.cluster} (${b.weight})`).join(', ') : JSON.stringify(a);
-      out.push(`  route ${r.name}: → ${fwd}`);
-      for (const m of a.mirrors ?? []) out.push(`    mirror ${m.name} ${m.percent}% → ${m.cluster}`);
-    }
-  }
-  const clusters = (await adminCall(f.admin, 'GET', '/clusters')).json as unknown as { mirrors?: MirrorJson[] };
-  for (const m of clusters.mirrors ?? []) {
-    out.push(`mirror ${m.name}: sent ${m.sent}, skipped ${m.skipped}, in flight ${m.inFlight}, completed ${counts(m.completed)}, failed ${counts(m.failed)}, dropped ${counts(m.dropped)}, breaker ${m.breaker}`);
-  }
-  process.stdout.write(out.join('\n') + '\n');
+  const [dump, clusters] = await Promise.all([adminCall(f.admin, 'GET', '/config_dump'), adminCall(f.admin, 'GET', '/clusters')]);
+  process.stdout.write(formatStatus(dump.json as unknown as ConfigDumpJson, clusters.json as unknown as ClustersJson));
 }

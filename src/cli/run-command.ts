@@ -2,11 +2,17 @@
 // never waited for).
 
 import { createWriteStream } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { parseAddress } from './addresses.js';
-import { startUmbra, StartupError } from '../runtime/umbra.js';
+import { startUmbra, StartupError, type UmbraOptions } from '../runtime/umbra.js';
+import type { ConfigState } from '../runtime/config-state.js';
+import { startUmbraCluster } from '../runtime/workers.js';
+import { DEFAULT_DOWNSTREAM, type DownstreamOptions } from '../proxy/downstream-options.js';
+import type { PathNormalization } from '../proxy/path-normalize.js';
+import { opLogger, type LogFormat } from '../runtime/op-log.js';
 
 export interface RunFlags {
-  file: string[];
+  file?: string[];
   listen: string;
   admin: string;
   stateDir: string;
@@ -15,11 +21,54 @@ export interface RunFlags {
   mirrorTimeout: string;
   mirrorMaxInFlight: string;
   mirrorBodyBuffer: string;
+  mirrorTotalBodyBuffer: string;
   mirrorBodyBudget: string;
+  compareBudget?: string;
   accessLog: string;
   accessLogFormat: 'text' | 'json';
   adminToken?: string;
   watch: boolean;
+  kubernetes?: boolean;
+  kubeconfig?: string;
+  watchNamespace?: string;
+  allNamespaces?: boolean;
+  writeStatus: boolean;
+  /** Worker processes serving the listener; default: the number of cores. */
+  workers?: string;
+  drainTimeout: string;
+  logFormat: LogFormat;
+  maxConnections: string;
+  maxRequestsPerConnection: string;
+  maxHeadersCount: string;
+  maxHeaderSize: string;
+  requestHeadersTimeout: string;
+  requestTimeout: string;
+  idleTimeout: string;
+  keepAliveTimeout: string;
+  xffTrustedHops: string;
+  pathNormalization: PathNormalization;
+}
+
+/** The client-side limits from the command line (all validated here, before anything starts). */
+export function downstreamFlags(f: RunFlags): DownstreamOptions {
+  const d: DownstreamOptions = {
+    ...DEFAULT_DOWNSTREAM,
+    maxConnections: positiveInt('--max-connections', f.maxConnections),
+    maxRequestsPerConnection: positiveInt('--max-requests-per-connection', f.maxRequestsPerConnection),
+    maxHeadersCount: positiveInt('--max-headers-count', f.maxHeadersCount),
+    maxHeaderBytes: positiveInt('--max-header-size', f.maxHeaderSize),
+    headersTimeoutMs: positiveInt('--request-headers-timeout', f.requestHeadersTimeout),
+    requestTimeoutMs: positiveInt('--request-timeout', f.requestTimeout),
+    idleTimeoutMs: positiveInt('--idle-timeout', f.idleTimeout),
+    keepAliveTimeoutMs: positiveInt('--keep-alive-timeout', f.keepAliveTimeout),
+    xffTrustedHops: positiveInt('--xff-trusted-hops', f.xffTrustedHops),
+    pathNormalization: f.pathNormalization,
+  };
+  if (d.maxHeadersCount < 1) throw new Error('--max-headers-count must be at least 1');
+  if (d.maxHeaderBytes < 1024) throw new Error('--max-header-size must be at least 1024 bytes');
+  // node refuses a headers timeout longer than the whole-request timeout.
+  if (d.requestTimeoutMs > 0 && d.headersTimeoutMs > d.requestTimeoutMs) throw new Error('--request-headers-timeout cannot be longer than --request-timeout');
+  return d;
 }
 
 function positiveInt(name: string, v: string): number {
@@ -35,11 +84,34 @@ export function accessLogSink(dest: string): ((s: string) => void) | undefined {
   return (s) => out.write(s);
 }
 
+/** What `run` needs of a running Umbra, one process or many. */
+interface Serving {
+  readonly state: ConfigState;
+  readonly proxyUrl: string;
+  readonly adminUrl: string;
+  close(drainMs?: number): Promise<void>;
+}
+
+/** One process (--workers 1: exactly startUmbra), or a primary with N node:cluster workers. */
+function starter(workers: number, accessLogDest: string): (o: UmbraOptions) => Promise<Serving> {
+  return workers > 1 ? (o) => startUmbraCluster({ ...o, workers, accessLogDest }) : startUmbra;
+}
+
 export async function runCommand(f: RunFlags): Promise<void> {
+  if (!f.file?.length && !f.kubernetes) throw new Error("run: give resources with -f PATH, or read them from a cluster with --kubernetes");
+  if (!f.kubernetes && (f.kubeconfig || f.watchNamespace || f.allNamespaces)) throw new Error('run: --kubeconfig, --watch-namespace and --all-namespaces need --kubernetes');
+  if (f.watchNamespace && f.allNamespaces) throw new Error('run: --watch-namespace and --all-namespaces exclude each other');
+  const workers = f.workers === undefined ? availableParallelism() : positiveInt('--workers', f.workers) || 1;
+  const log = opLogger(f.logFormat ?? 'text');
+  const downstream = downstreamFlags(f);
+  const drainMs = positiveInt('--drain-timeout', f.drainTimeout ?? '10000');
   let umbra;
   try {
-    umbra = await startUmbra({
-      files: f.file,
+    umbra = await starter(workers, f.accessLog)({
+      files: f.file ?? [],
+      kubernetes: f.kubernetes
+        ? { kubeconfig: f.kubeconfig, watchNamespace: f.watchNamespace, allNamespaces: f.allNamespaces, writeStatus: f.writeStatus }
+        : undefined,
       listen: parseAddress(f.listen),
       admin: parseAddress(f.admin),
       stateDir: f.stateDir,
@@ -51,26 +123,41 @@ export async function runCommand(f: RunFlags): Promise<void> {
         timeoutMs: positiveInt('--mirror-timeout', f.mirrorTimeout),
         maxInFlight: positiveInt('--mirror-max-in-flight', f.mirrorMaxInFlight),
         bodyBufferBytes: positiveInt('--mirror-body-buffer', f.mirrorBodyBuffer),
+        totalBodyBufferBytes: positiveInt('--mirror-total-body-buffer', f.mirrorTotalBodyBuffer),
       },
       mirrorBodyBudget: positiveInt('--mirror-body-budget', f.mirrorBodyBudget),
-      accessLog: accessLogSink(f.accessLog),
+      compare: f.compareBudget !== undefined ? { budgetBytes: positiveInt('--compare-budget', f.compareBudget) } : undefined,
+      accessLog: workers > 1 ? undefined : accessLogSink(f.accessLog),
       accessLogFormat: f.accessLogFormat,
+      log,
+      logFormat: f.logFormat,
+      downstream,
     });
   } catch (e) {
     if (e instanceof StartupError) {
-      process.stderr.write(`umbra: ${e.message}\n`);
+      log(`umbra: ${e.message}`, { level: 'error', event: 'startup_failed' });
       process.exit(1);
     }
     throw e;
   }
   const t = umbra.state.table;
-  process.stderr.write(`umbra: serving config v${t.version} (${t.hostIndex.size} host names, ${t.clusters.size} clusters) on ${umbra.proxyUrl}; admin ${umbra.adminUrl}\n`);
+  log(`umbra: serving config v${t.version} (${t.hostIndex.size} host names, ${t.clusters.size} clusters) on ${umbra.proxyUrl}${workers > 1 ? ` with ${workers} workers` : ''}; admin ${umbra.adminUrl}`, {
+    level: 'info',
+    event: 'serving',
+    configVersion: t.version,
+    proxyUrl: umbra.proxyUrl,
+    adminUrl: umbra.adminUrl,
+  });
   let stopping = false;
   const stop = (sig: string) => {
     if (stopping) return;
     stopping = true;
-    process.stderr.write(`umbra: ${sig}: draining\n`);
-    void umbra.close(10_000).then(() => process.exit(0));
+    // Stop accepting, let in-flight requests finish within the drain time; mirrors are not waited for.
+    log(`umbra: ${sig}: draining (up to ${drainMs} ms)`, { level: 'info', event: 'draining', signal: sig, drainMs });
+    void umbra.close(drainMs).then(() => {
+      log('umbra: stopped', { level: 'info', event: 'stopped' });
+      process.exit(0);
+    });
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -259,6 +259,7 @@ export interface UnsupportedField {
   readonly message?: string;
 }
 
+const NOT_ACCEPTED = 'not supported by Umbra; the route is not served (status Accepted=False, UnsupportedValue)';
 const onlyMesh = (v: unknown) => !(Array.isArray(v) && v.every((g) => g === 'mesh'));
 
 /**
@@ -276,18 +277,31 @@ export const UNSUPPORTED_FIELDS: readonly UnsupportedField[] = [
   { kind: 'VirtualService', path: 'spec.http[*].match[*].sourceLabels' },
   { kind: 'VirtualService', path: 'spec.http[*].match[*].sourceNamespace' },
   { kind: 'VirtualService', path: 'spec.http[*].match[*].statPrefix' },
-  { kind: 'VirtualService', path: 'spec.http[*].delegate' },
+  // Umbra has no localities (WorkloadEntry.locality is not used either).
   { kind: 'VirtualService', path: 'spec.http[*].retries.retryRemoteLocalities' },
-  { kind: 'VirtualService', path: 'spec.http[*].retries.retryIgnorePreviousHosts' },
-  { kind: 'VirtualService', path: 'spec.http[*].retries.backoff' },
   { kind: 'VirtualService', path: 'spec.http[*].fault.delay.exponentialDelay' },
   { kind: 'VirtualService', path: 'spec.http[*].fault.abort.grpcStatus' },
   { kind: 'VirtualService', path: 'spec.http[*].fault.abort.http2Error' },
-  { kind: 'VirtualService', path: 'spec.http[*].corsPolicy.unmatchedPreflights' },
   // DestinationRule (trafficPolicy appears at the top, per subset, and per port)
   { kind: 'DestinationRule', path: 'spec.**.loadBalancer.localityLbSetting' },
   { kind: 'DestinationRule', path: 'spec.**.loadBalancer.warmupDurationSecs' },
   { kind: 'DestinationRule', path: 'spec.**.loadBalancer.warmup' },
+  {
+    kind: 'DestinationRule',
+    path: 'spec.**.loadBalancer.simple',
+    when: (v) => v === 'PASSTHROUGH',
+    message: 'PASSTHROUGH is not supported by Umbra; endpoints are balanced round robin',
+  },
+  // Upstream connections are HTTP/1.1 over TCP as node and undici offer them.
+  { kind: 'DestinationRule', path: 'spec.**.connectionPool.tcp.maxConnectionDuration' },
+  { kind: 'DestinationRule', path: 'spec.**.connectionPool.tcp.tcpKeepalive.probes' },
+  { kind: 'DestinationRule', path: 'spec.**.connectionPool.tcp.tcpKeepalive.interval' },
+  { kind: 'DestinationRule', path: 'spec.**.connectionPool.http.useClientProtocol' },
+  { kind: 'DestinationRule', path: 'spec.**.connectionPool.http.maxConcurrentStreams' },
+  { kind: 'DestinationRule', path: 'spec.**.tls.clientCertificate' },
+  { kind: 'DestinationRule', path: 'spec.**.tls.privateKey' },
+  { kind: 'DestinationRule', path: 'spec.**.tls.credentialName' },
+  { kind: 'DestinationRule', path: 'spec.**.tls.caCrl' },
   {
     kind: 'DestinationRule',
     path: 'spec.**.tls.mode',
@@ -303,6 +317,16 @@ export const UNSUPPORTED_FIELDS: readonly UnsupportedField[] = [
   { kind: 'DestinationRule', path: 'spec.workloadSelector' },
   // ServiceEntry
   { kind: 'ServiceEntry', path: 'spec.exportTo' },
+  { kind: 'ServiceEntry', path: 'spec.subjectAltNames' },
+  { kind: 'ServiceEntry', path: 'spec.endpoints[*].network' },
+  { kind: 'ServiceEntry', path: 'spec.endpoints[*].locality' },
+  { kind: 'ServiceEntry', path: 'spec.endpoints[*].weight' },
+  { kind: 'ServiceEntry', path: 'spec.endpoints[*].serviceAccount' },
+  // WorkloadEntry: Umbra balances endpoints evenly and has no networks, localities or identities.
+  { kind: 'WorkloadEntry', path: 'spec.network' },
+  { kind: 'WorkloadEntry', path: 'spec.locality' },
+  { kind: 'WorkloadEntry', path: 'spec.weight' },
+  { kind: 'WorkloadEntry', path: 'spec.serviceAccount' },
   // Istio Gateway: Umbra serves Gateway API gateways only, and VirtualService.gateways is ignored.
   {
     kind: 'Gateway',
@@ -312,9 +336,10 @@ export const UNSUPPORTED_FIELDS: readonly UnsupportedField[] = [
   },
   // HTTPRoute
   { kind: 'HTTPRoute', path: 'spec.rules[*].sessionPersistence' },
-  { kind: 'HTTPRoute', path: 'spec.rules[*].filters[*].extensionRef' },
-  { kind: 'HTTPRoute', path: 'spec.rules[*].filters[*].externalAuth' },
-  { kind: 'HTTPRoute', path: 'spec.rules[*].backendRefs[*].filters[*].extensionRef' },
+  // Filters Umbra cannot run must not be skipped (HTTPRouteFilter): the route is not accepted at all.
+  { kind: 'HTTPRoute', path: 'spec.rules[*].filters[*].extensionRef', message: NOT_ACCEPTED },
+  { kind: 'HTTPRoute', path: 'spec.rules[*].filters[*].externalAuth', message: NOT_ACCEPTED },
+  { kind: 'HTTPRoute', path: 'spec.rules[*].backendRefs[*].filters[*].extensionRef', message: NOT_ACCEPTED },
 ];
 
 function patternSegments(pattern: string): string[] {
@@ -387,13 +412,7 @@ function unsupportedWarnings(kind: string, group: string, doc: Record<string, un
 
 function virtualServiceLint(spec: Record<string, unknown>): RawIssue[] {
   const out: RawIssue[] = [];
-  if (!Array.isArray(spec.hosts) || spec.hosts.length === 0)
-    out.push({
-      severity: 'warning',
-      path: ['spec', 'hosts'],
-      message:
-        'a VirtualService without hosts is a delegate, and delegation is not supported by Umbra; ignored',
-    });
+  // A VirtualService without hosts is a delegate; translation reports one no rule delegates to.
   if (!Array.isArray(spec.http)) return out;
   spec.http.forEach((raw, i) => {
     if (!isRecord(raw)) return;

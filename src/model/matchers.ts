@@ -51,10 +51,21 @@ export function regex(pattern: string, ignoreCase = false): Matcher {
   return { kind: 'regex', value: pattern, test: (s) => re.matches(s) };
 }
 
+/**
+ * Largest compiled program accepted. RE2 runs in linear time, but the constant is the program size:
+ * chained counted repetitions ("[a-z]{1000}" ×30) make every request's match cost thousands of
+ * steps per byte. Istio sets Envoy's re2.max_program_size.error_level to this value.
+ */
+export const MAX_REGEX_PROGRAM_SIZE = 32_768;
+
 export function compileRegex(pattern: string, ignoreCase = false): RE2JS {
+  let re: RE2JS;
   try {
-    return RE2JS.compile(pattern, ignoreCase ? RE2JS.CASE_INSENSITIVE : 0);
+    re = RE2JS.compile(pattern, ignoreCase ? RE2JS.CASE_INSENSITIVE : 0);
   } catch (e) {
     throw new RegexSyntaxError(`not a valid RE2 regular expression: ${(e as Error).message}`);
   }
+  const size = re.programSize();
+  if (size > MAX_REGEX_PROGRAM_SIZE) throw new RegexSyntaxError(`regular expression too large: its RE2 program has ${size} instructions; the limit is ${MAX_REGEX_PROGRAM_SIZE}`);
+  return re;
 }

@@ -1,6 +1,7 @@
 // The data plane's whole view of configuration: listeners, virtual hosts, routes, clusters and
 // mirror policies in proxy vocabulary. Built by src/translate, frozen, swapped by reference on reload.
 
+import type { HashTable } from './consistent-hash.js';
 import type { Matcher } from './matchers.js';
 
 /** A compiled, immutable configuration snapshot. The proxy pins one per request. */
@@ -120,14 +121,16 @@ export interface WeightedBackend {
   readonly weight: number;
   readonly requestHeaders?: HeaderOps;
   readonly responseHeaders?: HeaderOps;
+  /** Host for this backend when the route sets none (Istio: host/:authority in destination headers). */
+  readonly authority?: string;
 }
 
 export interface RedirectAction {
   readonly kind: 'redirect';
   readonly scheme?: string;
   readonly host?: string;
+  /** Explicit port; undefined keeps the request's (dropped when the scheme changes from its default). */
   readonly port?: number;
-  /** 'derive' lets the port follow the scheme (Istio derivePort FROM_PROTOCOL_DEFAULT). */
   readonly path?: PathReplacement;
   readonly status: number;
 }
@@ -142,6 +145,9 @@ export interface DirectResponseAction {
 export type PathReplacement =
   | { readonly kind: 'full'; readonly value: string }
   | { readonly kind: 'prefix'; readonly prefix: string; readonly value: string }
+  /** Envoy prefix_rewrite (Istio rewrite.uri): the first `length` characters — what the route's
+   *  prefix matched — become `value`, with no slash handling ("/v2" on "/api/x" for "/api/" → "/v2x"). */
+  | { readonly kind: 'head'; readonly length: number; readonly value: string }
   | { readonly kind: 'regex'; readonly pattern: Matcher; readonly substitution: string };
 
 export interface Rewrite {
@@ -156,9 +162,18 @@ export interface HeaderOps {
 }
 
 export interface RetryPolicy {
+  /** Retries after the first attempt (Istio `attempts`, Envoy num_retries). */
   readonly attempts: number;
   readonly perTryTimeoutMs: number;
   readonly retryOn: readonly string[];
+  /** `retryOn` compiled to a bit set (src/model/retry-on.ts). */
+  readonly conditions: number;
+  /** Statuses retried under `retriable-status-codes` (Istio: the numbers in retryOn; default 503). */
+  readonly retriableStatusCodes: readonly number[];
+  /** Base of the fully jittered exponential back-off (Envoy: 25 ms; cap 10× base). */
+  readonly backoffBaseMs: number;
+  /** Prefer endpoints not tried yet (Envoy previous_hosts predicate; Istio's default except with consistent hashing). */
+  readonly ignorePreviousHosts: boolean;
 }
 
 export interface FaultPolicy {
@@ -173,6 +188,8 @@ export interface CorsPolicy {
   readonly exposeHeaders: readonly string[];
   readonly maxAgeSeconds?: number;
   readonly allowCredentials?: boolean;
+  /** A preflight from an origin not allowed goes upstream (true, Envoy's default) or is answered 200 bare. */
+  readonly forwardNotMatchingPreflights?: boolean;
 }
 
 /** How the copy's Host/authority is derived from the primary's. */
@@ -195,6 +212,8 @@ export interface MirrorPolicy {
   readonly maxInFlight: number;
   /** Largest amount of request body buffered for this copy before it is aborted. */
   readonly bodyBufferBytes: number;
+  /** Body bytes buffered for all in-flight copies to this mirror together (the process budget caps it too). */
+  readonly totalBodyBufferBytes: number;
   /** Upper-case methods mirrored; undefined = all. */
   readonly methods?: ReadonlySet<string>;
   /** Header changes applied to the copy only. */
@@ -253,6 +272,11 @@ export type LbPolicy =
       readonly cookie?: string;
       readonly sourceIp?: boolean;
       readonly queryParam?: string;
+      /** Cookie generated when absent (Envoy: only with a TTL): Max-Age seconds and Path. */
+      readonly cookieTtlSeconds?: number;
+      readonly cookiePath?: string;
+      /** Ring or Maglev table over `Cluster.endpoints`, built at translation time. */
+      readonly table?: HashTable;
     };
 
 export interface ConnectionPoolSettings {
@@ -263,6 +287,12 @@ export interface ConnectionPoolSettings {
   readonly maxRequestsPerConnection: number;
   readonly idleTimeoutMs: number;
   readonly connectTimeoutMs: number;
+  /** Max requests in flight to the cluster before 503 UO (Istio http2MaxRequests; 0 = unlimited). */
+  readonly maxRequests?: number;
+  /** Max retries in flight to the cluster at once (Istio maxRetries; 0 = unlimited). */
+  readonly maxRetries?: number;
+  /** TCP keep-alive probes start after this idle time (Istio tcpKeepalive.time); undefined = undici's default. */
+  readonly tcpKeepaliveMs?: number;
 }
 
 export interface OutlierDetection {
@@ -271,6 +301,11 @@ export interface OutlierDetection {
   readonly intervalMs: number;
   readonly baseEjectionMs: number;
   readonly maxEjectionPercent: number;
+  /** Below this % of healthy endpoints, balance over all of them (Envoy panic threshold; 0 = never). */
+  readonly minHealthPercent?: number;
+  /** Count connect failures, resets and timeouts apart from upstream 5xx (Envoy split_external_local_origin_errors). */
+  readonly splitLocalOriginErrors?: boolean;
+  readonly consecutiveLocalOriginFailures?: number;
 }
 
 export interface Cluster {
@@ -282,7 +317,15 @@ export interface Cluster {
   readonly lb: LbPolicy;
   readonly pool: ConnectionPoolSettings;
   readonly outlier?: OutlierDetection;
-  readonly tls?: { readonly mode: 'SIMPLE'; readonly sni?: string; readonly insecureSkipVerify?: boolean };
+  readonly tls?: {
+    readonly mode: 'SIMPLE';
+    readonly sni?: string;
+    readonly insecureSkipVerify?: boolean;
+    /** PEM file with the CAs that may sign the upstream's certificate (default: Node's bundle). */
+    readonly caCertificates?: string;
+    /** The certificate must carry one of these names (DNS or URI SAN). */
+    readonly subjectAltNames?: readonly string[];
+  };
 }
 
 export interface Endpoint {

@@ -2,13 +2,18 @@
 // (its backpressure pauses the client); each mirror gets a bounded buffer and is aborted — never
 // sent a truncated body as if complete — when it falls behind or the global budget is spent.
 
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 
-/** Bytes buffered for all mirrors of this process together. */
+/** Bytes buffered for several copies together: all mirrors of the process, or all copies to one mirror. */
 export class MirrorBodyBudget {
   used = 0;
   constructor(public limit: number) {}
+}
+
+/** The client's upload broke off: the copy ends with it, and it is not the mirror's fault. */
+export class DownstreamAbortError extends Error {
+  readonly code = 'UMBRA_DOWNSTREAM_ABORTED';
 }
 
 export class MirrorOverflowError extends Error {
@@ -21,9 +26,24 @@ export class MirrorOverflowError extends Error {
 interface Branch {
   readonly stream: PassThrough;
   readonly limit: number;
-  /** Bytes this branch last counted against the global budget. */
+  /** The mirror's own total (MirrorPolicy totalBodyBufferBytes), beside the process budget. */
+  readonly mirrorBudget?: MirrorBodyBudget;
+  /** Bytes this branch last counted against the budgets. */
   counted: number;
+  /** Bytes written into the branch so far. */
+  written: number;
+  /** Bytes the consumer had taken when it last resumed (everything before was flushed to its socket). */
+  takenAtResume: number;
   done: boolean;
+}
+
+const releasers = new WeakMap<Readable, () => void>();
+
+/** Ends a copy's body: destroys the stream and gives its bytes back to the budgets. Idempotent. */
+export function releaseBody(body: Readable | null): void {
+  if (!body) return;
+  body.destroy();
+  releasers.get(body)?.();
 }
 
 export class BodyTee {
@@ -36,11 +56,20 @@ export class BodyTee {
     private readonly budget: MirrorBodyBudget,
   ) {}
 
-  /** A readable copy of the body for one mirror; destroyed with MirrorOverflowError if it lags. */
-  branch(limit: number): PassThrough {
+  /**
+   * A readable copy of the body for one mirror; destroyed with MirrorOverflowError if it lags. Its
+   * bytes stay counted until releaseBody() (the mirror writer calls it when the copy ends): undici
+   * closes the stream once it has written the last chunk, which may still sit in the copy's socket.
+   */
+  branch(limit: number, mirrorBudget?: MirrorBodyBudget): PassThrough {
     const stream = new PassThrough({ highWaterMark: 64 * 1024 });
-    const b: Branch = { stream, limit, counted: 0, done: false };
-    stream.once('close', () => this.release(b));
+    const b: Branch = { stream, limit, mirrorBudget, counted: 0, written: 0, takenAtResume: 0, done: false };
+    releasers.set(stream, () => this.release(b));
+    // Written out by the consumer: only what was taken since its last resume can still be in its socket.
+    stream.once('close', () => this.recount(b, b.written - b.takenAtResume));
+    // undici pauses a request body when the socket does not take a chunk, and resumes it on 'drain':
+    // bytes taken since the last resume are still in the socket's userland buffer.
+    stream.on('resume', () => (b.takenAtResume = b.written - stream.writableLength - stream.readableLength));
     this.branches.push(b);
     return stream;
   }
@@ -68,7 +97,7 @@ export class BodyTee {
     });
     const fail = () => {
       if (src.complete) return;
-      const err = new Error('downstream request body aborted');
+      const err = new DownstreamAbortError('downstream request body aborted');
       primary.destroy(err);
       for (const b of this.branches) if (!b.done) this.abort(b, err);
     };
@@ -78,13 +107,26 @@ export class BodyTee {
   }
 
   private feed(b: Branch, chunk: Buffer): void {
-    const buffered = b.stream.writableLength + b.stream.readableLength;
-    if (buffered + chunk.length > b.limit) return this.abort(b, new MirrorOverflowError('body_limit'));
-    const delta = buffered + chunk.length - b.counted;
-    if (this.budget.used + delta > this.budget.limit) return this.abort(b, new MirrorOverflowError('body_budget'));
+    // What this copy holds in memory: its stream's buffer plus what its socket has not flushed yet.
+    const held = b.written - b.takenAtResume + chunk.length;
+    if (held > b.limit) return this.abort(b, new MirrorOverflowError('body_limit'));
+    const delta = held - b.counted;
+    const mine = b.mirrorBudget;
+    if (this.budget.used + delta > this.budget.limit || (mine && mine.used + delta > mine.limit)) return this.abort(b, new MirrorOverflowError('body_budget'));
     this.budget.used += delta;
+    if (mine) mine.used += delta;
     b.counted += delta;
+    b.written += chunk.length;
     b.stream.write(chunk);
+  }
+
+  /** Lowers what a finished branch counts (never raises it: the budget only ever waited for it). */
+  private recount(b: Branch, held: number): void {
+    if (b.counted === 0 || held >= b.counted) return;
+    const delta = b.counted - held;
+    this.budget.used -= delta;
+    if (b.mirrorBudget) b.mirrorBudget.used -= delta;
+    b.counted = held;
   }
 
   private abort(b: Branch, err: Error): void {
@@ -94,8 +136,10 @@ export class BodyTee {
   }
 
   private release(b: Branch): void {
+    releasers.delete(b.stream);
     b.done = true;
     this.budget.used -= b.counted;
+    if (b.mirrorBudget) b.mirrorBudget.used -= b.counted;
     b.counted = 0;
   }
 }

@@ -1,17 +1,16 @@
 // A downstream HTTP/1.1 listener: node's server with Umbra's limits, handing each request to the
-// proxy. Requests node cannot parse, and CONNECT (no tunnelling here), end with a local reply.
+// proxy. Requests node cannot parse, slow clients, and CONNECT (no tunnelling here) end with a
+// local reply and a closed connection; close() drains (stop accepting, let in-flight requests
+// finish with `Connection: close`, cut what is left when the drain time is up).
 
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { DEFAULT_DOWNSTREAM, type DownstreamOptions } from './downstream-options.js';
 import type { Proxy, VhostResolver } from './proxy.js';
 
-export interface ListenerOptions {
+export interface ListenerOptions extends Partial<DownstreamOptions> {
   readonly host: string;
   readonly port: number;
-  readonly maxHeaderSize?: number;
-  readonly headersTimeoutMs?: number;
-  readonly requestTimeoutMs?: number;
-  readonly keepAliveTimeoutMs?: number;
 }
 
 export interface Listener {
@@ -21,32 +20,126 @@ export interface Listener {
   close(drainMs?: number): Promise<void>;
 }
 
+/**
+ * node's own options for a listener. Exported so the parser guard test builds a bare server with
+ * exactly these and checks that node still refuses what Umbra relies on it to refuse.
+ */
+export function serverOptions(o: Partial<DownstreamOptions> = {}): ServerOptions {
+  const d = { ...DEFAULT_DOWNSTREAM, ...o };
+  return {
+    maxHeaderSize: d.maxHeaderBytes,
+    headersTimeout: d.headersTimeoutMs,
+    requestTimeout: d.requestTimeoutMs,
+    keepAliveTimeout: d.keepAliveTimeoutMs,
+    connectionsCheckingInterval: d.timeoutCheckIntervalMs,
+    // Strict parsing: node then refuses obs-fold, bad chunk sizes, CL+TE, duplicate Content-Length.
+    insecureHTTPParser: false,
+    // Judged by Umbra (request-checks.ts), which also knows absolute-form targets.
+    requireHostHeader: false,
+    // Keep each header line apart: a joined value would hide a duplicate Host or Authorization.
+    joinDuplicateHeaders: false,
+  };
+}
+
+/** Server properties (not constructor options) that complete `serverOptions`. */
+export function configureServer(server: Server, o: Partial<DownstreamOptions> = {}): void {
+  const d = { ...DEFAULT_DOWNSTREAM, ...o };
+  // node drops header lines beyond maxHeadersCount without a word; with 0 it keeps them all (the
+  // head is bounded by maxHeaderSize anyway) and request-checks.ts answers 431 above the limit.
+  server.maxHeadersCount = 0;
+  server.maxRequestsPerSocket = d.maxRequestsPerConnection > 0 ? d.maxRequestsPerConnection : null;
+  if (d.maxConnections > 0) server.maxConnections = d.maxConnections;
+  server.timeout = d.idleTimeoutMs;
+}
+
+/** The response in progress on a connection (node's own bookkeeping, stable since node 0.x). */
+function currentResponse(socket: Socket): ServerResponse | null | undefined {
+  return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+}
+
+const REASONS: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+
+/**
+ * Answers on the raw socket and closes it — unless a response has already started on this
+ * connection: writing a status line into the middle of it would corrupt it, so the client sees the
+ * connection reset instead.
+ */
+function replyAndClose(socket: Socket, status: number): void {
+  const res = currentResponse(socket);
+  if (res?.writableEnded && socket.writable) {
+    // Umbra has already answered in full (e.g. 501 for a transfer coding): flush that, then close.
+    socket.destroySoon();
+    return;
+  }
+  if (!socket.writable || res?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  socket.end(`HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  // A client that never reads must not hold the socket open.
+  setTimeout(() => socket.destroy(), 1_000).unref();
+}
+
+/** "METHOD target HTTP/x.y" at the start of what the client sent, when it is that well-formed. */
+const REQUEST_LINE = /^([A-Z]{1,20}) (\S{1,200}) (HTTP\/\d\.\d)\r?\n/;
+
+function logRefused(proxy: Proxy, status: number, flags: string, raw: Buffer | undefined): void {
+  if (!proxy.log.enabled) return;
+  const m = raw ? REQUEST_LINE.exec(raw.subarray(0, 256).toString('latin1')) : null;
+  proxy.log.log({
+    start: Date.now(),
+    method: m?.[1] ?? '-',
+    path: m?.[2] ?? '-',
+    protocol: m?.[3] ?? 'HTTP/1.1',
+    status,
+    flags,
+    bytesIn: 0,
+    bytesOut: 0,
+    durationMs: 0,
+    upstream: '-',
+    authority: '-',
+    requestId: '-',
+    userAgent: '',
+    route: '-',
+  });
+}
+
+function clientErrorStatus(code: string | undefined): number {
+  if (code === 'HPE_HEADER_OVERFLOW') return 431;
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return 408;
+  return 400;
+}
+
 export async function startListener(proxy: Proxy, resolve: VhostResolver, opts: ListenerOptions): Promise<Listener> {
-  const server = createServer(
-    {
-      maxHeaderSize: opts.maxHeaderSize ?? 64 * 1024,
-      headersTimeout: opts.headersTimeoutMs ?? 60_000,
-      requestTimeout: opts.requestTimeoutMs ?? 0,
-      keepAliveTimeout: opts.keepAliveTimeoutMs ?? 60_000,
-      // Node rejects obs-fold, bad chunk sizes and CL+TE conflicts; keep it strict.
-      insecureHTTPParser: false,
-      requireHostHeader: false, // judged by Umbra (400 with a clear body)
-    },
-    (req, res) => proxy.handle(req, res, resolve),
-  );
+  const limits: Partial<DownstreamOptions> = { ...proxy.downstream, ...opts };
+  let draining = false;
+  const server = createServer(serverOptions(limits), (req, res) => {
+    // While draining, every response closes its connection so that clients move elsewhere.
+    if (draining) res.shouldKeepAlive = false;
+    proxy.handle(req, res, resolve);
+  });
+  configureServer(server, limits);
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
   server.on('connect', (_req, socket: Socket) => {
-    socket.end('HTTP/1.1 405 Method Not Allowed\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    socket.end('HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
   });
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (!socket.writable) return socket.destroy();
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    const text = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
-    socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  // Upgrade requests (WebSocket, h2c) are not proxied: node hands them over only with a listener,
+  // otherwise it answers them as plain requests with the Upgrade header dropped upstream.
+  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return socket.destroy();
+    const status = clientErrorStatus(err.code);
+    // A request refused by the parser never reaches the proxy: log it here, as Envoy logs codec errors.
+    if (!currentResponse(socket)?.headersSent) logRefused(proxy, status, status === 408 ? 'SI' : 'DPE', err.rawPacket);
+    replyAndClose(socket, status);
+  });
+  // No byte either way for idleTimeoutMs: 408 if a request is waiting for its answer, else close.
+  server.on('timeout', (socket: Socket) => {
+    if (currentResponse(socket)) replyAndClose(socket, 408);
+    else socket.destroy();
   });
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
@@ -57,11 +150,13 @@ export async function startListener(proxy: Proxy, resolve: VhostResolver, opts: 
   });
   const a = server.address();
   const address = typeof a === 'object' && a ? { host: a.address, port: a.port } : { host: opts.host, port: opts.port };
+  let closing: Promise<void> | undefined;
   return {
     server,
     address,
     close(drainMs = 10_000) {
-      return new Promise<void>((ok) => {
+      closing ??= new Promise<void>((ok) => {
+        draining = true;
         const timer = setTimeout(() => {
           for (const s of sockets) s.destroy();
         }, drainMs);
@@ -70,8 +165,16 @@ export async function startListener(proxy: Proxy, resolve: VhostResolver, opts: 
           clearTimeout(timer);
           ok();
         });
+        for (const s of sockets) {
+          const res = currentResponse(s);
+          if (!res) continue; // idle: closed below
+          // In flight: finish it, then close (node would otherwise keep the connection alive).
+          if (!res.headersSent) res.shouldKeepAlive = false;
+          else res.once('finish', () => s.end());
+        }
         server.closeIdleConnections();
       });
+      return closing;
     },
   };
 }

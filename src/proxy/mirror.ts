@@ -7,16 +7,18 @@ import type { Dispatcher } from 'undici';
 import type { MirrorPolicy, RouteTable } from '../model/route-table.js';
 import { shadowAuthority } from '../model/shadow-authority.js';
 import { PPM_ALL } from '../model/percent.js';
-import { MirrorOverflowError } from './body-tee.js';
+import { MirrorBodyBudget, MirrorOverflowError, releaseBody } from './body-tee.js';
 import { StratifiedSampler } from './mirror-sampler.js';
-import { applyHeaderOps, withHeader } from './header-ops.js';
-import { newMirrorCounters, statusClass, type MirrorCounters, type MirrorFailReason } from './mirror-stats.js';
+import { MIRROR_FAILED_CLASS, newMirrorCounters, observeLatency, statusClass, type MirrorCounters, type MirrorFailReason } from './mirror-stats.js';
 import { hash32, type Upstreams } from './upstreams.js';
 
 /** Marks a copy so that another Umbra never mirrors it again (loop protection). */
 export const MIRROR_MARKER = 'x-umbra-mirror';
+/** Response flag of a copy abandoned mid-body because it fell behind (counted as dropped, not sent). */
+export const MIRROR_OVERFLOW_FLAG = 'MBO';
 
-const DEFAULT_BREAKER = { consecutiveFailures: 5, cooldownMs: 5_000 };
+/** For policies built by hand (tests); translation always sets a breaker (MirrorDefaults.breaker). */
+const DEFAULT_BREAKER = { consecutiveFailures: 5, cooldownMs: 10_000 };
 
 interface BreakerState {
   failures: number;
@@ -36,10 +38,11 @@ export interface MirrorRequest {
   readonly headersIn: Readonly<Record<string, string | string[] | undefined>>;
 }
 
-/** Tells the mirror what the primary answered, to pair status classes. */
+/** Tells the mirror what the primary answered, to pair status classes ("is v2 safe?"). */
 export interface MirrorPairing {
-  primaryStatus?: number;
-  mirrorStatus?: number;
+  primaryClass?: string;
+  /** "2xx"… or "failed" when the copy got no answer; unset for copies that were dropped. */
+  mirrorClass?: string;
   counters: MirrorCounters;
 }
 
@@ -61,8 +64,20 @@ export interface MirrorComparisonSink {
   mirrorResponse(policy: MirrorPolicy, requestId: string, status: number, headers: Record<string, string | string[] | undefined>, body: Buffer | null, truncated: boolean): void;
 }
 
+/** The first error code along the `cause` chain (undici may wrap a body stream's error). */
+function codeOf(err: unknown): string {
+  let e: unknown = err;
+  for (let i = 0; i < 3 && e; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return '';
+}
+
 function failReason(err: unknown): MirrorFailReason {
-  const code = (err as { code?: string })?.code ?? '';
+  const code = codeOf(err);
+  if (code === 'UMBRA_DOWNSTREAM_ABORTED') return 'client_abort';
   if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'EAI_AGAIN') return 'connect';
   if (code === 'UMBRA_MIRROR_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE' || code === 'UND_ERR_ABORTED') return 'reset';
@@ -82,8 +97,37 @@ function overflowOf(err: unknown): MirrorOverflowError | undefined {
   return undefined;
 }
 
+/** Names the copy must not carry from the primary: its own Host, a forged marker, and the policy's removals. */
+const copyDropSets = new WeakMap<MirrorPolicy, ReadonlySet<string>>();
+function copyDropSet(policy: MirrorPolicy): ReadonlySet<string> {
+  let s = copyDropSets.get(policy);
+  if (!s) {
+    const h = policy.headers;
+    copyDropSets.set(policy, (s = new Set(['host', MIRROR_MARKER, ...(h?.remove ?? []), ...(h?.set ?? []).map(([n]) => n)])));
+  }
+  return s;
+}
+
+/**
+ * The copy's header list in one pass: the primary's headers less the dropped ones, the copy's Host,
+ * the policy's set/add, and last the marker — so no policy can remove it (loop protection).
+ */
+export function copyHeaders(primary: readonly string[], authority: string, policy: MirrorPolicy): string[] {
+  const drop = copyDropSet(policy);
+  const out: string[] = [];
+  for (let i = 0; i < primary.length; i += 2) if (!drop.has(primary[i])) out.push(primary[i], primary[i + 1]);
+  out.push('host', authority);
+  const h = policy.headers;
+  if (h?.set) for (const [n, v] of h.set) if (n !== 'host' && n !== MIRROR_MARKER) out.push(n, v);
+  if (h?.add) for (const [n, v] of h.add) if (n !== 'host' && n !== MIRROR_MARKER) out.push(n, v);
+  out.push(MIRROR_MARKER, policy.name);
+  return out;
+}
+
 export class MirrorWriter {
   readonly counters = new Map<string, MirrorCounters>();
+  /** Body bytes buffered per mirror (MirrorPolicy totalBodyBufferBytes); outlives reloads like the counters. */
+  private readonly budgets = new Map<string, MirrorBodyBudget>();
   private readonly breakers = new Map<string, BreakerState>();
   private readonly samplers = new WeakMap<MirrorPolicy, StratifiedSampler>();
   observer?: MirrorObserver;
@@ -118,19 +162,26 @@ export class MirrorWriter {
     }
     c.sampled++;
     const br = this.breakers.get(policy.name);
-    if (br && br.openUntil > 0) {
-      // Open: drop until the cool-down ends, then let one probe through (half-open).
-      if (Date.now() < br.openUntil || br.probing) {
-        c.dropped.breaker++;
-        return false;
-      }
-      br.probing = true;
+    const open = br !== undefined && br.openUntil > 0;
+    // Open: drop until the cool-down ends, then let one probe through (half-open).
+    if (open && (br.probing || Date.now() < br.openUntil)) {
+      c.dropped.breaker++;
+      return false;
     }
     if (c.inFlight >= policy.maxInFlight) {
       c.dropped.in_flight_cap++;
       return false;
     }
+    if (open) br.probing = true;
     return true;
+  }
+
+  /** The budget all copies to this mirror share; its limit follows the newest policy. */
+  budgetFor(policy: MirrorPolicy): MirrorBodyBudget {
+    let b = this.budgets.get(policy.name);
+    if (!b) this.budgets.set(policy.name, (b = new MirrorBodyBudget(policy.totalBodyBufferBytes)));
+    else b.limit = policy.totalBodyBufferBytes;
+    return b;
   }
 
   private sample(policy: MirrorPolicy, headersIn: Readonly<Record<string, string | string[] | undefined>>): boolean {
@@ -139,7 +190,8 @@ export class MirrorWriter {
     if (key) {
       const value = key.header ? headerString(headersIn[key.header.toLowerCase()]) : cookieValue(headersIn['cookie'], key.cookie ?? '');
       // Keyed sampling: the same key is in or out on every replica and every run.
-      if (value !== undefined) return hash32(`${policy.name}|${value}`) % PPM_ALL < policy.ppm;
+      // The hash's high bits are the well-mixed ones: scale it to [0, 1e6) instead of taking a remainder.
+      if (value !== undefined) return (hash32(`${policy.name}|${value}`) / 0x1_0000_0000) * PPM_ALL < policy.ppm;
     }
     // Per policy object, so a reload starts afresh and two routes never share one stream of draws.
     let s = this.samplers.get(policy);
@@ -153,17 +205,27 @@ export class MirrorWriter {
     const cluster = table.clusters.get(policy.cluster);
     const endpoint = cluster && this.upstreams.pick(cluster, undefined);
     if (!cluster || !endpoint) {
-      c.failed.no_endpoint++;
-      body?.destroy();
-      this.breakerResult(policy, false);
+      // Nothing left Umbra: a drop, and no verdict on the mirror's health.
+      c.dropped.no_endpoint++;
+      releaseBody(body);
+      this.releaseProbe(policy);
       return;
     }
-    c.sent++;
     c.inFlight++;
+    const ep = this.upstreams.state(cluster, endpoint);
+    ep.mirrorInFlight++;
+    // `sent` counts a copy once its whole body has been taken by the connection (or once it ended
+    // otherwise) — never one abandoned mid-body, which is a drop — so the counter only grows.
+    let counted = false;
+    const countSent = () => {
+      if (counted) return;
+      counted = true;
+      c.sent++;
+    };
+    if (body) body.once('end', countSent);
+    else countSent();
     const authority = shadowAuthority(policy.authority, req.authority);
-    let headers = withHeader(req.headers, 'host', authority);
-    headers.push(MIRROR_MARKER, policy.name);
-    headers = applyHeaderOps(headers, policy.headers);
+    const headers = copyHeaders(req.headers, authority, policy);
     const started = performance.now();
     let status = 0;
     let bytesIn = 0;
@@ -180,33 +242,40 @@ export class MirrorWriter {
       finished = true;
       clearTimeout(timer);
       c.inFlight--;
+      ep.mirrorInFlight--;
       const durationMs = performance.now() - started;
       let flag = '-';
       if (err) {
         const overflow = overflowOf(err);
-        if (overflow) {
-          // The copy was abandoned mid-body: it counts as dropped, not as sent.
-          c.sent--;
+        if (overflow && !counted) {
+          // The copy was abandoned mid-body (it fell behind): a drop, never a truncated copy.
           c.dropped[overflow.reason]++;
-          flag = 'MBO';
+          flag = MIRROR_OVERFLOW_FLAG;
+          this.releaseProbe(policy);
         } else {
           const reason = timedOut ? 'timeout' : failReason(err);
+          countSent();
           c.failed[reason]++;
-          flag = reason === 'timeout' ? 'UT' : reason === 'connect' ? 'UF' : 'UC';
-          this.breakerResult(policy, false);
+          flag = reason === 'timeout' ? 'UT' : reason === 'connect' ? 'UF' : reason === 'client_abort' ? 'DC' : 'UC';
+          // A client that gave up on its upload says nothing about the mirror's health.
+          if (reason === 'client_abort') this.releaseProbe(policy);
+          else this.breakerResult(policy, false);
+          pairing.mirrorClass = MIRROR_FAILED_CLASS;
+          recordPair(pairing);
         }
-        body?.destroy();
       } else {
+        countSent();
         const cls = statusClass(status);
         c.completed[cls] = (c.completed[cls] ?? 0) + 1;
-        c.latencyMsSum += durationMs;
-        c.latencyCount++;
+        observeLatency(c, durationMs);
         const slow = policy.breaker?.latencyMs !== undefined && durationMs > policy.breaker.latencyMs;
         this.breakerResult(policy, status < 500 && !slow);
-        pairing.mirrorStatus = status;
+        pairing.mirrorClass = cls;
         recordPair(pairing);
         if (compare) this.comparison!.mirrorResponse(policy, req.requestId, status, respHeaders, Buffer.concat(chunks), truncated);
       }
+      // Gives the copy's body bytes back to the budgets (its socket is done with them now).
+      releaseBody(body);
       this.observer?.({ policy, req, authority, upstream: `${endpoint.address}:${endpoint.port}`, status, flag, bytesIn, durationMs });
     };
 
@@ -248,6 +317,12 @@ export class MirrorWriter {
     }
   }
 
+  /** A probe that ended without a verdict (dropped, or the client went away): let the next one try. */
+  private releaseProbe(policy: MirrorPolicy): void {
+    const br = this.breakers.get(policy.name);
+    if (br) br.probing = false;
+  }
+
   private breakerResult(policy: MirrorPolicy, ok: boolean): void {
     const settings = policy.breaker ?? DEFAULT_BREAKER;
     let br = this.breakers.get(policy.name);
@@ -272,17 +347,17 @@ export class MirrorWriter {
   }
 }
 
+/** Counts the pair once both sides are known, whichever finishes last. */
 function recordPair(p: MirrorPairing): void {
-  if (p.primaryStatus === undefined || p.mirrorStatus === undefined) return;
-  const a = statusClass(p.primaryStatus);
-  const b = statusClass(p.mirrorStatus);
-  const row = (p.counters.pairs[a] ??= {});
-  row[b] = (row[b] ?? 0) + 1;
+  if (p.primaryClass === undefined || p.mirrorClass === undefined) return;
+  const row = (p.counters.pairs[p.primaryClass] ??= {});
+  row[p.mirrorClass] = (row[p.mirrorClass] ?? 0) + 1;
 }
 
 /** Called by the primary when its status is known. */
 export function primaryStatusKnown(p: MirrorPairing, status: number): void {
-  p.primaryStatus = status;
+  if (p.primaryClass !== undefined) return;
+  p.primaryClass = statusClass(status);
   recordPair(p);
 }
 

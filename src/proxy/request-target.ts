@@ -1,10 +1,15 @@
 // Reads where a downstream request is going: absolute-form targets ("GET http://httpbin:8000/x",
 // what curl sends through http_proxy) carry their own authority; origin-form ones use Host
-// (RFC 9112 §3.2). Anything else is refused before routing.
+// (RFC 9112 §3.2). The path is normalised here, once, for matching and forwarding alike
+// (path-normalize.ts). Anything else — "//" authorities in disguise, fragments, "*" — is refused
+// or answered before routing, so no odd form can choose a different upstream.
+
+import { pathNormalizer, type PathNormalizer } from './path-normalize.js';
 
 export interface RequestTarget {
   /** Lower-case host[:port] without a trailing dot. */
   readonly authority: string;
+  /** Normalised path, without the query string. */
   readonly path: string;
   readonly query: string;
   readonly port: number;
@@ -34,34 +39,60 @@ function portOf(authority: string, scheme: string): number {
   return scheme === 'https' ? 443 : 80;
 }
 
-// RFC 3986 reg-name / IPv4 / [IPv6] with an optional port: nothing that could smuggle a path.
-const AUTHORITY = /^(?:\[[0-9a-f:.]+\]|[a-z0-9._~%!$&'()*+,;=-]+)(?::\d{1,5})?$/i;
+// RFC 3986 reg-name / IPv4 / [IPv6] with an optional port: nothing that could smuggle a path, a
+// userinfo ("@") or a second value (",": two Host lines joined).
+const AUTHORITY = /^(?:\[[0-9a-f:.]+\]|[a-z0-9._~%!$&'()*+;=-]+)(?::\d{1,5})?$/i;
 
-export function parseTarget(url: string, host: string | string[] | undefined): RequestTarget | TargetError {
+/** A Host header value or absolute-form authority Umbra accepts (port 1–65535 when given). */
+export function validAuthority(a: string): boolean {
+  if (!AUTHORITY.test(a)) return false;
+  const colon = a.lastIndexOf(':');
+  if (colon === -1 || a.lastIndexOf(']') > colon) return true;
+  const port = Number(a.slice(colon + 1));
+  return port >= 1 && port <= 65535;
+}
+
+const defaultNormalizer = pathNormalizer('base');
+
+/** Marks `OPTIONS *` (RFC 9112 §3.2.4): a question about Umbra itself, answered locally. */
+export const ASTERISK: TargetError = { status: 200, message: '*' };
+
+/**
+ * @param host the Host header as node gives it (duplicates and bad values are refused earlier, by
+ *   request-checks.ts); needed only for origin-form targets.
+ */
+export function parseTarget(url: string, host: string | string[] | undefined, normalize: PathNormalizer = defaultNormalizer, method = 'GET'): RequestTarget | TargetError {
+  let scheme = 'http';
+  let authority: string;
+  let rest: string;
   if (url.charCodeAt(0) === 47 /* / */) {
     if (host === undefined || host === '') return { status: 400, message: 'missing Host header' };
     if (Array.isArray(host)) return { status: 400, message: 'duplicate Host header' };
-    if (!AUTHORITY.test(host)) return { status: 400, message: 'malformed Host header' };
-    const { path, query } = splitPathQuery(url);
-    const authority = normaliseAuthority(host);
-    return { authority, path, query, port: portOf(authority, 'http'), scheme: 'http' };
+    if (!validAuthority(host)) return { status: 400, message: 'malformed Host header' };
+    authority = host;
+    rest = url;
+  } else if (url === '*') {
+    return method === 'OPTIONS' ? ASTERISK : { status: 400, message: 'the asterisk request target is only allowed with OPTIONS' };
+  } else {
+    const lower = url.slice(0, 8).toLowerCase();
+    if (lower.startsWith('http://')) scheme = 'http';
+    else if (lower.startsWith('https://')) scheme = 'https';
+    else return { status: 400, message: 'unsupported request target' };
+    const after = url.slice(scheme.length + 3);
+    const slash = after.search(/[/?#]/);
+    authority = slash === -1 ? after : after.slice(0, slash);
+    if (!validAuthority(authority)) return { status: 400, message: 'malformed authority in request target' };
+    rest = slash === -1 ? '/' : after.slice(slash);
+    if (rest.charCodeAt(0) === 63 /* ? */) rest = `/${rest}`;
   }
-  const lower = url.slice(0, 8).toLowerCase();
-  const scheme = lower.startsWith('http://') ? 'http' : lower.startsWith('https://') ? 'https' : undefined;
-  if (scheme) {
-    const rest = url.slice(scheme.length + 3);
-    const slash = rest.search(/[/?#]/);
-    const rawAuthority = slash === -1 ? rest : rest.slice(0, slash);
-    if (!AUTHORITY.test(rawAuthority) || rawAuthority.includes('@')) return { status: 400, message: 'malformed authority in request target' };
-    let target = slash === -1 ? '/' : rest.slice(slash);
-    if (target.startsWith('?')) target = `/${target}`;
-    const hash = target.indexOf('#');
-    if (hash !== -1) target = target.slice(0, hash);
-    const { path, query } = splitPathQuery(target);
-    const authority = normaliseAuthority(rawAuthority);
-    return { authority, path, query, port: portOf(authority, scheme), scheme };
-  }
-  return { status: 400, message: 'unsupported request target' };
+  // Envoy refuses fragments in the request target (RFC 9112 has no place for them) rather than
+  // guessing which part the origin would see.
+  if (rest.indexOf('#') !== -1) return { status: 400, message: 'request target has a fragment' };
+  const split = splitPathQuery(rest);
+  const path = normalize(split.path);
+  if (path === undefined) return { status: 400, message: 'request path cannot be normalised (%00)' };
+  const a = normaliseAuthority(authority);
+  return { authority: a, path, query: split.query, port: portOf(a, scheme), scheme };
 }
 
 export function isTargetError(t: RequestTarget | TargetError): t is TargetError {

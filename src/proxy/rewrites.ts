@@ -20,6 +20,8 @@ export function rewritePath(r: PathReplacement, path: string): string {
       const out = r.value + rest;
       return out === '' ? '/' : out;
     }
+    case 'head':
+      return r.value + path.slice(r.length);
     case 'regex': {
       let re = regexCache.get(r.pattern);
       if (!re) regexCache.set(r.pattern, (re = RE2JS.compile(r.pattern.value)));
@@ -28,13 +30,34 @@ export function rewritePath(r: PathReplacement, path: string): string {
   }
 }
 
+/** Index of the ':' that starts the port in an authority, or -1 ("[::1]:80" → 5, "[::1]" → -1). */
+function portColon(authority: string): number {
+  const colon = authority.lastIndexOf(':');
+  return colon !== -1 && authority.lastIndexOf(']') < colon ? colon : -1;
+}
+
+/**
+ * The Location of a redirect, as Envoy builds it (RouteEntryImplBase::newUri): an explicit port
+ * replaces the host's (and is left out when it is the scheme's default); an explicit host is used
+ * as written; otherwise the request's host keeps its port, unless the scheme changes away from one
+ * whose default port it carried ("http://a:80" → "https://a"). A path with '?' brings its own query.
+ */
 export function redirectLocation(a: RedirectAction, t: RequestTarget): string {
   const scheme = a.scheme ?? t.scheme;
-  const colon = t.authority.lastIndexOf(':');
-  const hasPort = colon !== -1 && t.authority.lastIndexOf(']') < colon;
-  const host = a.host ?? (hasPort ? t.authority.slice(0, colon) : t.authority);
-  let port = a.port !== undefined ? String(a.port) : a.scheme !== undefined && a.scheme !== t.scheme ? '' : hasPort ? t.authority.slice(colon + 1) : '';
-  if ((scheme === 'http' && port === '80') || (scheme === 'https' && port === '443')) port = '';
+  let authority: string;
+  if (a.port !== undefined) {
+    const base = a.host ?? t.authority;
+    const c = portColon(base);
+    const host = c === -1 ? base : base.slice(0, c);
+    authority = (scheme === 'http' && a.port === 80) || (scheme === 'https' && a.port === 443) ? host : `${host}:${a.port}`;
+  } else if (a.host !== undefined) authority = a.host;
+  else {
+    const c = portColon(t.authority);
+    const port = c === -1 ? '' : t.authority.slice(c + 1);
+    const wasDefault = (t.scheme === 'http' && port === '80') || (t.scheme === 'https' && port === '443');
+    authority = scheme !== t.scheme && wasDefault ? t.authority.slice(0, c) : t.authority;
+  }
   const path = a.path ? rewritePath(a.path, t.path) : t.path;
-  return `${scheme}://${host}${port ? `:${port}` : ''}${path}${t.query ? `?${t.query}` : ''}`;
+  const ownQuery = a.path?.kind === 'full' && a.path.value.includes('?');
+  return `${scheme}://${authority}${path}${t.query && !ownQuery ? `?${t.query}` : ''}`;
 }

@@ -55,13 +55,34 @@ function headersPass(list: readonly HeaderMatch[] | undefined, headers: Incoming
   return true;
 }
 
+/**
+ * Istio withoutHeaders is Envoy's inverted header match with treat_missing_header_as_empty when a
+ * value is given: a missing header counts as "" (so `regex: ".*"` rejects requests without it too).
+ */
 function withoutHeadersPass(list: readonly HeaderMatch[] | undefined, headers: IncomingHttpHeaders): boolean {
   if (!list) return true;
   for (const h of list) {
     const v = headerValue(headers, h.name);
-    if (v !== undefined && (!h.value || h.value.test(v))) return false;
+    if (h.value ? h.value.test(v ?? '') : v !== undefined) return false;
   }
   return true;
+}
+
+/**
+ * The first raw value of a query parameter, as Envoy's route matching reads it
+ * (Utility::QueryParamsMulti::parseQueryString: no percent-decoding); "" for "?flag"; undefined if absent.
+ */
+export function queryValue(query: string, name: string): string | undefined {
+  let start = 0;
+  while (start <= query.length) {
+    let end = query.indexOf('&', start);
+    if (end === -1) end = query.length;
+    const eq = query.indexOf('=', start);
+    const keyEnd = eq !== -1 && eq < end ? eq : end;
+    if (keyEnd - start === name.length && query.startsWith(name, start)) return keyEnd === end ? '' : query.slice(keyEnd + 1, end);
+    start = end + 1;
+  }
+  return undefined;
 }
 
 export function matches(m: RouteMatch, req: RequestView): boolean {
@@ -73,10 +94,9 @@ export function matches(m: RouteMatch, req: RequestView): boolean {
   if (!headersPass(m.headers, req.headers)) return false;
   if (!withoutHeadersPass(m.withoutHeaders, req.headers)) return false;
   if (m.queryParams) {
-    const q = new URLSearchParams(req.query);
     for (const p of m.queryParams) {
-      const v = q.get(p.name);
-      if (v === null || (p.value && !p.value.test(v))) return false;
+      const v = queryValue(req.query, p.name);
+      if (v === undefined || (p.value && !p.value.test(v))) return false;
     }
   }
   return true;
@@ -87,11 +107,11 @@ export function matchRoute(vhost: VirtualHost, req: RequestView): Route | undefi
   return undefined;
 }
 
-/** Weighted random choice; undefined when every weight is zero. */
-export function pickBackend(backends: readonly WeightedBackend[], totalWeight: number): WeightedBackend | undefined {
+/** Weighted random choice; undefined when every weight is zero. `draw` in [0, 1) is for simulation. */
+export function pickBackend(backends: readonly WeightedBackend[], totalWeight: number, draw?: number): WeightedBackend | undefined {
   if (backends.length === 1) return backends[0].weight > 0 ? backends[0] : undefined;
   if (totalWeight <= 0) return undefined;
-  let n = Math.random() * totalWeight;
+  let n = (draw ?? Math.random()) * totalWeight;
   for (const b of backends) {
     if (n < b.weight) return b;
     n -= b.weight;

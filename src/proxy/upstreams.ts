@@ -1,26 +1,64 @@
 // Keep-alive connection pools per upstream endpoint (undici Pool) and the per-cluster load
 // balancer and outlier-ejection state. Pools outlive table swaps: a reload reuses warm connections.
 
+import { readFileSync } from 'node:fs';
+import type { PeerCertificate } from 'node:tls';
 import { Pool } from 'undici';
 import type { Cluster, Endpoint, RouteTable } from '../model/route-table.js';
+import { chooseIndex, keyHash } from './load-balancer.js';
 
 export interface EndpointState {
   readonly endpoint: Endpoint;
   readonly key: string;
   inFlight: number;
+  /** Mirror copies in flight to this endpoint (they never count toward load balancing). */
+  mirrorInFlight: number;
   consecutive5xx: number;
   consecutiveGatewayErrors: number;
+  /** Connect failures, resets and timeouts in a row (only counted apart with splitLocalOriginErrors). */
+  consecutiveLocalOrigin: number;
   ejectedUntil: number;
   ejections: number;
 }
 
-interface ClusterState {
+/** Per-cluster counters; they outlive table swaps, so in-flight requests of an old table still count. */
+export interface ClusterState {
   rr: number;
+  /** Primary requests in flight to the cluster (Envoy max_requests, Istio http2MaxRequests). */
+  active: number;
+  /** Requests waiting for a connection: Σ max(0, inFlight − maxConnections) over endpoints. */
+  pending: number;
+  /** Retries in flight (Envoy max_retries). */
+  retries: number;
+  /** Latest ejection end of any endpoint: nothing is ejected once now passes it. */
+  ejectedUntilMax: number;
 }
+
+/** Why an attempt is refused before it reaches a connection pool (Envoy circuit breakers → 503 UO). */
+export type Overflow = 'max-requests' | 'max-pending' | undefined;
 
 function poolKey(c: Cluster, e: Endpoint): string {
   const p = c.pool;
-  return `${c.tls ? 'https' : 'http'}://${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}|${p.maxConnections}|${p.maxRequestsPerConnection}|${p.idleTimeoutMs}|${p.connectTimeoutMs}|${c.tls?.sni ?? ''}|${c.tls?.insecureSkipVerify ?? ''}`;
+  const t = c.tls;
+  const tls = t ? `|${t.sni ?? ''}|${t.insecureSkipVerify ?? ''}|${t.caCertificates ?? ''}|${(t.subjectAltNames ?? []).join(',')}` : '';
+  return `${t ? 'https' : 'http'}://${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}|${p.maxConnections}|${p.maxRequestsPerConnection}|${p.idleTimeoutMs}|${p.connectTimeoutMs}|${p.tcpKeepaliveMs ?? ''}${tls}`;
+}
+
+/** TLS settings for undici's connector: SNI, the CA bundle file, and SAN checks in place of hostname checks. */
+function tlsOptions(c: Cluster): Record<string, unknown> {
+  const t = c.tls!;
+  const out: Record<string, unknown> = { rejectUnauthorized: !t.insecureSkipVerify };
+  // Without an explicit sni, undici sends the request's Host (Istio's auto SNI does the same).
+  if (t.sni) out.servername = t.sni;
+  if (t.caCertificates) out.ca = readFileSync(t.caCertificates);
+  const sans = t.subjectAltNames;
+  if (sans && sans.length > 0 && !t.insecureSkipVerify)
+    out.checkServerIdentity = (_host: string, cert: PeerCertificate) => {
+      const names = (cert.subjectaltname ?? '').split(',').map((n) => n.trim().replace(/^(DNS|URI|IP Address):/, ''));
+      if (names.some((n) => sans.includes(n))) return undefined;
+      return Object.assign(new Error(`upstream certificate names ${names.join(', ') || '(none)'} match none of ${sans.join(', ')}`), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+    };
+  return out;
 }
 
 /** FNV-1a, for consistent-hash load balancing and keyed sampling. */
@@ -36,7 +74,7 @@ export function hash32(s: string): number {
 export class Upstreams {
   private readonly pools = new Map<string, Pool>();
   private readonly endpoints = new Map<string, EndpointState>();
-  private readonly clusterState = new Map<string, ClusterState>();
+  private readonly clusterStates = new Map<string, ClusterState>();
 
   pool(c: Cluster, e: Endpoint): Pool {
     const key = poolKey(c, e);
@@ -50,7 +88,10 @@ export class Upstreams {
         keepAliveTimeout: Math.min(c.pool.idleTimeoutMs, 4_000),
         maxRequestsPerClient: c.pool.maxRequestsPerConnection > 0 ? c.pool.maxRequestsPerConnection : undefined,
         // Route and mirror timeouts are enforced by Umbra; undici's own 300 s limits stay as a backstop.
-        connect: c.tls ? { servername: c.tls.sni, rejectUnauthorized: !c.tls.insecureSkipVerify } : undefined,
+        connect: {
+          ...(c.tls ? tlsOptions(c) : {}),
+          ...(c.pool.tcpKeepaliveMs !== undefined ? { keepAlive: true, keepAliveInitialDelay: c.pool.tcpKeepaliveMs } : {}),
+        },
       });
       this.pools.set(key, p);
     }
@@ -61,67 +102,123 @@ export class Upstreams {
     const key = `${c.name}|${e.address}:${e.port}`;
     let s = this.endpoints.get(key);
     if (!s) {
-      s = { endpoint: e, key, inFlight: 0, consecutive5xx: 0, consecutiveGatewayErrors: 0, ejectedUntil: 0, ejections: 0 };
+      s = { endpoint: e, key, inFlight: 0, mirrorInFlight: 0, consecutive5xx: 0, consecutiveGatewayErrors: 0, consecutiveLocalOrigin: 0, ejectedUntil: 0, ejections: 0 };
       this.endpoints.set(key, s);
     }
     return s;
   }
 
-  /**
-   * Chooses an endpoint of the cluster by its load-balancing policy, skipping ejected endpoints
-   * (unless all are, when Envoy's panic mode routes to all). `hashKey` feeds consistent hashing.
-   */
-  pick(c: Cluster, hashKey: string | undefined): Endpoint | undefined {
-    const eps = c.endpoints;
-    if (eps.length === 0) return undefined;
-    if (eps.length === 1) return eps[0];
-    let candidates = eps;
-    if (c.outlier) {
-      const now = Date.now();
-      const healthy = eps.filter((e) => this.state(c, e).ejectedUntil <= now);
-      if (healthy.length > 0) candidates = healthy;
-    }
-    switch (c.lb.kind) {
-      case 'random':
-        return candidates[Math.floor(Math.random() * candidates.length)];
-      case 'least-request': {
-        // Power of two choices, as Envoy's LEAST_REQUEST does.
-        const a = candidates[Math.floor(Math.random() * candidates.length)];
-        const b = candidates[Math.floor(Math.random() * candidates.length)];
-        return this.state(c, a).inFlight <= this.state(c, b).inFlight ? a : b;
-      }
-      case 'hash':
-        if (hashKey !== undefined) return candidates[hash32(hashKey) % candidates.length];
-        return candidates[Math.floor(Math.random() * candidates.length)];
-      default: {
-        let s = this.clusterState.get(c.name);
-        if (!s) this.clusterState.set(c.name, (s = { rr: 0 }));
-        return candidates[s.rr++ % candidates.length];
-      }
-    }
+  clusterState(c: Cluster): ClusterState {
+    let s = this.clusterStates.get(c.name);
+    if (!s) this.clusterStates.set(c.name, (s = { rr: 0, active: 0, pending: 0, retries: 0, ejectedUntilMax: 0 }));
+    return s;
   }
 
-  /** Outlier detection bookkeeping: consecutive 5xx / gateway errors eject for base × count. */
-  record(c: Cluster, st: EndpointState, status: number | 'connect-failure'): void {
+  /**
+   * Chooses an endpoint of the cluster by its load-balancing policy (src/proxy/load-balancer.ts),
+   * skipping ejected endpoints. Below `minHealthPercent` healthy (Envoy's panic threshold) all are
+   * used; with the threshold at 0 — Istio's default — and every endpoint ejected, none is (503 UH).
+   * `exclude` lists endpoints a retry should avoid (Envoy previous_hosts), when others remain.
+   */
+  pick(c: Cluster, hashKey: string | undefined, exclude?: readonly Endpoint[]): Endpoint | undefined {
+    const eps = c.endpoints;
+    if (eps.length === 0) return undefined;
+    const cs = this.clusterState(c);
+    let usable: ((i: number) => boolean) | undefined;
+    if (c.outlier && cs.ejectedUntilMax > Date.now()) {
+      const now = Date.now();
+      const healthy = eps.map((e) => this.state(c, e).ejectedUntil <= now);
+      const count = healthy.filter(Boolean).length;
+      const panic = c.outlier.minHealthPercent !== undefined && c.outlier.minHealthPercent > 0 && (count * 100) / eps.length < c.outlier.minHealthPercent;
+      if (!panic) {
+        if (count === 0) return undefined;
+        if (count < eps.length) usable = (i) => healthy[i];
+      }
+    }
+    if (exclude && exclude.length > 0 && eps.length > 1) {
+      const base = usable;
+      const fresh = (i: number) => (base === undefined || base(i)) && !exclude.includes(eps[i]);
+      if (eps.some((_, i) => fresh(i))) usable = fresh;
+    }
+    const i = chooseIndex(c, {
+      hash: hashKey !== undefined ? keyHash(hashKey) : undefined,
+      usable,
+      inFlight: c.lb.kind === 'least-request' ? (k) => this.state(c, eps[k]).inFlight : undefined,
+      cursor: cs,
+    });
+    return i < 0 ? undefined : eps[i];
+  }
+
+  /**
+   * Envoy's circuit breakers, checked before an attempt takes a place: max requests in flight to the
+   * cluster, and max requests queued for a connection (an endpoint at maxConnections queues).
+   */
+  overflow(c: Cluster, st: EndpointState): Overflow {
+    const p = c.pool;
+    if (p.maxRequests && p.maxRequests > 0 && this.clusterState(c).active >= p.maxRequests) return 'max-requests';
+    if (p.maxPendingRequests > 0 && p.maxConnections > 0 && st.inFlight >= p.maxConnections && this.clusterState(c).pending >= p.maxPendingRequests) return 'max-pending';
+    return undefined;
+  }
+
+  /** An attempt starts on `st`; pair with `end`. Counts only what circuit breakers need. */
+  begin(c: Cluster, st: EndpointState): void {
+    const p = c.pool;
+    if ((p.maxRequests ?? 0) > 0 || (p.maxPendingRequests > 0 && p.maxConnections > 0)) {
+      const cs = this.clusterState(c);
+      cs.active++;
+      if (p.maxConnections > 0 && st.inFlight >= p.maxConnections) cs.pending++;
+    }
+    st.inFlight++;
+  }
+
+  end(c: Cluster, st: EndpointState): void {
+    const p = c.pool;
+    if ((p.maxRequests ?? 0) > 0 || (p.maxPendingRequests > 0 && p.maxConnections > 0)) {
+      const cs = this.clusterState(c);
+      cs.active--;
+      if (p.maxConnections > 0 && st.inFlight > p.maxConnections) cs.pending--;
+    }
+    st.inFlight--;
+  }
+
+  /**
+   * Outlier detection (Envoy outlier_detection): consecutive 5xx and consecutive gateway errors
+   * eject an endpoint for baseEjectionTime × times ejected (capped at max(300 s, base)); the
+   * multiplier decays by one per `interval` spent healthy. `localOrigin` marks connect failures,
+   * resets and timeouts (status 503/504 here), counted apart when splitLocalOriginErrors is set.
+   * At most maxEjectionPercent of the endpoints are ejected at once, but always at least one.
+   */
+  record(c: Cluster, st: EndpointState, status: number | 'connect-failure', localOrigin = status === 'connect-failure'): void {
     const o = c.outlier;
     if (!o) return;
-    const gatewayError = status === 'connect-failure' || status === 502 || status === 503 || status === 504;
-    const is5xx = status === 'connect-failure' || status >= 500;
-    st.consecutive5xx = is5xx ? st.consecutive5xx + 1 : 0;
-    st.consecutiveGatewayErrors = gatewayError ? st.consecutiveGatewayErrors + 1 : 0;
-    const trip =
-      (o.consecutive5xx > 0 && st.consecutive5xx >= o.consecutive5xx) ||
-      (o.consecutiveGatewayErrors > 0 && st.consecutiveGatewayErrors >= o.consecutiveGatewayErrors);
+    const code = status === 'connect-failure' ? 503 : status;
+    let trip = false;
+    if (o.splitLocalOriginErrors && localOrigin) {
+      st.consecutiveLocalOrigin++;
+      trip = (o.consecutiveLocalOriginFailures ?? 5) > 0 && st.consecutiveLocalOrigin >= (o.consecutiveLocalOriginFailures ?? 5);
+    } else {
+      if (o.splitLocalOriginErrors) st.consecutiveLocalOrigin = 0;
+      const gatewayError = code === 502 || code === 503 || code === 504;
+      st.consecutive5xx = code >= 500 ? st.consecutive5xx + 1 : 0;
+      st.consecutiveGatewayErrors = gatewayError ? st.consecutiveGatewayErrors + 1 : 0;
+      trip =
+        (o.consecutive5xx > 0 && st.consecutive5xx >= o.consecutive5xx) ||
+        (o.consecutiveGatewayErrors > 0 && st.consecutiveGatewayErrors >= o.consecutiveGatewayErrors);
+    }
     if (!trip) return;
     const now = Date.now();
+    if (st.ejectedUntil > now) return; // already out
     const ejected = c.endpoints.filter((e) => this.state(c, e).ejectedUntil > now).length;
-    // Envoy ejects at least one host even when maxEjectionPercent rounds down to zero.
-    const allowed = Math.max(1, Math.floor((o.maxEjectionPercent * c.endpoints.length) / 100));
-    if (ejected >= allowed) return;
+    if (ejected > 0 && ((ejected + 1) * 100) / c.endpoints.length > o.maxEjectionPercent) return;
+    // The multiplier drops by one for every interval the endpoint stayed in since its last ejection.
+    if (st.ejections > 0 && o.intervalMs > 0) st.ejections = Math.max(0, st.ejections - Math.floor((now - st.ejectedUntil) / o.intervalMs));
     st.ejections++;
-    st.ejectedUntil = now + o.baseEjectionMs * st.ejections;
+    st.ejectedUntil = now + Math.min(o.baseEjectionMs * st.ejections, Math.max(300_000, o.baseEjectionMs));
     st.consecutive5xx = 0;
     st.consecutiveGatewayErrors = 0;
+    st.consecutiveLocalOrigin = 0;
+    const cs = this.clusterState(c);
+    if (st.ejectedUntil > cs.ejectedUntilMax) cs.ejectedUntilMax = st.ejectedUntil;
   }
 
   /** After a swap: close pools no cluster of the new table uses (in-flight requests finish first). */
@@ -135,9 +232,9 @@ export class Upstreams {
     }
   }
 
-  snapshot(): { key: string; inFlight: number; ejected: boolean; ejections: number }[] {
+  snapshot(): { key: string; inFlight: number; mirrorInFlight: number; ejected: boolean; ejections: number }[] {
     const now = Date.now();
-    return [...this.endpoints.values()].map((s) => ({ key: s.key, inFlight: s.inFlight, ejected: s.ejectedUntil > now, ejections: s.ejections }));
+    return [...this.endpoints.values()].map((s) => ({ key: s.key, inFlight: s.inFlight, mirrorInFlight: s.mirrorInFlight, ejected: s.ejectedUntil > now, ejections: s.ejections }));
   }
 
   async close(): Promise<void> {

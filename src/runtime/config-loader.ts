@@ -7,12 +7,23 @@ import { formatIssue, hasErrors, type ConfigIssue } from '../config/issues.js';
 import { loadPaths } from '../config/load.js';
 import { resourceKey, type Resource } from '../config/resource.js';
 import { buildRouteTable, type BuildOptions } from '../translate/build-table.js';
+import type { Workload } from '../translate/service-registry.js';
+import { isolateClusterErrors } from '../kubernetes/isolate-errors.js';
 import type { AppliedStore } from './applied-store.js';
 import type { ConfigState } from './config-state.js';
+
+/** How long to wait before reading again a file that suddenly reads empty (see readFiles). */
+const TORN_READ_RETRY_MS = 100;
+
+/** Resources kept elsewhere (the Kubernetes API server), merged after files and before the store. */
+export interface ResourceFeed {
+  snapshot(): { readonly resources: readonly Resource[]; readonly issues: readonly ConfigIssue[]; readonly workloads: readonly Workload[] };
+}
 
 export interface LoaderOptions {
   readonly paths: readonly string[];
   readonly store?: AppliedStore;
+  readonly feed?: ResourceFeed;
   readonly build: Omit<BuildOptions, 'version'>;
   readonly log: (line: string) => void;
 }
@@ -28,6 +39,9 @@ export class ConfigLoader {
   private watchers: FSWatcher[] = [];
   private timer?: NodeJS.Timeout;
   private files: string[] = [];
+  /** Resources each file yielded at the last read (to spot a read that caught a file mid-write). */
+  private resourcesPerFile = new Map<string, number>();
+  private scheduledFrom = new Set<string>();
   private loading: Promise<void> = Promise.resolve();
 
   constructor(
@@ -37,30 +51,66 @@ export class ConfigLoader {
 
   /** Reads the files; resources from the applied store replace file ones with the same identity. */
   async readFiles(): Promise<{ resources: Resource[]; issues: ConfigIssue[] }> {
-    const { resources, issues, files } = await loadPaths([...this.opts.paths]);
-    this.files = files;
-    return { resources, issues };
+    let r = await loadPaths([...this.opts.paths]);
+    if (this.tornFiles(r).length > 0) {
+      // A file that held resources reads empty: most likely caught between a writer's truncate and
+      // its write (editors and `>` do both). Publishing that would drop its routes for a moment, so
+      // read again a little later; a file still empty then was emptied on purpose.
+      await new Promise((ok) => setTimeout(ok, TORN_READ_RETRY_MS));
+      r = await loadPaths([...this.opts.paths]);
+    }
+    this.files = r.files;
+    this.resourcesPerFile = new Map(r.files.map((f) => [f, 0]));
+    for (const res of r.resources) this.resourcesPerFile.set(res.source.file, (this.resourcesPerFile.get(res.source.file) ?? 0) + 1);
+    return { resources: r.resources, issues: r.issues };
   }
 
-  merge(fileResources: readonly Resource[], stored: readonly Resource[]): Resource[] {
+  /** Files that had resources at the last read and now have none, without any issue about them. */
+  private tornFiles(r: { resources: readonly Resource[]; issues: readonly ConfigIssue[]; files: readonly string[] }): string[] {
+    const torn: string[] = [];
+    for (const f of r.files) {
+      if (!this.resourcesPerFile.get(f)) continue;
+      if (r.resources.some((res) => res.source.file === f) || r.issues.some((i) => i.file === f)) continue;
+      torn.push(f);
+    }
+    return torn;
+  }
+
+  merge(fileResources: readonly Resource[], stored: readonly Resource[], fed: readonly Resource[] = this.opts.feed?.snapshot().resources ?? []): Resource[] {
     const m = new Map<string, Resource>();
     for (const r of fileResources) m.set(resourceKey(r), r);
+    for (const r of fed) m.set(resourceKey(r), r);
     for (const r of stored) m.set(resourceKey(r), r);
     return [...m.values()];
   }
 
   /** Compiles a resource set without publishing it (admission checks and validate use this). */
   compile(resources: readonly Resource[], loadIssues: readonly ConfigIssue[]) {
-    const built = buildRouteTable(resources, { ...this.opts.build, version: this.version + 1 });
-    return { table: built.table, issues: [...loadIssues, ...built.issues], statuses: built.statuses };
+    const workloads = this.opts.feed ? [...(this.opts.build.workloads ?? []), ...this.opts.feed.snapshot().workloads] : this.opts.build.workloads;
+    const options: BuildOptions = { ...this.opts.build, workloads, version: this.version + 1 };
+    const built = buildRouteTable(resources, options);
+    // `options` goes back too: with --workers, each worker rebuilds this very table from them.
+    return { table: built.table, issues: [...loadIssues, ...built.issues], statuses: built.statuses, options };
   }
 
   /** Loads everything and publishes when error-free. Serialised: one load at a time. */
   reload(stored?: readonly Resource[]): Promise<{ applied: boolean; issues: ConfigIssue[] }> {
     const run = async () => {
       const files = await this.readFiles();
-      const resources = this.merge(files.resources, stored ?? this.opts.store?.all() ?? []);
-      const { table, issues, statuses } = this.compile(resources, files.issues);
+      const feed = this.opts.feed?.snapshot();
+      const loadIssues = feed ? [...files.issues, ...feed.issues] : files.issues;
+      let resources = this.merge(files.resources, stored ?? this.opts.store?.all() ?? [], feed?.resources);
+      let { table, issues, statuses } = this.compile(resources, loadIssues);
+      if (feed && hasErrors(issues)) {
+        // Objects from the API server with errors are left out instead of freezing every update.
+        const iso = isolateClusterErrors(resources, { issues, rest: { table, statuses } }, (rs) => {
+          const c = this.compile(rs, loadIssues);
+          return { issues: c.issues, rest: { table: c.table, statuses: c.statuses } };
+        });
+        resources = iso.resources;
+        ({ issues } = iso.compiled);
+        ({ table, statuses } = iso.compiled.rest);
+      }
       this.version++;
       if (hasErrors(issues)) {
         this.state.reject(this.version, issues);
@@ -94,17 +144,27 @@ export class ConfigLoader {
     }
   }
 
-  private schedule(): void {
-    clearTimeout(this.timer);
+  /**
+   * Reloads soon; changes within ~150 ms coalesce into one compile and swap. The delay runs from
+   * the first change, not the last, so a file rewritten continuously still reloads every ~150 ms
+   * (a debounce would never fire); a change during a reload schedules one more.
+   */
+  schedule(from = 'files'): void {
+    this.scheduledFrom.add(from);
+    if (this.timer) return;
     this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const sources = [...this.scheduledFrom].join(' and ');
+      this.scheduledFrom.clear();
       void this.reload().then((r) => {
-        if (r.applied) this.opts.log(`config v${this.state.table.version} applied from files`);
+        if (r.applied) this.opts.log(`config v${this.state.table.version} applied from ${sources}`);
       });
     }, 150);
   }
 
   close(): void {
     clearTimeout(this.timer);
+    this.timer = undefined;
     for (const w of this.watchers) w.close();
     this.watchers = [];
   }

@@ -6,11 +6,19 @@ import { formatIssue, type ConfigIssue } from '../config/issues.js';
 import { startAdmin } from '../admin/admin-server.js';
 import { startListener, type Listener } from '../proxy/listener.js';
 import { Proxy } from '../proxy/proxy.js';
+import type { DownstreamOptions } from '../proxy/downstream-options.js';
 import { findVirtualHost } from '../proxy/router.js';
 import { DEFAULT_MIRROR, type MirrorDefaults } from '../translate/mirror-policies.js';
 import { AppliedStore } from './applied-store.js';
 import { ConfigLoader } from './config-loader.js';
 import { ConfigState } from './config-state.js';
+import { startGatewayListeners, type GatewayListeners } from './gateway-listeners.js';
+import { selfAddresses } from './self-addresses.js';
+import { Telemetry } from '../telemetry/telemetry.js';
+import type { KubernetesOptions } from '../kubernetes/kube-source.js';
+import { kubernetesAdminRoutes, startKubernetesSource } from '../kubernetes/start.js';
+import { startComparison, stopComparison, type CompareOptions } from '../compare/start.js';
+import { registerDashboardRoutes } from '../dashboard/dashboard-routes.js';
 
 export interface UmbraOptions {
   readonly files: readonly string[];
@@ -27,13 +35,25 @@ export interface UmbraOptions {
   readonly accessLogFormat?: 'text' | 'json';
   /** Operational messages (reloads, rejected configs). */
   readonly log?: (line: string) => void;
+  /** Also read resources (and Pods) from a Kubernetes API server. */
+  readonly kubernetes?: KubernetesOptions;
+  /** Shadow comparison limits (issue 9): retained-body budget, pending pairs, window. */
+  readonly compare?: CompareOptions;
+  /** How operational lines are written (`log` gets them already formatted); passed on to workers. */
+  readonly logFormat?: 'text' | 'json';
+  /** Client-side limits of every listener: header limits, timeouts, connection caps, XFF trust, path normalisation. */
+  readonly downstream?: Partial<DownstreamOptions>;
 }
 
 export interface Umbra {
   readonly state: ConfigState;
   readonly proxy: Proxy;
+  /** Metrics (/stats/prometheus); `telemetry.metricsJson()` feeds a multi-worker primary. */
+  readonly telemetry: Telemetry;
   readonly loader: ConfigLoader;
   readonly listener: Listener;
+  /** Listeners of the Gateway API Gateways being served (follow the table). */
+  readonly gateways: GatewayListeners;
   readonly admin: Server;
   readonly proxyUrl: string;
   readonly adminUrl: string;
@@ -55,41 +75,66 @@ export async function startUmbra(o: UmbraOptions): Promise<Umbra> {
   const store = new AppliedStore(o.stateDir);
   const storeIssues = store.load();
   const mirrorDefaults = { ...DEFAULT_MIRROR, ...o.mirror };
+  // Filled in once the listener is bound (port 0 is only known then); later loads refuse self-mirrors.
+  const self = selfAddresses(o.listen.host, o.listen.port);
+  let kube;
+  try {
+    kube = o.kubernetes ? await startKubernetesSource(o.kubernetes, o.namespace ?? 'default', log) : undefined;
+  } catch (e) {
+    throw new StartupError(`kubernetes: ${(e as Error).message}`, []);
+  }
   const loader = new ConfigLoader(state, {
     paths: o.files,
     store,
-    build: { namespace: o.namespace ?? 'default', mirrorDefaults },
+    feed: kube,
+    build: { namespace: o.namespace ?? 'default', mirrorDefaults, selfAddresses: self },
     log,
   });
+  kube?.onChange(() => loader.schedule('the API server'));
   const first = await loader.reload();
   if (!first.applied) {
+    await kube?.close();
     throw new StartupError(`configuration has errors:\n${[...storeIssues, ...first.issues].map((i) => `  ${formatIssue(i)}`).join('\n')}`, first.issues);
   }
-  const proxy = new Proxy(state, { mirrorBodyBudget: o.mirrorBodyBudget ?? 64 * 1024 * 1024, accessLog: o.accessLog, accessLogFormat: o.accessLogFormat });
+  const proxy = new Proxy(state, { mirrorBodyBudget: o.mirrorBodyBudget ?? 64 * 1024 * 1024, accessLog: o.accessLog, accessLogFormat: o.accessLogFormat, downstream: o.downstream });
+  const telemetry = new Telemetry(proxy, state, { namespace: o.namespace });
   const listener = await startListener(proxy, findVirtualHost, { host: o.listen.host, port: o.listen.port });
+  self.splice(0, self.length, ...selfAddresses(listener.address.host, listener.address.port));
+  const extraRoutes = new Map([...telemetry.routes(), ...(kube ? kubernetesAdminRoutes(kube) : [])]);
+  const comparison = startComparison({ proxy, routes: extraRoutes, registry: telemetry.registry, stateDir: o.stateDir, log }, o.compare);
+  registerDashboardRoutes(extraRoutes);
   let admin: Server;
   try {
-    admin = await startAdmin({ state, loader, store, proxy, token: o.adminToken }, o.admin.host, o.admin.port);
+    admin = await startAdmin({ state, loader, store, proxy, token: o.adminToken, extraRoutes }, o.admin.host, o.admin.port);
   } catch (e) {
+    stopComparison(comparison);
     await listener.close(0);
+    await kube?.close();
     throw e;
   }
+  kube?.attach(state);
+  const gateways = startGatewayListeners(proxy, state, { host: o.listen.host, log });
+  await gateways.settled();
   if (o.watch !== false) loader.watch();
   const a = admin.address();
   const adminPort = typeof a === 'object' && a ? a.port : o.admin.port;
   return {
     state,
     proxy,
+    telemetry,
     loader,
     listener,
+    gateways,
     admin,
     proxyUrl: `http://${listener.address.host}:${listener.address.port}`,
     adminUrl: `http://${o.admin.host}:${adminPort}`,
     async close(drainMs = 5_000) {
+      await kube?.close();
       loader.close();
       admin.closeAllConnections();
-      await Promise.all([listener.close(drainMs), new Promise<void>((ok) => admin.close(() => ok()))]);
+      await Promise.all([listener.close(drainMs), gateways.close(drainMs), new Promise<void>((ok) => admin.close(() => ok()))]);
       await proxy.close();
+      stopComparison(comparison);
     },
   };
 }

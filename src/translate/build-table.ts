@@ -7,7 +7,11 @@ import type { Cluster, GatewayListener, Route, RouteTable, VirtualHost, Wildcard
 import { ClusterBuilder } from './clusters.js';
 import { qualifyHost } from './host-names.js';
 import { issueAt } from './issue-at.js';
-import { virtualServiceRoutes, type IstioContext, type VirtualServiceView } from './istio-routes.js';
+import { analyze, dedupeIssues, dropDuplicates } from './analysis.js';
+import { delegateIndex } from './istio-delegates.js';
+import { istioRetryPolicy, virtualServiceRoutes, type IstioContext, type VirtualServiceView } from './istio-routes.js';
+import { refuseSelfMirrors } from './mirror-loops.js';
+import { gatewayApiRoutes } from './gateway-api/route-source.js';
 import { DEFAULT_MIRROR, type MirrorDefaults } from './mirror-policies.js';
 import { buildServiceRegistry, type MeshService, type ServiceRegistry, type Workload } from './service-registry.js';
 
@@ -18,6 +22,8 @@ export interface BuildOptions {
   /** Workloads known from elsewhere (Pods, when watching Kubernetes). */
   readonly workloads?: readonly Workload[];
   readonly version: number;
+  /** Umbra's own listener addresses ("address:port"): a mirror into one of them is refused (loop). */
+  readonly selfAddresses?: readonly string[];
 }
 
 export const DEFAULT_BUILD: BuildOptions = { namespace: 'default', mirrorDefaults: DEFAULT_MIRROR, version: 1 };
@@ -41,6 +47,9 @@ const extraSources: MeshRouteSourceFactory[] = [];
 export function registerRouteSource(f: MeshRouteSourceFactory): void {
   extraSources.push(f);
 }
+// Registered here, the one place every caller (run, validate, admin, tests) goes through. Its
+// routes win over a VirtualService for a service port only where Istio's would (gateway-api/mesh.ts).
+registerRouteSource(gatewayApiRoutes);
 
 function byAge(a: Resource, b: Resource): number {
   const ta = a.metadata.creationTimestamp ?? '';
@@ -82,6 +91,8 @@ export interface BuildResult {
 
 export function buildRouteTable(resources: readonly Resource[], options: BuildOptions = DEFAULT_BUILD): BuildResult {
   const issues: ConfigIssue[] = [];
+  // One definition per identity, the last one as the loader would keep it (reported by analysis.ts).
+  resources = dropDuplicates(resources, issues);
   const registry = buildServiceRegistry(resources, options.workloads ?? [], issues);
   const clusters = new ClusterBuilder(
     resources.filter((r) => r.kind === 'DestinationRule'),
@@ -91,6 +102,7 @@ export function buildRouteTable(resources: readonly Resource[], options: BuildOp
     registry,
     clusters,
     mirrorPolicies: resources.filter((r) => r.kind === 'MirrorPolicy'),
+    delegates: delegateIndex(resources),
     mirrorDefaults: options.mirrorDefaults,
     issues,
     resources,
@@ -140,8 +152,13 @@ export function buildRouteTable(resources: readonly Resource[], options: BuildOp
     clusters: clusters.clusters as ReadonlyMap<string, Cluster>,
     gatewayListeners: sources.flatMap((s) => s.gatewayListeners),
   });
-  return { table, issues, statuses: ctx.statuses };
+  refuseSelfMirrors(table, resources, options.selfAddresses ?? [], issues);
+  analyze(resources, registry, issues); // istioctl-analyze-style checks (analysis.ts)
+  return { table, issues: dedupeIssues(issues), statuses: ctx.statuses };
 }
+
+/** Istio gives the default route of a service its default retry policy (route.BuildDefaultHTTPOutboundRoute). */
+const DEFAULT_ROUTE_RETRY = istioRetryPolicy(undefined, false);
 
 function defaultRoutes(svc: MeshService, port: number, clusters: ClusterBuilder): Route[] {
   const cluster = clusters.get(svc, port, undefined);
@@ -150,7 +167,7 @@ function defaultRoutes(svc: MeshService, port: number, clusters: ClusterBuilder)
       name: 'default',
       origin: { kind: svc.origin.kind, namespace: svc.namespace, name: svc.name, path: 'spec' },
       match: {},
-      action: { kind: 'forward', backends: [{ cluster, weight: 1 }], totalWeight: 1, noBackendStatus: 503, timeoutMs: 0, perTryTimeoutMs: 0, mirrors: [] },
+      action: { kind: 'forward', backends: [{ cluster, weight: 1 }], totalWeight: 1, noBackendStatus: 503, timeoutMs: 0, perTryTimeoutMs: 0, retry: DEFAULT_ROUTE_RETRY, mirrors: [] },
     },
   ];
 }

@@ -3,6 +3,7 @@
 
 import type { ConfigIssue } from '../config/issues.js';
 import type { Resource } from '../config/resource.js';
+import { buildMaglev, buildRing, DEFAULT_MAGLEV_SIZE, DEFAULT_MIN_RING_SIZE } from '../model/consistent-hash.js';
 import type { Cluster, ConnectionPoolSettings, Endpoint, LbPolicy, OutlierDetection } from '../model/route-table.js';
 import { parseDurationMs } from './duration.js';
 import { qualifyHost } from './host-names.js';
@@ -14,14 +15,17 @@ interface TrafficPolicy {
     simple?: string;
     consistentHash?: {
       httpHeaderName?: string;
-      httpCookie?: { name: string };
+      httpCookie?: { name: string; path?: string; ttl?: string };
       useSourceIp?: boolean;
       httpQueryParameterName?: string;
+      ringHash?: { minimumRingSize?: number };
+      maglev?: { tableSize?: number };
+      minimumRingSize?: number;
     };
   };
   connectionPool?: {
-    tcp?: { maxConnections?: number; connectTimeout?: string; idleTimeout?: string };
-    http?: { http1MaxPendingRequests?: number; maxRequestsPerConnection?: number; idleTimeout?: string; http2MaxRequests?: number };
+    tcp?: { maxConnections?: number; connectTimeout?: string; idleTimeout?: string; tcpKeepalive?: { time?: string } };
+    http?: { http1MaxPendingRequests?: number; maxRequestsPerConnection?: number; idleTimeout?: string; http2MaxRequests?: number; maxRetries?: number };
   };
   outlierDetection?: {
     consecutive5xxErrors?: number;
@@ -29,8 +33,11 @@ interface TrafficPolicy {
     interval?: string;
     baseEjectionTime?: string;
     maxEjectionPercent?: number;
+    minHealthPercent?: number;
+    splitExternalLocalOriginErrors?: boolean;
+    consecutiveLocalOriginFailures?: number;
   };
-  tls?: { mode?: string; sni?: string; insecureSkipVerify?: boolean };
+  tls?: { mode?: string; sni?: string; insecureSkipVerify?: boolean; caCertificates?: string; subjectAltNames?: string[] };
   portLevelSettings?: (TrafficPolicy & { port?: { number?: number } })[];
 }
 interface DestinationRuleSpec {
@@ -100,10 +107,13 @@ export class ClusterBuilder {
       service: { name: svc.name, namespace: svc.namespace, fqdn: svc.fqdn, port },
       subset,
       endpoints,
-      lb: lbPolicy(policy),
+      lb: lbPolicy(policy, endpoints),
       pool: poolSettings(policy),
       outlier: outlier(policy),
-      tls: policy.tls?.mode === 'SIMPLE' ? { mode: 'SIMPLE', sni: policy.tls.sni, insecureSkipVerify: policy.tls.insecureSkipVerify } : undefined,
+      tls:
+        policy.tls?.mode === 'SIMPLE'
+          ? { mode: 'SIMPLE', sni: policy.tls.sni, insecureSkipVerify: policy.tls.insecureSkipVerify, caCertificates: policy.tls.caCertificates, subjectAltNames: policy.tls.subjectAltNames }
+          : undefined,
     };
     this.clusters.set(name, cluster);
     return name;
@@ -124,10 +134,28 @@ function mergePolicies(top: TrafficPolicy | undefined, port: number, subset: Tra
   return out;
 }
 
-function lbPolicy(p: TrafficPolicy): LbPolicy {
+/**
+ * Consistent hashing builds its table here, once per cluster: a ring of `minimumRingSize` points
+ * (Istio's default algorithm) or a Maglev table of `tableSize` slots, over "address:port" identities.
+ */
+function lbPolicy(p: TrafficPolicy, endpoints: readonly Endpoint[]): LbPolicy {
   const ch = p.loadBalancer?.consistentHash;
-  if (ch)
-    return { kind: 'hash', header: ch.httpHeaderName?.toLowerCase(), cookie: ch.httpCookie?.name, sourceIp: ch.useSourceIp, queryParam: ch.httpQueryParameterName };
+  if (ch) {
+    const ids = endpoints.map((e) => `${e.address}:${e.port}`);
+    const table = ch.maglev ? buildMaglev(ids, ch.maglev.tableSize ?? DEFAULT_MAGLEV_SIZE) : buildRing(ids, ch.ringHash?.minimumRingSize ?? ch.minimumRingSize ?? DEFAULT_MIN_RING_SIZE);
+    const ttlMs = parseDurationMs(ch.httpCookie?.ttl);
+    return {
+      kind: 'hash',
+      header: ch.httpHeaderName?.toLowerCase(),
+      cookie: ch.httpCookie?.name,
+      sourceIp: ch.useSourceIp,
+      queryParam: ch.httpQueryParameterName,
+      // Envoy generates the cookie only when a TTL is given (a zero TTL makes a session cookie).
+      cookieTtlSeconds: ttlMs !== undefined ? Math.floor(ttlMs / 1000) : undefined,
+      cookiePath: ch.httpCookie?.path,
+      table,
+    };
+  }
   switch (p.loadBalancer?.simple) {
     case 'LEAST_REQUEST':
     case 'LEAST_CONN':
@@ -148,6 +176,9 @@ function poolSettings(p: TrafficPolicy): ConnectionPoolSettings {
     maxRequestsPerConnection: http?.maxRequestsPerConnection ?? DEFAULT_POOL.maxRequestsPerConnection,
     idleTimeoutMs: parseDurationMs(http?.idleTimeout ?? tcp?.idleTimeout) ?? DEFAULT_POOL.idleTimeoutMs,
     connectTimeoutMs: parseDurationMs(tcp?.connectTimeout) ?? DEFAULT_POOL.connectTimeoutMs,
+    maxRequests: http?.http2MaxRequests ?? 0,
+    maxRetries: http?.maxRetries ?? 0,
+    tcpKeepaliveMs: parseDurationMs(tcp?.tcpKeepalive?.time),
   };
 }
 
@@ -160,5 +191,9 @@ function outlier(p: TrafficPolicy): OutlierDetection | undefined {
     intervalMs: parseDurationMs(o.interval) ?? 10_000,
     baseEjectionMs: parseDurationMs(o.baseEjectionTime) ?? 30_000,
     maxEjectionPercent: o.maxEjectionPercent ?? 10,
+    // Istio sets Envoy's panic threshold from minHealthPercent, whose default is 0: no panic mode.
+    minHealthPercent: o.minHealthPercent ?? 0,
+    splitLocalOriginErrors: o.splitExternalLocalOriginErrors ?? false,
+    consecutiveLocalOriginFailures: o.consecutiveLocalOriginFailures ?? 5,
   };
 }

@@ -6,6 +6,7 @@ import type { ConfigIssue } from '../config/issues.js';
 import type { Resource } from '../config/resource.js';
 import { exact, prefix, regex, RegexSyntaxError, type Matcher } from '../model/matchers.js';
 import { percentToPpm, PPM_ALL } from '../model/percent.js';
+import { parseRetryOn } from '../model/retry-on.js';
 import type {
   CorsPolicy,
   FaultPolicy,
@@ -16,16 +17,19 @@ import type {
   QueryMatch,
   Route,
   RouteAction,
+  RetryPolicy,
   RouteMatch,
   WeightedBackend,
 } from '../model/route-table.js';
 import type { ClusterBuilder } from './clusters.js';
 import { parseDurationMs } from './duration.js';
+import { formatPath } from '../config/yaml-source.js';
 import { issueAt } from './issue-at.js';
-import { findMirrorPolicy, mirrorPolicy, type MirrorDefaults } from './mirror-policies.js';
+import { expandRules, type ExpandedRule } from './istio-delegates.js';
+import { findMirrorPolicy, linkBaselines, mirrorPolicy, type MirrorDefaults } from './mirror-policies.js';
 import type { MeshService, ServiceRegistry } from './service-registry.js';
 
-type StringMatch = { exact?: string; prefix?: string; regex?: string };
+export type StringMatch = { exact?: string; prefix?: string; regex?: string };
 interface Destination {
   host: string;
   subset?: string;
@@ -36,7 +40,7 @@ interface IstioHeaders {
   add?: Record<string, string>;
   remove?: string[];
 }
-interface HttpMatch {
+export interface HttpMatch {
   name?: string;
   uri?: StringMatch;
   scheme?: StringMatch;
@@ -58,8 +62,9 @@ export interface IstioHttpRule {
   redirect?: { uri?: string; authority?: string; port?: number; derivePort?: string; scheme?: string; redirectCode?: number };
   directResponse?: { status: number; body?: { string?: string; bytes?: string } };
   rewrite?: { uri?: string; authority?: string; uriRegexRewrite?: { match: string; rewrite: string } };
+  delegate?: { name: string; namespace?: string };
   timeout?: string;
-  retries?: { attempts?: number; perTryTimeout?: string; retryOn?: string };
+  retries?: { attempts?: number; perTryTimeout?: string; retryOn?: string; retryIgnorePreviousHosts?: boolean; backoff?: string };
   fault?: {
     delay?: { fixedDelay?: string; percentage?: Percent; percent?: number };
     abort?: { httpStatus?: number; percentage?: Percent };
@@ -76,11 +81,12 @@ export interface IstioHttpRule {
     exposeHeaders?: string[];
     maxAge?: string;
     allowCredentials?: boolean;
+    unmatchedPreflights?: string;
   };
   headers?: { request?: IstioHeaders; response?: IstioHeaders };
 }
 export interface VirtualServiceView {
-  hosts: string[];
+  hosts?: string[];
   http?: IstioHttpRule[];
 }
 
@@ -90,15 +96,20 @@ export interface IstioContext {
   readonly mirrorPolicies: readonly Resource[];
   readonly mirrorDefaults: MirrorDefaults;
   readonly issues: ConfigIssue[];
+  /** Host-less VirtualServices by "namespace/name", for `http[].delegate`. */
+  readonly delegates?: ReadonlyMap<string, Resource>;
 }
 
-/** Compiles one StringMatch, turning a non-RE2 pattern into a config issue. */
+/**
+ * Compiles one StringMatch, turning a non-RE2 pattern into a config issue. `ignoreCase` (Istio
+ * ignoreUriCase) applies to exact and prefix only: Envoy's case_sensitive does not touch regexes.
+ */
 function stringMatcher(vs: Resource, path: string, m: StringMatch | undefined, issues: ConfigIssue[], ignoreCase = false): Matcher | undefined | null {
   if (!m) return undefined;
   try {
     if (m.exact !== undefined) return exact(m.exact, ignoreCase);
     if (m.prefix !== undefined) return prefix(m.prefix, ignoreCase);
-    if (m.regex !== undefined) return regex(m.regex, ignoreCase);
+    if (m.regex !== undefined) return regex(m.regex);
   } catch (e) {
     if (e instanceof RegexSyntaxError) {
       issues.push(issueAt(vs, `${path}.regex`, 'error', e.message));
@@ -109,17 +120,32 @@ function stringMatcher(vs: Resource, path: string, m: StringMatch | undefined, i
   return undefined; // {} — presence only
 }
 
+/** Istio turns `regex: "*"` (not RE2) into a presence test, like an empty match (istio #20629). */
+function presenceOr(vs: Resource, path: string, m: StringMatch, issues: ConfigIssue[]): Matcher | undefined {
+  if (m.regex === '*') return undefined;
+  return stringMatcher(vs, path, m, issues) ?? undefined;
+}
+
+/** `path` + a map key, quoted when it is not a plain name ("headers[\"@request.auth.claims.sub\"]"). */
+const keyPath = (path: string, key: string) => path + formatPath(['_', key]).slice(1);
+
+/** A condition no request meets (JWT claim headers: Umbra validates no JWTs, so no claims exist). */
+const NEVER: Matcher = { kind: 'exact', value: '\u0000never', test: () => false };
+
 function headerMatches(vs: Resource, path: string, map: Record<string, StringMatch> | undefined, issues: ConfigIssue[]): HeaderMatch[] | undefined {
   if (!map) return undefined;
-  return Object.entries(map).map(([name, m]) => ({
-    name: name.toLowerCase(),
-    value: stringMatcher(vs, `${path}.${name}`, m, issues) ?? undefined,
-  }));
+  return Object.entries(map).map(([name, m]) => {
+    if (name.startsWith('@request.auth.claims')) {
+      issues.push(issueAt(vs, keyPath(path, name), 'warning', 'JWT claim matching is not supported by Umbra (it validates no JWTs); this condition never matches'));
+      return { name: name.toLowerCase(), value: NEVER };
+    }
+    return { name: name.toLowerCase(), value: presenceOr(vs, keyPath(path, name), m, issues) };
+  });
 }
 
 function queryMatches(vs: Resource, path: string, map: Record<string, StringMatch> | undefined, issues: ConfigIssue[]): QueryMatch[] | undefined {
   if (!map) return undefined;
-  return Object.entries(map).map(([name, m]) => ({ name, value: stringMatcher(vs, `${path}.${name}`, m, issues) ?? undefined }));
+  return Object.entries(map).map(([name, m]) => ({ name, value: presenceOr(vs, keyPath(path, name), m, issues) }));
 }
 
 function routeMatch(vs: Resource, path: string, m: HttpMatch, issues: ConfigIssue[]): RouteMatch {
@@ -136,13 +162,25 @@ function routeMatch(vs: Resource, path: string, m: HttpMatch, issues: ConfigIssu
   };
 }
 
+/** Pseudo-headers and Host are never set or removed as headers (istio TranslateHeadersOperations). */
+const isInternalHeader = (k: string) => k.startsWith(':') || k === 'host';
+const isAuthorityHeader = (k: string) => k === ':authority' || k === 'host';
+
 export function istioHeaderOps(h: IstioHeaders | undefined): HeaderOps | undefined {
   if (!h) return undefined;
-  return {
-    set: h.set ? Object.entries(h.set).map(([k, v]) => [k.toLowerCase(), v] as const) : undefined,
-    add: h.add ? Object.entries(h.add).map(([k, v]) => [k.toLowerCase(), v] as const) : undefined,
-    remove: h.remove?.map((x) => x.toLowerCase()),
+  const pairs = (m: Record<string, string> | undefined) => {
+    const out = m ? Object.entries(m).map(([k, v]) => [k.toLowerCase(), v] as const).filter(([k]) => !isInternalHeader(k)) : [];
+    return out.length > 0 ? out : undefined;
   };
+  const remove = h.remove?.map((x) => x.toLowerCase()).filter((k) => !isInternalHeader(k));
+  const ops: HeaderOps = { set: pairs(h.set), add: pairs(h.add), remove: remove && remove.length > 0 ? remove : undefined };
+  return ops.set || ops.add || ops.remove ? ops : undefined;
+}
+
+/** `host` / `:authority` under headers.request set (or add) rewrite the authority in Istio. */
+function headerAuthority(h: IstioHeaders | undefined): string | undefined {
+  const find = (m: Record<string, string> | undefined) => Object.entries(m ?? {}).find(([k]) => isAuthorityHeader(k.toLowerCase()))?.[1];
+  return find(h?.set) ?? find(h?.add);
 }
 
 /** Picks the service port for a destination: explicit, else the service's only port, else the listener's. */
@@ -153,10 +191,14 @@ function destinationPort(svc: MeshService, dest: Destination, listenerPort: numb
   return undefined;
 }
 
-function resolveCluster(ctx: IstioContext, vs: Resource, path: string, dest: Destination, listenerPort: number | undefined): { cluster?: string; svc?: MeshService } {
+function resolveCluster(ctx: IstioContext, vs: Resource, path: string, dest: Destination, listenerPort: number | undefined, mirror = false): { cluster?: string; svc?: MeshService } {
   const svc = ctx.registry.resolve(dest.host, vs.metadata.namespace);
   if (!svc) {
-    ctx.issues.push(issueAt(vs, `${path}.host`, 'warning', `host "${dest.host}" does not resolve to any Service or ServiceEntry`, 'requests to it are answered 503 (no healthy upstream)'));
+    ctx.issues.push(
+      mirror
+        ? issueAt(vs, `${path}.host`, 'warning', `mirror host "${dest.host}" does not resolve to any Service or ServiceEntry; no copies are sent`, 'declare it with a Service (and WorkloadEntries) or a ServiceEntry')
+        : issueAt(vs, `${path}.host`, 'warning', `host "${dest.host}" does not resolve to any Service or ServiceEntry`, 'requests to it are answered 503 (no healthy upstream); declare it with a Service or a ServiceEntry'),
+    );
     return {};
   }
   const port = destinationPort(svc, dest, listenerPort);
@@ -188,12 +230,17 @@ function mirrors(ctx: IstioContext, vs: Resource, path: string, rule: IstioHttpR
   );
   const out: MirrorPolicy[] = [];
   for (const t of targets) {
-    const { cluster, svc } = resolveCluster(ctx, vs, t.path, t.dest, listenerPort);
+    const { cluster, svc } = resolveCluster(ctx, vs, t.path, t.dest, listenerPort, true);
     if (!cluster || !svc || t.ppm === 0) continue;
     const policy = findMirrorPolicy(ctx.mirrorPolicies, svc, t.dest.subset);
     out.push(mirrorPolicy(cluster, `${svc.name}.${svc.namespace}${t.dest.subset ? `|${t.dest.subset}` : ''}`, t.ppm, policy, ctx.mirrorDefaults));
   }
-  return out;
+  // Comparison with a baseline (issue 9): the policy's baseline must be one of this rule's mirrors.
+  return linkBaselines(
+    out,
+    (host, ns) => ctx.registry.resolve(host, ns)?.fqdn,
+    (m, message) => ctx.issues.push(issueAt(vs, path, 'warning', message, `MirrorPolicy ${m.policy ?? ''} sets compare.baseline`)),
+  );
 }
 
 function pathRewrite(rule: IstioHttpRule, m: HttpMatch | undefined, vs: Resource, path: string, issues: ConfigIssue[]): PathReplacement | undefined {
@@ -208,31 +255,45 @@ function pathRewrite(rule: IstioHttpRule, m: HttpMatch | undefined, vs: Resource
       return undefined;
     }
   }
-  if (rw.uri === undefined) return undefined;
-  // "If the original URI was matched based on prefix, the value replaces the matched prefix."
-  if (m?.uri?.prefix !== undefined) return { kind: 'prefix', prefix: m.uri.prefix, value: rw.uri };
-  return { kind: 'full', value: rw.uri };
+  if (!rw.uri) return undefined;
+  // Istio emits Envoy's prefix_rewrite, which replaces what the route matched: the prefix of a
+  // prefix match, the whole path of an exact or regex match, and "/" when there is no uri match
+  // (so rewrite "/v2" on "/a" gives "/v2a", as it does under Istio).
+  const uri = m?.uri;
+  if (uri?.prefix !== undefined) return { kind: 'head', length: uri.prefix.length, value: rw.uri };
+  if (uri?.exact !== undefined || uri?.regex !== undefined) return { kind: 'full', value: rw.uri };
+  return { kind: 'head', length: 1, value: rw.uri };
 }
 
-function fault(rule: IstioHttpRule): FaultPolicy | undefined {
+/**
+ * Istio: "If left unspecified, no request will be delayed" / "no request will be aborted" — an
+ * absent percentage is 0 % (the deprecated integer `percent` still counts for delays).
+ */
+function fault(vs: Resource, path: string, rule: IstioHttpRule, issues: ConfigIssue[]): FaultPolicy | undefined {
   const f = rule.fault;
   if (!f) return undefined;
-  const pct = (p: Percent | undefined, legacy?: number) => (p ? percentToPpm(p.value ?? 0) : legacy !== undefined ? percentToPpm(legacy) : PPM_ALL);
-  return {
-    delay: f.delay?.fixedDelay ? { ms: parseDurationMs(f.delay.fixedDelay) ?? 0, ppm: pct(f.delay.percentage, f.delay.percent) } : undefined,
-    abort: f.abort?.httpStatus ? { status: f.abort.httpStatus, ppm: pct(f.abort.percentage) } : undefined,
-  };
+  const pct = (p: Percent | undefined, legacy?: number) => (p ? percentToPpm(p.value ?? 0) : legacy !== undefined ? percentToPpm(legacy) : 0);
+  const delay = f.delay?.fixedDelay ? { ms: parseDurationMs(f.delay.fixedDelay) ?? 0, ppm: pct(f.delay.percentage, f.delay.percent) } : undefined;
+  const abort = f.abort?.httpStatus ? { status: f.abort.httpStatus, ppm: pct(f.abort.percentage) } : undefined;
+  if (delay && delay.ppm === 0 && !f.delay?.percentage)
+    issues.push(issueAt(vs, `${path}.fault.delay`, 'warning', 'a delay without percentage delays no request (Istio: unspecified means 0 %)', 'set percentage: {value: 100} to delay every request'));
+  if (abort && abort.ppm === 0 && !f.abort?.percentage)
+    issues.push(issueAt(vs, `${path}.fault.abort`, 'warning', 'an abort without percentage aborts no request (Istio: unspecified means 0 %)', 'set percentage: {value: 100} to abort every request'));
+  return delay || abort ? { delay, abort } : undefined;
 }
 
 function cors(vs: Resource, path: string, rule: IstioHttpRule, issues: ConfigIssue[]): CorsPolicy | undefined {
   const c = rule.corsPolicy;
   if (!c) return undefined;
+  // allowOrigins wins over the deprecated allowOrigin (istio TranslateCORSPolicy); an exact "*"
+  // allows every origin, as Envoy's CORS filter tests each matcher against "*" too.
   const origins: Matcher[] = [];
-  (c.allowOrigins ?? []).forEach((o, i) => {
-    const m = stringMatcher(vs, `${path}.corsPolicy.allowOrigins[${i}]`, o, issues);
-    if (m) origins.push(m);
-  });
-  for (const o of c.allowOrigin ?? []) origins.push(o === '*' ? prefix('') : exact(o));
+  if (c.allowOrigins)
+    c.allowOrigins.forEach((o, i) => {
+      const m = stringMatcher(vs, `${path}.corsPolicy.allowOrigins[${i}]`, o, issues);
+      if (m) origins.push(m.test('*') ? prefix('') : m);
+    });
+  else for (const o of c.allowOrigin ?? []) origins.push(o === '*' ? prefix('') : exact(o));
   return {
     allowOrigins: origins,
     allowMethods: c.allowMethods ?? [],
@@ -240,6 +301,7 @@ function cors(vs: Resource, path: string, rule: IstioHttpRule, issues: ConfigIss
     exposeHeaders: c.exposeHeaders ?? [],
     maxAgeSeconds: c.maxAge ? Math.floor((parseDurationMs(c.maxAge) ?? 0) / 1000) : undefined,
     allowCredentials: c.allowCredentials,
+    forwardNotMatchingPreflights: c.unmatchedPreflights !== 'IGNORE',
   };
 }
 
@@ -247,23 +309,23 @@ function cors(vs: Resource, path: string, rule: IstioHttpRule, issues: ConfigIss
  * Routes for one VirtualService as seen from one service port (`listenerPort`): each rule becomes
  * one route per match block (blocks are OR-ed), in rule order — Istio's first-match-wins.
  */
-export function virtualServiceRoutes(vs: Resource, ctx: IstioContext, listenerPort: number | undefined): Route[] {
-  const spec = vs.spec as VirtualServiceView;
+export function virtualServiceRoutes(root: Resource, ctx: IstioContext, listenerPort: number | undefined): Route[] {
   const routes: Route[] = [];
-  (spec.http ?? []).forEach((rule, ri) => {
-    const path = `spec.http[${ri}]`;
+  for (const { rule, resource: vs, path, index: ri } of expandRules(root, ctx.delegates, ctx.issues)) {
     const matches: (HttpMatch | undefined)[] = rule.match && rule.match.length > 0 ? rule.match : [undefined];
     const requestHeaders = istioHeaderOps(rule.headers?.request);
     const responseHeaders = istioHeaderOps(rule.headers?.response);
-    const faultPolicy = fault(rule);
+    const faultPolicy = fault(vs, path, rule, ctx.issues);
     const corsPolicy = cors(vs, path, rule, ctx.issues);
     const mirrorList = rule.route ? mirrors(ctx, vs, path, rule, listenerPort) : [];
+    // Istio's route name: the rule's name, ".<match name>" appended for a named match block.
+    const base = rule.name ?? `${vs.metadata.namespace}/${vs.metadata.name}#${ri}`;
     matches.forEach((m, mi) => {
       if (m?.port !== undefined && listenerPort !== undefined && m.port !== listenerPort) return;
       const action = ruleAction(ctx, vs, path, rule, m, listenerPort, mirrorList);
       if (!action) return;
       routes.push({
-        name: rule.name ?? `${vs.metadata.namespace}/${vs.metadata.name}#${ri}${matches.length > 1 ? `.${mi}` : ''}`,
+        name: m?.name ? `${base}.${m.name}` : matches.length > 1 ? `${base}.${mi}` : base,
         origin: { kind: 'VirtualService', namespace: vs.metadata.namespace, name: vs.metadata.name, path: m ? `${path}.match[${mi}]` : path },
         match: m ? routeMatch(vs, `${path}.match[${mi}]`, m, ctx.issues) : {},
         action,
@@ -273,8 +335,34 @@ export function virtualServiceRoutes(vs: Resource, ctx: IstioContext, listenerPo
         cors: corsPolicy,
       });
     });
-  });
+  }
   return routes;
+}
+
+/** Istio's retry policy when a rule sets none (istio pilot retry.DefaultPolicy). */
+export const ISTIO_DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
+const DEFAULT_RETRY_ATTEMPTS = 2;
+/** Envoy's base retry back-off interval. */
+const DEFAULT_BACKOFF_MS = 25;
+
+/**
+ * Istio's retry translation (retry.ConvertPolicy): no `retries` → the default policy (2 retries on
+ * connect failures and 503); `attempts: 0` → none; otherwise the default with the given fields.
+ * With consistent hashing, retries stay on the same endpoint unless retryIgnorePreviousHosts says so.
+ */
+export function istioRetryPolicy(retries: IstioHttpRule['retries'], consistentHash: boolean): RetryPolicy | undefined {
+  if (retries && (retries.attempts ?? 0) <= 0) return undefined;
+  const parsed = parseRetryOn(retries?.retryOn ?? ISTIO_DEFAULT_RETRY_ON);
+  return {
+    attempts: retries?.attempts ?? DEFAULT_RETRY_ATTEMPTS,
+    perTryTimeoutMs: parseDurationMs(retries?.perTryTimeout) ?? 0,
+    retryOn: parsed.names,
+    conditions: parsed.conditions,
+    // The default policy retries 503; a user's retryOn lists its own codes (none → none).
+    retriableStatusCodes: retries?.retryOn === undefined ? [503] : parsed.codes,
+    backoffBaseMs: parseDurationMs(retries?.backoff) ?? DEFAULT_BACKOFF_MS,
+    ignorePreviousHosts: retries?.retryIgnorePreviousHosts ?? !consistentHash,
+  };
 }
 
 function ruleAction(
@@ -288,12 +376,18 @@ function ruleAction(
 ): RouteAction | undefined {
   if (rule.redirect) {
     const r = rule.redirect;
+    // istio ApplyRedirect: FROM_REQUEST_PORT is the port the route serves; FROM_PROTOCOL_DEFAULT
+    // (like no port at all) leaves the port to Envoy, which keeps the request's; an explicit 80 on
+    // http or 443 on https becomes "no port redirect" too (so the request's port stays, as in Istio).
+    let port = r.port ?? (r.derivePort === 'FROM_REQUEST_PORT' ? listenerPort : undefined);
+    const scheme = r.scheme ?? 'http';
+    if ((port === 80 && scheme === 'http') || (port === 443 && scheme === 'https')) port = undefined;
     return {
       kind: 'redirect',
       scheme: r.scheme,
       host: r.authority,
-      port: r.port,
-      path: r.uri !== undefined ? { kind: 'full', value: r.uri } : undefined,
+      port,
+      path: r.uri ? { kind: 'full', value: r.uri } : undefined,
       status: r.redirectCode ?? 301, // Istio's default redirect code
     };
   }
@@ -309,36 +403,35 @@ function ruleAction(
     ctx.issues.push(issueAt(vs, path, 'error', 'rule has neither route, redirect nor directResponse'));
     return undefined;
   }
+  const lone = rule.route.length === 1;
   const backends: WeightedBackend[] = rule.route.map((d, di) => {
     const { cluster } = resolveCluster(ctx, vs, `${path}.route[${di}].destination`, d.destination, listenerPort);
-    // A lone destination takes all traffic; otherwise an unset weight is 0 (Istio).
-    const weight = d.weight ?? (rule.route!.length === 1 ? 100 : 0);
     return {
       cluster,
-      weight,
+      // A lone destination takes all traffic whatever its weight; otherwise an unset weight is 0 (Istio).
+      weight: lone ? 100 : (d.weight ?? 0),
       requestHeaders: istioHeaderOps(d.headers?.request),
       responseHeaders: istioHeaderOps(d.headers?.response),
+      authority: headerAuthority(d.headers?.request),
     };
   });
   const totalWeight = backends.reduce((a, b) => a + b.weight, 0);
-  if (totalWeight === 0) ctx.issues.push(issueAt(vs, `${path}.route`, 'warning', 'all route weights are 0; matching requests are answered 503'));
-  const retries = rule.retries;
+  if (totalWeight === 0)
+    ctx.issues.push(issueAt(vs, `${path}.route`, 'warning', 'all route weights are 0; matching requests are answered 503', 'give at least one destination a weight above 0'));
+  // Route-level authority: rewrite.authority, else a host/:authority header set on the rule.
+  const authority = rule.rewrite?.authority || headerAuthority(rule.headers?.request);
+  const rewritePathTo = rule.rewrite ? pathRewrite(rule, m, vs, path, ctx.issues) : undefined;
+  const consistentHash = lone && backends[0].cluster !== undefined && ctx.clusters.clusters.get(backends[0].cluster)?.lb.kind === 'hash';
+  const retry = istioRetryPolicy(rule.retries, consistentHash);
   return {
     kind: 'forward',
     backends,
     totalWeight,
     noBackendStatus: 503,
-    rewrite: rule.rewrite ? { path: pathRewrite(rule, m, vs, path, ctx.issues), authority: rule.rewrite.authority } : undefined,
+    rewrite: rewritePathTo || authority ? { path: rewritePathTo, authority } : undefined,
     timeoutMs: parseDurationMs(rule.timeout) ?? 0,
-    perTryTimeoutMs: parseDurationMs(retries?.perTryTimeout) ?? 0,
-    retry:
-      retries && (retries.attempts ?? 0) > 0
-        ? {
-            attempts: retries.attempts ?? 0,
-            perTryTimeoutMs: parseDurationMs(retries.perTryTimeout) ?? 0,
-            retryOn: (retries.retryOn ?? 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes').split(',').map((s) => s.trim()),
-          }
-        : undefined,
+    perTryTimeoutMs: retry?.perTryTimeoutMs ?? 0,
+    retry,
     mirrors: mirrorList,
   };
 }

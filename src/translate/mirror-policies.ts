@@ -2,7 +2,7 @@
 // overridden by any umbra.dev MirrorPolicy attached to the target Service or DestinationRule subset.
 
 import type { Resource } from '../config/resource.js';
-import type { BreakerSettings, HeaderOps, MirrorPolicy, ShadowAuthority } from '../model/route-table.js';
+import type { BreakerSettings, CompareSettings, HeaderOps, MirrorPolicy, ShadowAuthority } from '../model/route-table.js';
 import { parseDurationMs } from './duration.js';
 import type { MeshService } from './service-registry.js';
 
@@ -12,6 +12,10 @@ export interface MirrorDefaults {
   readonly timeoutMs: number;
   readonly maxInFlight: number;
   readonly bodyBufferBytes: number;
+  /** Body bytes buffered for all copies to one mirror together (`umbra run --mirror-body-budget`). */
+  readonly totalBodyBufferBytes: number;
+  /** The breaker every mirror has unless its policy sets one (a refusing mirror costs a connect each time). */
+  readonly breaker: BreakerSettings;
 }
 
 export const DEFAULT_MIRROR: MirrorDefaults = {
@@ -19,6 +23,8 @@ export const DEFAULT_MIRROR: MirrorDefaults = {
   timeoutMs: 10_000,
   maxInFlight: 512,
   bodyBufferBytes: 4 * 1024 * 1024,
+  totalBodyBufferBytes: 32 * 1024 * 1024,
+  breaker: { consecutiveFailures: 5, cooldownMs: 10_000 },
 };
 
 interface NameValue {
@@ -31,11 +37,19 @@ export interface MirrorPolicySpecView {
   timeout?: string;
   maxInFlight?: number;
   bodyBufferBytes?: number;
+  totalBodyBufferBytes?: number;
   breaker?: { consecutiveFailures?: number; latencyThreshold?: string; cooldown?: string };
   headers?: { set?: NameValue[]; add?: NameValue[]; remove?: string[] };
   methods?: string[];
   sampling?: { key: { header?: string; cookie?: string } };
-  compare?: { enabled: boolean; maxBodyBytes?: number; ignoreHeaders?: string[]; ignoreFields?: string[] };
+  compare?: {
+    enabled: boolean;
+    maxBodyBytes?: number;
+    ignoreHeaders?: string[];
+    ignoreFields?: string[];
+    baseline?: { host: string; subset?: string };
+    thresholds?: { absolute?: number; relative?: number };
+  };
 }
 
 /** Finds the MirrorPolicy for a target: a subset-specific one wins over one for the whole service. */
@@ -82,13 +96,19 @@ function headerOps(h: MirrorPolicySpecView['headers']): HeaderOps | undefined {
   };
 }
 
-function breaker(b: MirrorPolicySpecView['breaker']): BreakerSettings | undefined {
-  if (!b) return undefined;
+function breaker(b: MirrorPolicySpecView['breaker'], defaults: BreakerSettings): BreakerSettings {
+  if (!b) return defaults;
   return {
-    consecutiveFailures: b.consecutiveFailures ?? 5,
-    latencyMs: parseDurationMs(b.latencyThreshold),
-    cooldownMs: parseDurationMs(b.cooldown) ?? 10_000,
+    consecutiveFailures: b.consecutiveFailures ?? defaults.consecutiveFailures,
+    latencyMs: parseDurationMs(b.latencyThreshold) ?? defaults.latencyMs,
+    cooldownMs: parseDurationMs(b.cooldown) ?? defaults.cooldownMs,
   };
+}
+
+/** Header names are matched lower-case on the hot path; lower them once here. */
+function sampleKey(k: { header?: string; cookie?: string } | undefined): MirrorPolicy['sampleKey'] {
+  if (!k) return undefined;
+  return k.header !== undefined ? { header: k.header.toLowerCase() } : { cookie: k.cookie };
 }
 
 export function mirrorPolicy(
@@ -107,17 +127,75 @@ export function mirrorPolicy(
     timeoutMs: parseDurationMs(s?.timeout) ?? defaults.timeoutMs,
     maxInFlight: s?.maxInFlight ?? defaults.maxInFlight,
     bodyBufferBytes: s?.bodyBufferBytes ?? defaults.bodyBufferBytes,
+    totalBodyBufferBytes: s?.totalBodyBufferBytes ?? defaults.totalBodyBufferBytes,
     methods: s?.methods ? new Set(s.methods.map((m) => m.toUpperCase())) : undefined,
     headers: headerOps(s?.headers),
-    sampleKey: s?.sampling?.key,
-    breaker: breaker(s?.breaker),
-    compare: s?.compare?.enabled
-      ? {
-          maxBodyBytes: s.compare.maxBodyBytes ?? 256 * 1024,
-          ignoreHeaders: (s.compare.ignoreHeaders ?? []).map((h) => h.toLowerCase()),
-          ignoreFields: s.compare.ignoreFields ?? [],
-        }
-      : undefined,
+    sampleKey: sampleKey(s?.sampling?.key),
+    breaker: breaker(s?.breaker, defaults.breaker),
+    compare: s?.compare?.enabled ? compareSettings(s.compare, policy!.metadata.namespace) : undefined,
     policy: policy ? `${policy.metadata.namespace}/${policy.metadata.name}` : undefined,
   };
+}
+
+/** Diffy's defaults, in fractions: 3 points over the noise rate, and 20 % of the field's own rate. */
+export const DEFAULT_COMPARE_THRESHOLDS = { absolute: 0.03, relative: 0.2 } as const;
+
+function compareSettings(c: NonNullable<MirrorPolicySpecView['compare']>, namespace: string): CompareSettings {
+  return {
+    maxBodyBytes: c.maxBodyBytes ?? 256 * 1024,
+    ignoreHeaders: (c.ignoreHeaders ?? []).map((h) => h.toLowerCase()),
+    ignoreFields: c.ignoreFields ?? [],
+    baselineTarget: c.baseline ? { host: c.baseline.host, namespace, subset: c.baseline.subset } : undefined,
+    thresholds: {
+      absolute: c.thresholds?.absolute !== undefined ? c.thresholds.absolute / 100 : DEFAULT_COMPARE_THRESHOLDS.absolute,
+      relative: c.thresholds?.relative !== undefined ? c.thresholds.relative / 100 : DEFAULT_COMPARE_THRESHOLDS.relative,
+    },
+  };
+}
+
+/** Splits an Envoy-style cluster name ("outbound|80|v1|httpbin.default.svc.cluster.local"). */
+function clusterTarget(cluster: string): { fqdn: string; subset: string } | undefined {
+  const parts = cluster.split('|');
+  return parts.length === 4 ? { subset: parts[2], fqdn: parts[3] } : undefined;
+}
+
+/**
+ * Noise cancellation as Diffy does it: a candidate whose policy names a baseline (a second copy of
+ * the primary's version, e.g. Istio `mirrors: [v1, v2]`) is paired with that mirror of the same rule.
+ * The baseline gets the candidate's compare settings with `baseline: true`, so its response is kept
+ * too. Returns the rule's mirrors with links set; a baseline the rule does not mirror is reported.
+ */
+export function linkBaselines(
+  mirrors: readonly MirrorPolicy[],
+  resolveFqdn: (host: string, namespace: string) => string | undefined,
+  report: (candidate: MirrorPolicy, message: string) => void,
+): MirrorPolicy[] {
+  const out = [...mirrors];
+  out.forEach((m, i) => {
+    const target = m.compare?.baselineTarget;
+    if (!m.compare || !target) return;
+    const fqdn = resolveFqdn(target.host, target.namespace);
+    const j = fqdn === undefined ? -1 : out.findIndex((o, k) => k !== i && clusterTarget(o.cluster)?.fqdn === fqdn && clusterTarget(o.cluster)?.subset === (target.subset ?? ''));
+    if (j === -1) {
+      const what = `${target.host}${target.subset ? ` subset ${target.subset}` : ''}`;
+      report(m, `baseline ${what} is not mirrored by this rule, so noise is not measured for ${m.name}; add it to the rule's mirrors`);
+      return;
+    }
+    const base = out[j];
+    out[i] = { ...out[i], compare: { ...m.compare, baselineMirror: base.name } };
+    const own = base.compare;
+    out[j] = {
+      ...base,
+      compare: {
+        maxBodyBytes: Math.max(own?.maxBodyBytes ?? 0, m.compare.maxBodyBytes),
+        ignoreHeaders: m.compare.ignoreHeaders,
+        ignoreFields: m.compare.ignoreFields,
+        thresholds: own?.thresholds ?? m.compare.thresholds,
+        baselineMirror: own?.baselineMirror,
+        baselineTarget: own?.baselineTarget,
+        baseline: true,
+      },
+    };
+  });
+  return out;
 }

@@ -4,6 +4,7 @@
 import type { ConfigIssue } from '../config/issues.js';
 import type { Resource } from '../config/resource.js';
 import { resourceId } from '../config/resource.js';
+import { isIP } from 'node:net';
 import type { Endpoint } from '../model/route-table.js';
 import { qualifyHost, serviceAliases, serviceFqdn } from './host-names.js';
 import { issueAt } from './issue-at.js';
@@ -57,6 +58,7 @@ interface WorkloadEntrySpec {
 }
 interface ServiceEntrySpec {
   hosts: string[];
+  addresses?: string[];
   ports?: { number: number; name?: string; protocol?: string; targetPort?: number }[];
   resolution?: string;
   endpoints?: WorkloadEntrySpec[];
@@ -112,7 +114,7 @@ export function buildServiceRegistry(
 
   for (const r of resources) {
     if (r.kind === 'Service') services.push(fromKubernetesService(r, workloads, slices, issues));
-    else if (r.kind === 'ServiceEntry') services.push(...fromServiceEntry(r, workloads));
+    else if (r.kind === 'ServiceEntry') services.push(...fromServiceEntry(r, workloads, issues));
   }
 
   const byName = new Map<string, MeshService>();
@@ -190,9 +192,26 @@ function endpointsFromSlices(
   return out;
 }
 
-function fromServiceEntry(r: Resource, workloads: readonly Workload[]): MeshService[] {
+/**
+ * ServiceEntry hosts (istio.io networking/service-entry): `STATIC` endpoints are IP addresses;
+ * `DNS`/`DNS_ROUND_ROBIN` endpoints are names resolved per connection, and with no endpoints the
+ * host itself is dialled; `NONE` forwards to the host as addressed. `addresses` (VIPs, not CIDRs)
+ * become names the service answers to, so "curl http://10.0.0.7:80" reaches it like its host does.
+ */
+function fromServiceEntry(r: Resource, workloads: readonly Workload[], issues: ConfigIssue[]): MeshService[] {
   const spec = r.spec as ServiceEntrySpec;
   const { namespace } = r.metadata;
+  const resolution = spec.resolution ?? 'NONE';
+  if (resolution === 'STATIC')
+    (spec.endpoints ?? []).forEach((e, i) => {
+      if (e.address && !isIP(e.address) && !e.address.startsWith('unix://'))
+        issues.push(issueAt(r, `spec.endpoints[${i}].address`, 'error', `"${e.address}" is not an IP address; resolution STATIC needs IP endpoints`, 'use resolution: DNS for host names'));
+    });
+  if (resolution === 'DYNAMIC_DNS') issues.push(issueAt(r, 'spec.resolution', 'warning', 'DYNAMIC_DNS is not supported by Umbra; treated as DNS'));
+  spec.hosts.forEach((h, i) => {
+    if (h.startsWith('*')) issues.push(issueAt(r, `spec.hosts[${i}]`, 'warning', `wildcard host "${h}" is not supported by Umbra; ignored`, 'list each host name'));
+  });
+  const vips = (spec.addresses ?? []).filter((a) => !a.includes('/')).map((a) => a.toLowerCase());
   const ports: ServicePort[] = (spec.ports ?? []).map((p) => ({
     name: p.name,
     port: p.number,
@@ -214,9 +233,9 @@ function fromServiceEntry(r: Resource, workloads: readonly Workload[]): MeshServ
     .map((host) => {
       const endpoints = new Map<number, Endpoint[]>();
       for (const sp of ports) {
-        // DNS resolution with no endpoints: the host itself is the endpoint (resolved per connection).
+        // DNS (or NONE) with no endpoints: the host itself is the endpoint (resolved per connection).
         const eps: Endpoint[] =
-          members.length === 0 && (spec.resolution === 'DNS' || spec.resolution === 'DNS_ROUND_ROBIN')
+          members.length === 0 && resolution !== 'STATIC' && !spec.workloadSelector
             ? [{ address: host, port: typeof sp.targetPort === 'number' ? sp.targetPort : sp.port, labels: {}, workload: host }]
             : members.flatMap((w) => {
                 const port = (sp.name ? w.ports[sp.name] : undefined) ?? (typeof sp.targetPort === 'number' ? sp.targetPort : sp.port);
@@ -225,6 +244,6 @@ function fromServiceEntry(r: Resource, workloads: readonly Workload[]): MeshServ
         endpoints.set(sp.port, eps);
       }
       const h = host.toLowerCase();
-      return { name: h, namespace, fqdn: h, aliases: [h], ports, endpoints, origin: r };
+      return { name: h, namespace, fqdn: h, aliases: [h, ...vips], ports, endpoints, origin: r };
     });
 }

@@ -211,10 +211,9 @@ corsPolicy: {allowOrigins: [{exact: "https://a.example"}], unmatchedPreflights: 
       'spec.exportTo',
       'spec.http[0].match[0].sourceLabels',
       'spec.http[0].match[0].gateways',
-      'spec.http[0].retries.backoff',
+      // retries.backoff and corsPolicy.unmatchedPreflights are implemented (issue 4).
       'spec.http[0].retries.retryRemoteLocalities',
       'spec.http[0].fault.abort.grpcStatus',
-      'spec.http[0].corsPolicy.unmatchedPreflights',
     ],
   );
   assert.ok(warnings(r.issues).every((i) => i.message === 'not supported by Umbra; ignored'));

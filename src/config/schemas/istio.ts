@@ -40,8 +40,14 @@ const stringMatchShape = {
 export const stringMatch = strictObject(stringMatchShape).superRefine((m, ctx) =>
   oneOf(m, ['exact', 'prefix', 'regex'], ctx, { what: 'exactly one' }),
 );
-/** Header/query matches: an empty `{}` tests presence only, so at most one operator. */
-export const presenceOrStringMatch = strictObject(stringMatchShape).superRefine((m, ctx) =>
+/**
+ * Header/query matches: an empty `{}` tests presence only, so at most one operator. Istio also
+ * reads `regex: "*"` (not RE2) as presence (istio/istio#20629), so it is accepted here.
+ */
+export const presenceOrStringMatch = strictObject({
+  ...stringMatchShape,
+  regex: z.union([z.literal('*'), re2]).optional(),
+}).superRefine((m, ctx) =>
   oneOf(m, ['exact', 'prefix', 'regex'], ctx, { allowNone: true }),
 );
 
@@ -75,19 +81,26 @@ const gatewayNames = z.array(z.string().min(1));
 // ---------------------------------------------------------------------------------------------
 // VirtualService
 
+/** A header name, or a JWT claim Istio routes on ("@request.auth.claims.group"; Umbra reports it at translation). */
+const matchHeaderKey = z.string().superRefine((s, ctx) => {
+  if (/^@request\.auth\.claims(\.|\[)/.test(s)) return;
+  const r = headerName.safeParse(s);
+  if (!r.success) addError(ctx, [], r.error.issues[0].message);
+});
+
 export const httpMatchRequest = strictObject({
   name: z.string().optional(),
   uri: stringMatch.optional(),
   scheme: stringMatch.optional(),
   method: stringMatch.optional(),
   authority: stringMatch.optional(),
-  headers: z.record(headerName, presenceOrStringMatch).optional(),
+  headers: z.record(matchHeaderKey, presenceOrStringMatch).optional(),
   port: port.optional(),
   sourceLabels: labelMap.optional(),
   gateways: gatewayNames.optional(),
   queryParams: z.record(z.string(), presenceOrStringMatch).optional(),
   ignoreUriCase: z.boolean().optional(),
-  withoutHeaders: z.record(headerName, presenceOrStringMatch).optional(),
+  withoutHeaders: z.record(matchHeaderKey, presenceOrStringMatch).optional(),
   sourceNamespace: z.string().optional(),
   statPrefix: z.string().optional(),
 });

@@ -1,0 +1,123 @@
+// A benchmark backend, run as its own process (forked with an IPC channel) so that it never shares
+// an event loop with the proxy under test. Modes: fast (49-byte JSON at once), slow (after 200 ms),
+// hung (reads requests, never answers). It counts requests and the Host headers it saw.
+
+import { createServer, type Socket } from 'node:net';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type BackendMode = 'fast' | 'slow' | 'hung';
+
+export interface BackendStats {
+  readonly requests: number;
+  /** Host header value → requests that carried it. */
+  readonly hosts: Record<string, number>;
+  readonly connections: number;
+}
+
+/** What the parent sends; the child answers `stats` with a BackendStats message. */
+export type BackendCommand = { readonly type: 'stats' } | { readonly type: 'reset' };
+
+// Exactly 49 bytes, the body size of the issue's measurements.
+export const BODY = '{"service":"httpbin-v1","ok":true,"items":[1,2]}\n';
+const RESPONSE = Buffer.from(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(BODY)}\r\n\r\n${BODY}`, 'latin1');
+const SLOW_MS = 200;
+const HEAD_END = Buffer.from('\r\n\r\n');
+const MAX_HEAD = 64 * 1024;
+
+let requests = 0;
+let connections = 0;
+let hosts = new Map<string, number>();
+
+/** Finds a header's value in a request head (latin1 text), case-insensitively, without a regex. */
+function headerValue(head: string, lowerName: string): string | undefined {
+  const lower = head.toLowerCase();
+  const at = lower.indexOf(`\r\n${lowerName}:`);
+  if (at === -1) return undefined;
+  const start = at + lowerName.length + 3;
+  const end = head.indexOf('\r\n', start);
+  return head.slice(start, end === -1 ? head.length : end).trim();
+}
+
+/**
+ * A minimal HTTP/1.1 responder: node's http server would spend more CPU than the proxies it is
+ * meant to feed. It understands what the proxies send it (GET/HEAD, or bodies with Content-Length;
+ * keep-alive; pipelining) and answers chunked uploads with 501 + close, which no case uses.
+ */
+function serve(socket: Socket, mode: BackendMode): void {
+  connections++;
+  socket.setNoDelay(true);
+  let pending: Buffer | undefined;
+  let skipBody = 0;
+  const timers = new Set<NodeJS.Timeout>();
+  socket.on('data', (chunk: Buffer) => {
+    let buf = pending ? Buffer.concat([pending, chunk]) : chunk;
+    pending = undefined;
+    for (;;) {
+      if (skipBody > 0) {
+        const n = Math.min(skipBody, buf.length);
+        skipBody -= n;
+        buf = buf.subarray(n);
+        if (skipBody > 0) return;
+      }
+      if (buf.length === 0) return;
+      const end = buf.indexOf(HEAD_END);
+      if (end === -1) {
+        if (buf.length > MAX_HEAD) socket.destroy();
+        else pending = buf;
+        return;
+      }
+      const head = buf.toString('latin1', 0, end);
+      buf = buf.subarray(end + 4);
+      requests++;
+      const host = headerValue(head, 'host') ?? '(none)';
+      hosts.set(host, (hosts.get(host) ?? 0) + 1);
+      if (headerValue(head, 'transfer-encoding') !== undefined) {
+        socket.end('HTTP/1.1 501 Not Implemented\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+        return;
+      }
+      skipBody = Number(headerValue(head, 'content-length') ?? 0) || 0;
+      const close = headerValue(head, 'connection')?.toLowerCase() === 'close';
+      if (mode === 'fast') {
+        if (close) return void socket.end(RESPONSE);
+        socket.write(RESPONSE);
+      } else if (mode === 'slow') {
+        const t = setTimeout(() => {
+          timers.delete(t);
+          if (close) socket.end(RESPONSE);
+          else if (!socket.destroyed) socket.write(RESPONSE);
+        }, SLOW_MS);
+        timers.add(t);
+      }
+      // hung: the request is read and counted, and never answered.
+    }
+  });
+  socket.on('error', () => undefined);
+  socket.on('close', () => {
+    connections--;
+    for (const t of timers) clearTimeout(t);
+  });
+}
+
+function main(): void {
+  const mode = process.argv[2] as BackendMode;
+  const port = Number(process.argv[3]);
+  if (!['fast', 'slow', 'hung'].includes(mode) || !Number.isInteger(port)) {
+    process.stderr.write('usage: backend.js fast|slow|hung PORT\n');
+    process.exit(2);
+  }
+  const server = createServer({ noDelay: true }, (s) => serve(s, mode));
+  server.listen({ port, host: '127.0.0.1', backlog: 4096 }, () => process.send?.({ type: 'listening', port }));
+  process.on('message', (m: BackendCommand) => {
+    if (m.type === 'stats') process.send?.({ type: 'stats', requests, connections, hosts: Object.fromEntries(hosts) } satisfies BackendStats & { type: string });
+    if (m.type === 'reset') {
+      requests = 0;
+      hosts = new Map();
+      process.send?.({ type: 'reset' });
+    }
+  });
+  // The parent going away ends the backend too: no stray servers after a crash.
+  process.on('disconnect', () => process.exit(0));
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();

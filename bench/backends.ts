@@ -1,0 +1,75 @@
+// Starts the benchmark backends as child processes (bench/backend.ts) and talks to them over IPC:
+// reset counters before a measured run, read what they saw after it. "down" is a port nobody serves.
+
+import { fork, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { BackendMode, BackendStats } from './backend.js';
+
+const BACKEND_JS = fileURLToPath(new URL('./backend.js', import.meta.url));
+
+/** A port that was free a moment ago (listen on 0, read it, close). */
+export function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => ok(port));
+    });
+  });
+}
+
+export interface Backend {
+  readonly name: string;
+  readonly mode: BackendMode | 'down';
+  readonly port: number;
+  readonly pid?: number;
+  reset(): Promise<void>;
+  stats(): Promise<BackendStats>;
+  close(): Promise<void>;
+}
+
+function ask<T>(child: ChildProcess, msg: object, reply: string): Promise<T> {
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`backend did not answer ${reply}`)), 5_000);
+    const on = (m: { type: string }) => {
+      if (m.type !== reply) return;
+      clearTimeout(timer);
+      child.off('message', on);
+      ok(m as T);
+    };
+    child.on('message', on);
+    child.send(msg);
+  });
+}
+
+export async function startBackend(name: string, mode: BackendMode | 'down'): Promise<Backend> {
+  const port = await freePort();
+  if (mode === 'down') {
+    const none: BackendStats = { requests: 0, hosts: {}, connections: 0 };
+    return { name, mode, port, reset: async () => undefined, stats: async () => none, close: async () => undefined };
+  }
+  const child = fork(BACKEND_JS, [mode, String(port)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await new Promise<void>((ok, fail) => {
+    child.once('error', fail);
+    child.once('exit', (code) => fail(new Error(`backend ${name} exited with ${code}`)));
+    child.once('message', () => ok());
+  });
+  child.removeAllListeners('exit');
+  return {
+    name,
+    mode,
+    port,
+    pid: child.pid,
+    reset: () => ask<unknown>(child, { type: 'reset' }, 'reset').then(() => undefined),
+    stats: () => ask<BackendStats>(child, { type: 'stats' }, 'stats'),
+    close: () =>
+      new Promise<void>((ok) => {
+        if (child.exitCode !== null || child.signalCode !== null) return ok();
+        child.once('exit', () => ok());
+        child.kill('SIGTERM');
+      }),
+  };
+}

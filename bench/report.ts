@@ -1,0 +1,213 @@
+// Turns the samples of a run into medians per case and contender, the ratios the issue asks for
+// (Umbra/nginx, proxy/direct), the verdict on each target, and the markdown summary.
+
+import { CASES, type CaseId, type ContenderId, type MirrorCheck, type Results, type Sample, type Summary, type Target } from './cases.js';
+import { EXPLANATIONS } from './explanations.js';
+
+export const SHADOW_HOST = 'httpbin-shadow:8000';
+
+function median(xs: readonly (number | null)[]): number | null {
+  const v = xs.filter((x): x is number => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+function errorCount(s: Sample): number {
+  const e = s.load.errors;
+  return e.connect + e.read + e.write + e.status + e.timeout + ('overload' in s.load ? s.load.overload : 0);
+}
+
+function addInto(into: Record<string, number>, from: Record<string, number> | undefined): void {
+  for (const [k, v] of Object.entries(from ?? {})) into[k] = (into[k] ?? 0) + v;
+}
+
+function mirrorCheck(samples: readonly Sample[], v2Mode: string | undefined): MirrorCheck | undefined {
+  if (!v2Mode || samples[0].contender === 'direct') return undefined;
+  const hosts: Record<string, number> = {};
+  let v2Requests = 0;
+  let v2WarmupRequests = 0;
+  let primaries = 0;
+  for (const s of samples) {
+    addInto(hosts, s.v2?.hosts);
+    addInto(hosts, s.v2Warmup?.hosts);
+    v2Requests += s.v2?.requests ?? 0;
+    v2WarmupRequests += s.v2Warmup?.requests ?? 0;
+    primaries += s.load.requests;
+  }
+  let umbra: MirrorCheck['umbra'];
+  if (samples[0].mirrors) {
+    const dropped: Record<string, number> = {};
+    const failed: Record<string, number> = {};
+    let sent = 0;
+    for (const s of samples)
+      for (const m of s.mirrors ?? []) {
+        sent += m.sent;
+        addInto(dropped, m.dropped);
+        addInto(failed, m.failed);
+      }
+    for (const r of [dropped, failed]) for (const k of Object.keys(r)) if (r[k] === 0) delete r[k];
+    umbra = { sent, dropped, failed };
+  }
+  const onlyShadow = Object.keys(hosts).every((h) => h === SHADOW_HOST);
+  let ok: boolean;
+  let note: string;
+  if (v2Mode === 'down') {
+    const attempted = umbra ? Object.values(umbra.failed).reduce((a, b) => a + b, 0) + (umbra.dropped.breaker ?? 0) : undefined;
+    ok = umbra ? (attempted ?? 0) > 0 : true;
+    note = umbra ? `v2 is down: ${attempted} copies failed to connect or were held back by the breaker` : 'v2 is down: nothing to count on its side';
+  } else if (v2Mode === 'fast') {
+    ok = onlyShadow && v2Requests >= 0.95 * primaries && primaries > 0;
+    note = `v2 received ${v2Requests} copies for ${primaries} primaries (${primaries ? Math.round((100 * v2Requests) / primaries) : 0} %)`;
+  } else {
+    ok = onlyShadow && v2Requests + v2WarmupRequests > 0;
+    note = `v2 received ${v2Requests} copies for ${primaries} primaries (and ${v2WarmupRequests} during the warm-up)`;
+    if (umbra && umbra.sent < primaries) note += '; the rest were dropped by the in-flight cap, as designed';
+  }
+  if (v2Mode !== 'down') note += onlyShadow ? `, all with Host ${SHADOW_HOST}` : `, Hosts seen: ${JSON.stringify(hosts)}`;
+  return { v2Requests, v2WarmupRequests, primaries, hosts, umbra, ok, note };
+}
+
+export function summarise(samples: readonly Sample[]): Summary[] {
+  const out: Summary[] = [];
+  for (const def of CASES) {
+    for (const contender of ['direct', 'nginx', 'umbra', 'umbra-2w'] as ContenderId[]) {
+      const ss = samples.filter((s) => s.case === def.id && s.contender === contender);
+      if (ss.length === 0) continue;
+      const rss = ss.map((s) => s.peakRssMiB).filter((x): x is number => x !== null);
+      out.push({
+        case: def.id,
+        contender,
+        rounds: ss.length,
+        rps: median(ss.map((s) => s.load.rps)) ?? 0,
+        p50: median(ss.map((s) => s.load.p50)),
+        p99: median(ss.map((s) => s.load.p99)),
+        cpuMsPer1k: median(ss.map((s) => s.cpuMsPer1k)),
+        errors: ss.reduce((a, s) => a + errorCount(s), 0),
+        requests: ss.reduce((a, s) => a + s.load.requests, 0),
+        peakRssMiB: rss.length ? Math.max(...rss) : null,
+        mirrorCheck: mirrorCheck(ss, def.v2),
+      });
+    }
+  }
+  return out;
+}
+
+function find(sums: readonly Summary[], c: CaseId, who: ContenderId): Summary | undefined {
+  return sums.find((s) => s.case === c && s.contender === who);
+}
+
+function ratio(a: number | null | undefined, b: number | null | undefined): number | null {
+  if (a === null || a === undefined || b === null || b === undefined || b === 0) return null;
+  return Math.round((a / b) * 1000) / 1000;
+}
+
+export function ratios(sums: readonly Summary[]): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  const direct = find(sums, 'A', 'direct')?.rps;
+  for (const def of CASES) {
+    if (def.id === 'A') continue;
+    const u = find(sums, def.id, 'umbra');
+    const n = find(sums, def.id, 'nginx');
+    out[`${def.id} umbra/nginx req/s`] = ratio(u?.rps, n?.rps);
+    if (!def.fixedRate) {
+      out[`${def.id} umbra/direct req/s`] = ratio(u?.rps, direct);
+      out[`${def.id} nginx/direct req/s`] = ratio(n?.rps, direct);
+    }
+    out[`${def.id} umbra/nginx p99`] = ratio(u?.p99, n?.p99);
+  }
+  return out;
+}
+
+const f1 = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : x.toFixed(x >= 100 ? 0 : 2));
+
+export function targets(sums: readonly Summary[]): Target[] {
+  const t: Target[] = [];
+  const u = (c: CaseId) => find(sums, c, 'umbra');
+  const n = (c: CaseId) => find(sums, c, 'nginx');
+  const push = (id: string, text: string, met: boolean | null, measured: string) => t.push({ id, text, met, measured, explanation: met === false ? EXPLANATIONS[id] : undefined });
+  const cmp = (id: string, c: CaseId, k: number) => {
+    const r = ratio(u(c)?.rps, n(c)?.rps);
+    push(id, `${c}: Umbra ≥ ${k} × nginx req/s`, r === null ? null : r >= k, r === null ? 'no nginx result' : `${Math.round(u(c)!.rps)} vs ${Math.round(n(c)!.rps)} req/s = ${r.toFixed(2)} ×`);
+  };
+  cmp('B', 'B', 0.6);
+  cmp('C', 'C', 1.5);
+  const c = u('C');
+  for (const id of ['D', 'E', 'F'] as CaseId[]) {
+    const x = u(id);
+    if (!x || !c) {
+      push(id, `${id}: Umbra req/s ≥ 0.8 × its C, p99 ≤ 1.25 × its C`, null, 'not run');
+      continue;
+    }
+    const rr = x.rps / c.rps;
+    const pr = x.p99 !== null && c.p99 !== null ? x.p99 / c.p99 : null;
+    push(
+      id,
+      `${id}: Umbra req/s ≥ 0.8 × its C, p99 ≤ 1.25 × its C`,
+      rr >= 0.8 && pr !== null && pr <= 1.25,
+      `${Math.round(x.rps)} req/s = ${rr.toFixed(2)} × C; p99 ${f1(x.p99)} ms = ${pr === null ? 'n/a' : pr.toFixed(2)} × C`,
+    );
+  }
+  const g = ratio(u('G')?.p99, n('G')?.p99);
+  push('G', 'Fixed rate: Umbra p99 ≤ nginx p99', g === null ? null : g <= 1, g === null ? 'no nginx result' : `p99 ${f1(u('G')!.p99)} vs ${f1(n('G')!.p99)} ms`);
+  const fr = u('F')?.peakRssMiB;
+  const br = u('B')?.peakRssMiB;
+  const mr = fr && br ? fr / br : null;
+  push('memory', 'Memory: peak RSS with a hung mirror (F) < 2 × RSS of B', mr === null ? null : mr < 2, mr === null ? 'not run' : `${f1(fr)} vs ${f1(br)} MiB = ${mr.toFixed(2)} ×`);
+  return t;
+}
+
+const NAMES: Record<ContenderId, string> = { direct: 'direct', nginx: 'nginx', umbra: 'Umbra', 'umbra-2w': 'Umbra ×2 workers' };
+
+export function markdown(r: Results): string {
+  const L: string[] = [];
+  const m = r.machine as { cpus: number; cpuModel: string; node: string; nginx?: string; wrk?: string; loadavgStart: number[]; loadavgEnd: number[]; commit?: string; dirty?: boolean };
+  L.push(`# Umbra vs nginx — ${r.date} (${r.mode} run)`);
+  L.push('');
+  L.push(`Produced by \`npm run bench${r.mode === 'quick' ? ' -- --quick' : ''}\` (bench/run.ts) at commit ${m.commit ?? '?'}${m.dirty ? ' with uncommitted changes' : ''}.`);
+  L.push(`Machine: ${m.cpus} × ${m.cpuModel}, Node ${m.node}, nginx ${m.nginx ?? 'not installed'}, ${m.wrk ?? 'wrk'}. Load average before/after: ${m.loadavgStart.map((x) => x.toFixed(2)).join(' ')} / ${m.loadavgEnd.map((x) => x.toFixed(2)).join(' ')}.`);
+  for (const n of r.notes) L.push(`- ${n}`);
+  L.push('');
+  L.push('| case | contender | req/s | p50 ms | p99 ms | errors | peak RSS MiB | CPU ms / 1k req | vs nginx (G: p99) | vs direct |');
+  L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const direct = find(r.summaries, 'A', 'direct');
+  for (const s of r.summaries) {
+    const def = CASES.find((c) => c.id === s.case)!;
+    const ng = find(r.summaries, s.case, 'nginx');
+    // At a fixed rate both answer every request: compare p99 there, throughput elsewhere.
+    const vsN = s.contender.startsWith('umbra') && ng ? (def.fixedRate ? ratio(s.p99, ng.p99) : ratio(s.rps, ng.rps)) : null;
+    const vsD = s.contender !== 'direct' && !def.fixedRate && direct ? ratio(s.rps, direct.rps) : null;
+    L.push(
+      `| ${s.case}: ${def.title} | ${NAMES[s.contender]} | ${Math.round(s.rps).toLocaleString('en-US')} | ${f1(s.p50)} | ${f1(s.p99)} | ${s.errors} | ${f1(s.peakRssMiB)} | ${f1(s.cpuMsPer1k)} | ${vsN === null ? '' : `${vsN.toFixed(2)} ×`} | ${vsD === null ? '' : `${vsD.toFixed(2)} ×`} |`,
+    );
+  }
+  L.push('');
+  L.push('## Targets (one worker each side, same run)');
+  L.push('');
+  for (const t of r.targets) L.push(`- **${t.met === null ? 'NOT MEASURED' : t.met ? 'MET' : 'MISSED'}** — ${t.text}: ${t.measured}.${t.explanation ? ` ${t.explanation}` : ''}`);
+  L.push('');
+  L.push('## Did mirroring happen?');
+  L.push('');
+  for (const s of r.summaries) {
+    if (!s.mirrorCheck) continue;
+    const u = s.mirrorCheck.umbra;
+    const extra = u ? ` Umbra's counters: sent ${u.sent}${Object.keys(u.dropped).length ? `, dropped ${JSON.stringify(u.dropped)}` : ''}${Object.keys(u.failed).length ? `, failed ${JSON.stringify(u.failed)}` : ''}.` : '';
+    L.push(`- ${s.case} ${NAMES[s.contender]}: ${s.mirrorCheck.ok ? 'yes' : '**NO**'} — ${s.mirrorCheck.note}.${extra}`);
+  }
+  if (r.profiles && Object.keys(r.profiles).length > 0) {
+    L.push('');
+    L.push("## Where Umbra's CPU goes (`node --cpu-prof`, separate run, one worker)");
+    for (const [name, p] of Object.entries(r.profiles)) {
+      L.push('');
+      L.push(`### ${name}: ${p.busyMs} ms busy`);
+      L.push('');
+      L.push(`By area: ${p.areas.map((a) => `${a.area} ${a.share} %`).join(', ')}.`);
+      L.push('');
+      L.push('| self % | function | where |');
+      L.push('|---:|---|---|');
+      for (const f of p.top) L.push(`| ${f.share} | ${f.fn} | ${f.where} |`);
+    }
+  }
+  L.push('');
+  return L.join('\n');
+}

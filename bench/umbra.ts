@@ -1,0 +1,137 @@
+// Umbra as a contender: `umbra run` (the real CLI, its own process) on the seed's resources — the
+// httpbin Service, the v1/v2 DestinationRule and the VirtualService of route-v1.yaml or mirror.yaml —
+// with one WorkloadEntry per benchmark backend. Access logs off on both sides.
+
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stopChild, type ProxyCase, type RunningContender } from './nginx.js';
+import { processTree } from './proc-stats.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const UMBRA_BIN = join(REPO_ROOT, 'bin', 'umbra.js');
+
+function seed(name: string): string {
+  return readFileSync(join(REPO_ROOT, 'examples', 'seed', name), 'utf8');
+}
+
+function workloadEntry(name: string, version: string, port: number): string {
+  return `apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata:
+  name: ${name}
+spec:
+  address: 127.0.0.1
+  ports:
+    http: ${port}
+  labels:
+    app: httpbin
+    version: ${version}
+`;
+}
+
+/** The seed's resources for one case: route-v1.yaml without a mirror, mirror.yaml with one. */
+export function umbraResources(c: ProxyCase): Record<string, string> {
+  const [routeV1, destinationRule] = seed('route-v1.yaml').split(/^---$/m);
+  return {
+    'service.yaml': seed('service.yaml'),
+    'destination-rule.yaml': destinationRule,
+    'virtual-service.yaml': c.v2Port ? seed('mirror.yaml') : routeV1,
+    // With no mirror, v2 still exists (as in the seed) but gets no traffic; port 9 is never dialled.
+    'workloads.yaml': `${workloadEntry('httpbin-v1', 'v1', c.v1Port)}---\n${workloadEntry('httpbin-v2', 'v2', c.v2Port ?? 9)}`,
+  };
+}
+
+export interface UmbraRun extends RunningContender {
+  readonly admin: string;
+}
+
+export interface UmbraStartOptions {
+  readonly workers: number;
+  /** Extra node flags (e.g. --cpu-prof). */
+  readonly nodeArgs?: readonly string[];
+}
+
+async function waitReady(admin: string, timeoutMs: number, exited: () => string | undefined): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const gone = exited();
+    if (gone) throw new Error(gone);
+    try {
+      const r = await fetch(`${admin}/ready`);
+      await r.text();
+      if (r.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > until) throw new Error(`umbra not ready after ${timeoutMs} ms`);
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+}
+
+export async function startUmbraContender(port: number, adminPort: number, c: ProxyCase, o: UmbraStartOptions): Promise<UmbraRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'umbra-bench-'));
+  mkdirSync(join(dir, 'config'));
+  for (const [name, text] of Object.entries(umbraResources(c))) writeFileSync(join(dir, 'config', name), text);
+  const args = [
+    ...(o.nodeArgs ?? []),
+    UMBRA_BIN,
+    'run',
+    '-f',
+    join(dir, 'config'),
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--admin',
+    `127.0.0.1:${adminPort}`,
+    '--state-dir',
+    join(dir, 'state'),
+    '--access-log',
+    'off',
+    '--no-watch',
+    '--mirror-timeout',
+    String(c.mirrorTimeoutS * 1000),
+    '--workers',
+    String(o.workers),
+  ];
+  const proc = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const admin = `http://127.0.0.1:${adminPort}`;
+  try {
+    await waitReady(admin, 20_000, () => (proc.exitCode !== null ? `umbra exited with ${proc.exitCode}:\n${stderr}` : undefined));
+  } catch (e) {
+    proc.kill('SIGKILL');
+    throw e;
+  }
+  const pid = proc.pid!;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    admin,
+    pid,
+    pids: () => processTree(pid),
+    stop: async () => {
+      await stopChild(proc);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface MirrorCountersJson {
+  readonly name: string;
+  readonly breaker: string;
+  readonly sent: number;
+  readonly skipped: number;
+  readonly inFlight: number;
+  readonly completed: Record<string, number>;
+  readonly failed: Record<string, number>;
+  readonly dropped: Record<string, number>;
+}
+
+/** The mirrors' counters from the admin API (summed over workers). */
+export async function umbraMirrorCounters(admin: string): Promise<MirrorCountersJson[]> {
+  const r = await fetch(`${admin}/clusters`);
+  const j = (await r.json()) as { mirrors?: MirrorCountersJson[] };
+  return j.mirrors ?? [];
+}

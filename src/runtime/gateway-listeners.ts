@@ -1,0 +1,93 @@
+// Serves the Gateway API Gateways in the table: one proxy listener per Gateway listener address
+// and port, started and stopped as tables swap. Requests on such a listener are routed by that
+// listener's own virtual hosts (its hostnames and attached HTTPRoutes), looked up in the table the
+// request pins, so a reload never mixes two configurations in one request.
+
+import type { GatewayListener, RouteTable } from '../model/route-table.js';
+import { startListener, type Listener } from '../proxy/listener.js';
+import type { Proxy, VhostResolver } from '../proxy/proxy.js';
+import { findGatewayVirtualHost } from '../proxy/router.js';
+import type { ConfigState } from './config-state.js';
+
+export interface GatewayListenerOptions {
+  /** Address for Gateways that name none (spec.addresses): Umbra's own listen host. */
+  readonly host: string;
+  readonly log: (line: string) => void;
+  /** How long a removed listener lets in-flight requests finish. */
+  readonly drainMs?: number;
+}
+
+export interface GatewayListeners {
+  /** Listeners being served, by "address:port". */
+  readonly bound: ReadonlyMap<string, Listener>;
+  /** Listeners the table wants but that could not be opened, with the reason. */
+  readonly failed: ReadonlyMap<string, string>;
+  /** Resolves once the served listeners match the current table. */
+  settled(): Promise<void>;
+  close(drainMs?: number): Promise<void>;
+}
+
+export function startGatewayListeners(proxy: Proxy, state: ConfigState, o: GatewayListenerOptions): GatewayListeners {
+  const bound = new Map<string, Listener>();
+  const failed = new Map<string, string>();
+  const byTable = new WeakMap<RouteTable, Map<string, GatewayListener>>();
+  const keyOf = (gl: GatewayListener) => `${gl.address || o.host}:${gl.port}`;
+  const listenersOf = (t: RouteTable) => {
+    let m = byTable.get(t);
+    if (!m) byTable.set(t, (m = new Map(t.gatewayListeners.map((gl) => [keyOf(gl), gl]))));
+    return m;
+  };
+  const resolverFor =
+    (key: string): VhostResolver =>
+    (table, authority) => {
+      const gl = listenersOf(table).get(key);
+      return gl ? findGatewayVirtualHost(gl, authority) : undefined;
+    };
+
+  let queue: Promise<void> = Promise.resolve();
+  let closed = false;
+  const sync = async () => {
+    if (closed) return;
+    const want = listenersOf(state.table);
+    for (const [key, l] of [...bound]) {
+      if (want.has(key)) continue;
+      bound.delete(key);
+      await l.close(o.drainMs ?? 5_000);
+      o.log(`gateway listener ${key} closed`);
+    }
+    for (const [key, gl] of want) {
+      if (bound.has(key)) continue;
+      try {
+        const l = await startListener(proxy, resolverFor(key), { host: gl.address || o.host, port: gl.port });
+        bound.set(key, l);
+        failed.delete(key);
+        o.log(`gateway listener ${key} serving ${gl.name}`);
+      } catch (e) {
+        const why = (e as Error).message;
+        if (failed.get(key) !== why) o.log(`gateway listener ${key} (${gl.name}) cannot listen: ${why}`);
+        failed.set(key, why);
+      }
+    }
+    for (const key of [...failed.keys()]) if (!want.has(key)) failed.delete(key);
+  };
+  const schedule = () => {
+    queue = queue.then(sync, sync);
+    return queue;
+  };
+  state.on('swap', schedule);
+  schedule();
+
+  return {
+    bound,
+    failed,
+    settled: () => queue,
+    async close(drainMs?: number) {
+      closed = true;
+      state.off('swap', schedule);
+      await queue.catch(() => undefined);
+      const all = [...bound.values()];
+      bound.clear();
+      await Promise.all(all.map((l) => l.close(drainMs ?? o.drainMs ?? 5_000)));
+    },
+  };
+}

@@ -1,0 +1,249 @@
+// Gateway API Gateways that Umbra serves: those whose GatewayClass names Umbra's controller. Each
+// HTTP listener becomes part of a proxy listener on its address and port; HTTPRoutes attach to
+// listeners as AllowedRoutes, sectionName/port and hostname intersection permit, and each request
+// is served by the routes of the most specific listener for its host (listener isolation).
+// Semantics: gateway_types.go and httproute_types.go, gateway.networking.k8s.io/v1.
+
+import type { Resource } from '../../config/resource.js';
+import { GATEWAY_GROUP, type GatewaySpec, type Listener, type ParentReference } from '../../config/schemas/gateway-api.js';
+import type { GatewayListener, VirtualHost, WildcardHost } from '../../model/route-table.js';
+import { issueAt } from '../issue-at.js';
+import type { GatewayApiContext } from './context.js';
+import { ANY_HOST, covers, intersectHostnames, specificity } from './hostnames.js';
+import { compareKeys } from './precedence.js';
+import { routesForPort, type CompiledRoute, type RouteEntry } from './rules.js';
+import { ACCEPTED, condition, CONTROLLER_NAME, type Condition, type ListenerStatus, type RouteAcceptedReason, type Verdict } from './status.js';
+
+const HTTP_ROUTE_KIND = { group: GATEWAY_GROUP, kind: 'HTTPRoute' };
+
+interface ListenerState {
+  readonly gateway: Resource<GatewaySpec>;
+  readonly index: number;
+  readonly spec: Listener;
+  readonly address: string;
+  /** Why it cannot be served, if it cannot (listener condition reason and message). */
+  problem?: { reason: string; message: string };
+  conflicted?: string;
+  /** Route kinds it accepts (empty when only unsupported kinds are listed). */
+  supportedKinds: { group: string; kind: string }[];
+  attachedRoutes: number;
+  readonly attachments: { route: CompiledRoute; hosts: string[] }[];
+}
+
+function labelsMatch(
+  selector: NonNullable<Listener['allowedRoutes']['namespaces']['selector']>,
+  labels: Readonly<Record<string, string>>,
+): boolean {
+  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
+  for (const e of selector.matchExpressions ?? []) {
+    const has = Object.prototype.hasOwnProperty.call(labels, e.key);
+    const inValues = has && (e.values ?? []).includes(labels[e.key]);
+    if (e.operator === 'In' && !inValues) return false;
+    if (e.operator === 'NotIn' && inValues) return false;
+    if (e.operator === 'Exists' && !has) return false;
+    if (e.operator === 'DoesNotExist' && has) return false;
+  }
+  return true;
+}
+
+export class GatewaySet {
+  private readonly listeners: ListenerState[] = [];
+  private readonly ours = new Set<Resource>();
+  private readonly gatewayProblems = new Map<Resource, { reason: string; message: string }>();
+
+  constructor(private readonly ctx: GatewayApiContext) {
+    const ourClasses = new Set(ctx.classes.filter((c) => c.spec.controllerName === CONTROLLER_NAME).map((c) => c.metadata.name));
+    for (const gw of ctx.gateways) {
+      if (!ourClasses.has(gw.spec.gatewayClassName)) {
+        const known = ctx.classes.some((c) => c.metadata.name === gw.spec.gatewayClassName);
+        ctx.build.issues.push(
+          issueAt(gw, 'spec.gatewayClassName', 'warning', known ? `GatewayClass ${gw.spec.gatewayClassName} belongs to another controller; Umbra does not serve this Gateway` : `GatewayClass ${gw.spec.gatewayClassName} does not exist; Umbra does not serve this Gateway`, `Umbra serves Gateways whose GatewayClass has controllerName ${CONTROLLER_NAME}`),
+        );
+        continue;
+      }
+      this.ours.add(gw);
+      this.addListeners(gw);
+    }
+    this.markConflicts();
+  }
+
+  private addListeners(gw: Resource<GatewaySpec>): void {
+    const addrs = gw.spec.addresses ?? [];
+    const ip = addrs.find((a) => a.type === 'IPAddress' && a.value);
+    if (addrs.length > 0 && !ip) this.gatewayProblems.set(gw, { reason: 'UnsupportedAddress', message: 'only IPAddress addresses are supported by Umbra' });
+    const address = ip?.value ?? '';
+    gw.spec.listeners.forEach((spec, index) => {
+      const kinds = spec.allowedRoutes.kinds;
+      const l: ListenerState = {
+        gateway: gw,
+        index,
+        spec,
+        address,
+        supportedKinds: kinds ? kinds.filter((k) => k.group === GATEWAY_GROUP && k.kind === 'HTTPRoute') : [HTTP_ROUTE_KIND],
+        attachedRoutes: 0,
+        attachments: [],
+      };
+      if (spec.protocol !== 'HTTP') {
+        l.problem = { reason: 'UnsupportedProtocol', message: `protocol ${spec.protocol} is not supported by Umbra (HTTP only)` };
+        l.supportedKinds = [];
+        this.ctx.build.issues.push(issueAt(gw, `spec.listeners[${index}].protocol`, 'warning', l.problem.message, 'the listener is not served'));
+      } else if (this.gatewayProblems.has(gw)) l.problem = { reason: 'Invalid', message: this.gatewayProblems.get(gw)!.message };
+      this.listeners.push(l);
+    });
+  }
+
+  /** Two Gateways' HTTP listeners on one address and port with the same hostname: the older keeps it. */
+  private markConflicts(): void {
+    const seen = new Map<string, ListenerState>();
+    for (const l of this.listeners) {
+      if (l.problem) continue;
+      const key = `${l.address}|${l.spec.port}|${l.spec.hostname ?? ''}`;
+      const first = seen.get(key);
+      if (first && first.gateway !== l.gateway) {
+        l.conflicted = `Gateway ${first.gateway.metadata.namespace}/${first.gateway.metadata.name} listener ${first.spec.name} already serves hostname "${l.spec.hostname ?? '*'}" on port ${l.spec.port}`;
+        this.ctx.build.issues.push(issueAt(l.gateway, `spec.listeners[${l.index}]`, 'warning', l.conflicted, 'the listener is not served'));
+      } else if (!first) seen.set(key, l);
+    }
+  }
+
+  private usable(l: ListenerState): boolean {
+    return !l.problem && !l.conflicted;
+  }
+
+  private namespaceLabels(ns: string): Record<string, string> {
+    const r = this.ctx.namespaces.find((n) => n.metadata.name === ns);
+    return { ...(r?.metadata.labels ?? {}), 'kubernetes.io/metadata.name': ns };
+  }
+
+  private allows(l: ListenerState, route: Resource): boolean {
+    if (l.supportedKinds.length === 0) return false;
+    const ns = l.spec.allowedRoutes.namespaces;
+    if (ns.from === 'All') return true;
+    if (ns.from === 'Same') return route.metadata.namespace === l.gateway.metadata.namespace;
+    return ns.selector !== undefined && labelsMatch(ns.selector, this.namespaceLabels(route.metadata.namespace));
+  }
+
+  /**
+   * Attaches a route to a Gateway parent. Returns the Accepted verdict, or undefined when the
+   * Gateway is another controller's (then Umbra writes no status for that parent).
+   */
+  attach(route: CompiledRoute, ref: ParentReference): Verdict<RouteAcceptedReason> | undefined {
+    const hr = route.resource;
+    const ns = ref.namespace ?? hr.metadata.namespace;
+    const gw = this.ctx.gateways.find((g) => g.metadata.namespace === ns && g.metadata.name === ref.name);
+    if (!gw) return { ok: false, reason: 'NoMatchingParent', message: `Gateway ${ns}/${ref.name} not found` };
+    if (!this.ours.has(gw)) return undefined;
+    const candidates = this.listeners.filter((l) => l.gateway === gw && (ref.sectionName === undefined || l.spec.name === ref.sectionName) && (ref.port === undefined || l.spec.port === ref.port));
+    if (candidates.length === 0) {
+      const what = [ref.sectionName !== undefined ? `named "${ref.sectionName}"` : '', ref.port !== undefined ? `on port ${ref.port}` : ''].filter(Boolean).join(' ');
+      return { ok: false, reason: 'NoMatchingParent', message: `Gateway ${ns}/${ref.name} has no listener ${what}` };
+    }
+    const allowed = candidates.filter((l) => this.usable(l) && this.allows(l, hr));
+    if (allowed.length === 0) {
+      const why = candidates.map((l) => (l.problem ? l.problem.message : l.conflicted ? 'conflicted' : `allowedRoutes does not admit HTTPRoutes from namespace ${hr.metadata.namespace}`));
+      return { ok: false, reason: 'NotAllowedByListeners', message: `no listener of Gateway ${ns}/${ref.name} admits this route: ${[...new Set(why)].join('; ')}` };
+    }
+    for (const l of allowed) l.attachedRoutes++;
+    const hostnames = hr.spec.hostnames ?? [];
+    const matched = allowed.map((l) => ({ l, hosts: intersectHostnames(l.spec.hostname, hostnames) })).filter((x) => x.hosts.length > 0);
+    if (matched.length === 0) return { ok: false, reason: 'NoMatchingListenerHostname', message: `no listener hostname of Gateway ${ns}/${ref.name} intersects the route's hostnames` };
+    if (!route.accepted.ok) return route.accepted;
+    for (const { l, hosts } of matched) l.attachments.push({ route, hosts });
+    return ACCEPTED;
+  }
+
+  /** The most specific usable listener on this address and port whose hostname covers `h`. */
+  private owner(group: readonly ListenerState[], h: string): ListenerState | undefined {
+    let best: ListenerState | undefined;
+    for (const l of group) if (covers(l.spec.hostname, h) && (!best || specificity(l.spec.hostname) > specificity(best.spec.hostname))) best = l;
+    return best;
+  }
+
+  /** One proxy listener per address and port, with a virtual host per served hostname. */
+  proxyListeners(): GatewayListener[] {
+    const groups = new Map<string, ListenerState[]>();
+    for (const l of this.listeners) {
+      if (!this.usable(l)) continue;
+      const key = `${l.address}|${l.spec.port}`;
+      groups.set(key, [...(groups.get(key) ?? []), l]);
+    }
+    const out: GatewayListener[] = [];
+    for (const group of groups.values()) {
+      const port = group[0].spec.port;
+      const byHost = new Map<string, Map<CompiledRoute, readonly RouteEntry[]>>();
+      for (const l of group)
+        for (const { route, hosts } of l.attachments)
+          for (const h of hosts) {
+            if (this.owner(group, h) !== l) continue; // a more specific listener serves this host
+            let m = byHost.get(h);
+            if (!m) byHost.set(h, (m = new Map()));
+            m.set(route, route.entries);
+          }
+      const hostIndex = new Map<string, VirtualHost>();
+      const wildcardHosts: WildcardHost[] = [];
+      let catchAll: VirtualHost | undefined;
+      for (const [h, routes] of byHost) {
+        const entries = [...routes.values()].flat().sort((a, b) => compareKeys(a.key, b.key));
+        const vhost: VirtualHost = { name: `gateway:${port}/${h}`, routes: routesForPort(entries, port) };
+        if (h === ANY_HOST) catchAll = vhost;
+        else if (h.startsWith('*.')) wildcardHosts.push({ suffix: h.slice(1), vhost });
+        else hostIndex.set(`${h}:*`, vhost);
+      }
+      wildcardHosts.sort((a, b) => b.suffix.length - a.suffix.length);
+      out.push({
+        name: group.map((l) => `${l.gateway.metadata.namespace}/${l.gateway.metadata.name}/${l.spec.name}`).join(','),
+        address: group[0].address,
+        port,
+        hostIndex,
+        wildcardHosts,
+        catchAll,
+      });
+    }
+    return out;
+  }
+
+  /** Status of every GatewayClass and Gateway Umbra owns. */
+  writeStatuses(set: (r: Resource, status: unknown) => void): void {
+    const now = this.ctx.now;
+    for (const c of this.ctx.classes)
+      if (c.spec.controllerName === CONTROLLER_NAME)
+        set(c, { conditions: [condition(c, 'Accepted', true, 'Accepted', `Handled by ${CONTROLLER_NAME}`, now)] });
+    for (const gw of this.ours) {
+      const ls = this.listeners.filter((l) => l.gateway === gw);
+      const served = ls.filter((l) => this.usable(l));
+      const listeners: ListenerStatus[] = ls.map((l) => this.listenerStatus(l));
+      const gp = this.gatewayProblems.get(gw);
+      const conditions: Condition[] = gp
+        ? [condition(gw, 'Accepted', false, gp.reason, gp.message, now), condition(gw, 'Programmed', false, 'AddressNotUsable', gp.message, now)]
+        : [
+            served.length === ls.length
+              ? condition(gw, 'Accepted', true, 'Accepted', 'Gateway is served by Umbra', now)
+              : condition(gw, 'Accepted', served.length > 0, 'ListenersNotValid', `${ls.length - served.length} of ${ls.length} listeners cannot be served`, now),
+            condition(gw, 'Programmed', served.length > 0, served.length > 0 ? 'Programmed' : 'Invalid', served.length > 0 ? 'Listeners are programmed' : 'No listener can be served', now),
+          ];
+      const address = ls[0]?.address;
+      set(gw, { ...(address ? { addresses: [{ type: 'IPAddress', value: address }] } : {}), conditions, listeners });
+    }
+  }
+
+  private listenerStatus(l: ListenerState): ListenerStatus {
+    const now = this.ctx.now;
+    const gw = l.gateway;
+    const kindsOk = l.spec.allowedRoutes.kinds === undefined || l.supportedKinds.length === l.spec.allowedRoutes.kinds.length;
+    const conditions: Condition[] = [
+      l.problem
+        ? condition(gw, 'Accepted', false, l.problem.reason, l.problem.message, now)
+        : condition(gw, 'Accepted', true, 'Accepted', 'Listener is valid', now),
+      this.usable(l)
+        ? condition(gw, 'Programmed', true, 'Programmed', `Served on ${l.address || '*'}:${l.spec.port}`, now)
+        : condition(gw, 'Programmed', false, 'Invalid', l.problem?.message ?? l.conflicted ?? 'not served', now),
+      kindsOk
+        ? condition(gw, 'ResolvedRefs', true, 'ResolvedRefs', 'All references resolved', now)
+        : condition(gw, 'ResolvedRefs', false, 'InvalidRouteKinds', 'Umbra supports HTTPRoute only', now),
+      l.conflicted
+        ? condition(gw, 'Conflicted', true, 'HostnameConflict', l.conflicted, now)
+        : condition(gw, 'Conflicted', false, 'NoConflicts', 'No conflicts', now),
+    ];
+    return { name: l.spec.name, supportedKinds: l.supportedKinds, attachedRoutes: l.attachedRoutes, conditions };
+  }
+}
