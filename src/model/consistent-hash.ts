@@ -68,14 +68,16 @@ class Ring implements HashTable {
 }
 
 /**
- * A ring with `max(minimumSize, endpoints)` points shared evenly among the endpoints; each point
- * hashes "<identity>_<n>", so an endpoint's points do not move when others are added or removed.
+ * A ring of at least `minimumSize` points shared evenly among the endpoints; each point hashes
+ * "<identity>_<n>", so an endpoint's points never depend on the others. Points per endpoint are
+ * rounded up to a power of two: within a band the ring of the survivors of a removal is exactly
+ * the old ring minus the removed points, so no other key moves (Envoy divides exactly and moves a few).
  */
 export function buildRing(identities: readonly string[], minimumSize = DEFAULT_MIN_RING_SIZE): HashTable {
   const n = identities.length;
   if (n === 0) return new Ring(new Uint32Array(0), new Int32Array(0));
-  const size = Math.min(MAX_RING_SIZE, Math.max(minimumSize, n));
-  const perHost = Math.max(1, Math.ceil(size / n));
+  let perHost = 1;
+  while (perHost * n < minimumSize && perHost * 2 * n <= MAX_RING_SIZE) perHost *= 2;
   const entries: { h: number; owner: number }[] = [];
   for (let i = 0; i < n; i++) for (let j = 0; j < perHost; j++) entries.push({ h: hashKey(`${identities[i]}_${j}`), owner: i });
   // Ties broken by identity so the order never depends on the list order.

@@ -47,7 +47,7 @@ export function releaseBody(body: Readable | null): void {
 }
 
 export class BodyTee {
-  readonly primary = new PassThrough({ highWaterMark: 64 * 1024 });
+  readonly primary = new PassThrough({ highWaterMark: 16 * 1024 });
   private readonly branches: Branch[] = [];
   private started = false;
 

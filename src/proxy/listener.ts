@@ -132,8 +132,9 @@ export async function startListener(proxy: Proxy, resolve: VhostResolver, opts: 
   server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
     if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return socket.destroy();
     const status = clientErrorStatus(err.code);
-    // A request refused by the parser never reaches the proxy: log it here, as Envoy logs codec errors.
-    if (!currentResponse(socket)?.headersSent) logRefused(proxy, status, status === 408 ? 'SI' : 'DPE', err.rawPacket);
+    // A request refused by the parser never reaches the proxy: log it here, as Envoy logs codec
+    // errors. (One the proxy already holds is logged by the proxy, as ended by the client: DC.)
+    if (!currentResponse(socket)) logRefused(proxy, status, status === 408 ? 'SI' : 'DPE', err.rawPacket);
     replyAndClose(socket, status);
   });
   // No byte either way for idleTimeoutMs: 408 if a request is waiting for its answer, else close.

@@ -311,7 +311,8 @@ export class MirrorWriter {
       },
     };
     try {
-      this.upstreams.pool(cluster, endpoint).dispatch({ method: req.method, path: req.path, headers, body, blocking: false }, handler);
+      // servername: a DestinationRule's tls.sni; otherwise undici sends the copy's Host (as Istio's auto SNI).
+      this.upstreams.pool(cluster, endpoint).dispatch({ method: req.method, path: req.path, headers, body, blocking: false, servername: cluster.tls?.sni } as Dispatcher.DispatchOptions, handler);
     } catch (err) {
       finish(err);
     }

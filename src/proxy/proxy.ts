@@ -450,7 +450,10 @@ export class Proxy {
         }, perTryMs);
       try {
         const h = n === 1 ? headers : withHeader(headers, 'x-envoy-attempt-count', String(n));
-        upstreams.pool(cluster!, endpoint!).dispatch({ method, path: fullPath, headers: h, body: replay ? replay.attempt() : body }, handlerFor(n));
+        const once = cluster!.pool.maxRequestsPerConnection === 1 ? true : undefined; // Connection: close
+        // undici takes the SNI from Host unless the request names one (DestinationRule tls.sni).
+        const opts: Dispatcher.DispatchOptions & { servername?: string } = { method, path: fullPath, headers: h, body: replay ? replay.attempt() : body, reset: once, servername: cluster!.tls?.sni };
+        upstreams.pool(cluster!, endpoint!).dispatch(opts, handlerFor(n));
       } catch (err) {
         onAttemptError(n, err);
       }

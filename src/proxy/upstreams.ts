@@ -86,7 +86,9 @@ export class Upstreams {
         pipelining: 1,
         connectTimeout: c.pool.connectTimeoutMs,
         keepAliveTimeout: Math.min(c.pool.idleTimeoutMs, 4_000),
-        maxRequestsPerClient: c.pool.maxRequestsPerConnection > 0 ? c.pool.maxRequestsPerConnection : undefined,
+        // undici closes a connection after maxRequestsPerClient + 1 requests; Envoy after exactly N
+        // (N = 1 is done per request with `reset`, see proxy.ts).
+        maxRequestsPerClient: c.pool.maxRequestsPerConnection > 1 ? c.pool.maxRequestsPerConnection - 1 : undefined,
         // Route and mirror timeouts are enforced by Umbra; undici's own 300 s limits stay as a backstop.
         connect: {
           ...(c.tls ? tlsOptions(c) : {}),

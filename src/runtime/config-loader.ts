@@ -12,8 +12,9 @@ import { isolateClusterErrors } from '../kubernetes/isolate-errors.js';
 import type { AppliedStore } from './applied-store.js';
 import type { ConfigState } from './config-state.js';
 
-/** How long to wait before reading again a file that suddenly reads empty (see readFiles). */
+/** How often, and how long at most, a file that suddenly reads empty is read again (see readFiles). */
 const TORN_READ_RETRY_MS = 100;
+const TORN_READ_PATIENCE_MS = 500;
 
 /** Resources kept elsewhere (the Kubernetes API server), merged after files and before the store. */
 export interface ResourceFeed {
@@ -52,10 +53,10 @@ export class ConfigLoader {
   /** Reads the files; resources from the applied store replace file ones with the same identity. */
   async readFiles(): Promise<{ resources: Resource[]; issues: ConfigIssue[] }> {
     let r = await loadPaths([...this.opts.paths]);
-    if (this.tornFiles(r).length > 0) {
-      // A file that held resources reads empty: most likely caught between a writer's truncate and
-      // its write (editors and `>` do both). Publishing that would drop its routes for a moment, so
-      // read again a little later; a file still empty then was emptied on purpose.
+    // A file that held resources reads empty: most likely caught between a writer's truncate and
+    // its write (editors and `>` do both). Publishing that would drop its routes for a moment, so
+    // read again a little later; a file still empty after TORN_READ_PATIENCE_MS was emptied on purpose.
+    for (let waited = 0; waited < TORN_READ_PATIENCE_MS && this.tornFiles(r).length > 0; waited += TORN_READ_RETRY_MS) {
       await new Promise((ok) => setTimeout(ok, TORN_READ_RETRY_MS));
       r = await loadPaths([...this.opts.paths]);
     }

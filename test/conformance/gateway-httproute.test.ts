@@ -72,6 +72,9 @@ ${rules}
     - name: infra-backend-v2
       port: 8080
       filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Backend, value: v2}]}}]
+  - matches: [{path: {value: /cors}}]
+    filters: [{type: CORS, cors: {allowOrigins: ["https://*.example.com"], allowMethods: [GET, POST], allowHeaders: [x-custom], maxAge: 3600}}]
+    ${to('infra-backend-v1')}
   - matches: [{path: {value: /weight0}}]
     backendRefs: [{name: infra-backend-v1, port: 8080, weight: 0}, {name: infra-backend-v2, port: 8080, weight: 1}]
   - matches: [{path: {value: /invalid-backend}}]
@@ -141,6 +144,23 @@ const filters: Case[] = [
   },
   { name: 'backendRef header modifier', request: { path: '/backend-headers' }, backend: 'infra-backend-v2', expected: { headers: { 'X-Backend': 'v2' } } },
   { name: 'an invalid backend: 500', request: { path: '/invalid-backend' }, status: 500 },
+  {
+    name: 'CORS preflight from an allowed origin is answered by Umbra',
+    request: { path: '/cors', method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST' } },
+    responseHeaders: { 'access-control-allow-origin': 'https://app.example.com', 'access-control-allow-methods': 'GET,POST', 'access-control-max-age': '3600' },
+  },
+  {
+    name: 'CORS: a request from an allowed origin gets Access-Control-Allow-Origin',
+    request: { path: '/cors', headers: { origin: 'https://app.example.com' } },
+    backend: 'infra-backend-v1',
+    responseHeaders: { 'access-control-allow-origin': 'https://app.example.com' },
+  },
+  {
+    name: 'CORS: another origin gets no CORS headers',
+    request: { path: '/cors', headers: { origin: 'https://evil.example.org' } },
+    backend: 'infra-backend-v1',
+    absentResponseHeaders: ['access-control-allow-origin'],
+  },
   { name: 'timeouts.backendRequest: 504', request: { path: '/backend-timeout' }, status: 504, backend: 'slow-backend' },
   { name: 'timeouts.request: 504', request: { path: '/request-timeout' }, status: 504, backend: 'slow-backend' },
   { name: 'within the timeouts', request: { path: '/in-time' }, backend: 'slow-backend' },

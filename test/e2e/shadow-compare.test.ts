@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -150,6 +150,8 @@ test('with comparison off, mirrors are sent and nothing is retained', async () =
     assert.equal(r.budget.peakBytes, 0);
     assert.equal(r.totals.unpaired.unmatched_mirror, 0, 'no mirror response was even offered for comparison');
     assert.deepEqual(r.groups, []);
+    // Not even a database file is made.
+    assert.equal(existsSync(join(u.dir, 'state', 'compare.sqlite')), false);
   } finally {
     await u.close();
     await v1.close();

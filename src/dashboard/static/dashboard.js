@@ -751,7 +751,7 @@ function sidePane(title, side, marks, diffHeaders, textDiff) {
         'tbody',
         Object.entries(side.headers).map(([k, v]) =>
           h(
-            `tr${diffHeaders.has(k) ? '.hl' : ''}`,
+            `tr${diffHeaders.has(k) ? `.${diffHeaders.get(k)}` : ''}`,
             h('td.mono', k),
             h(`td.mono${v === '[redacted]' ? '.muted' : ''}`, v),
           ),
@@ -767,10 +767,10 @@ function renderSampleView() {
   if (!s) return h('p.muted', state.samples?.length ? 'Pick a sample.' : '');
   const candMarks = new Map();
   const primaryMarks = new Map();
-  const diffHeaders = new Set();
+  const diffHeaders = new Map();
   for (const d of s.diffs) {
     const cls = d.noise ? 'hl-noise' : 'hl-diff';
-    if (d.path.startsWith('header:')) diffHeaders.add(d.path.slice(7));
+    if (d.path.startsWith('header:')) diffHeaders.set(d.path.slice(7), cls);
     if (d.kind !== 'added') primaryMarks.set(d.path, cls);
     if (d.kind !== 'removed') candMarks.set(d.path, cls);
   }
@@ -818,7 +818,7 @@ function renderSampleView() {
       'div.panes',
       sidePane('Primary', s.primary, primaryMarks, diffHeaders),
       sidePane('Candidate (mirror)', s.candidate, candMarks, diffHeaders, s.textDiff),
-      sidePane('Baseline (mirror)', s.baseline, new Map(), new Set()),
+      sidePane('Baseline (mirror)', s.baseline, new Map(), new Map()),
     ),
   );
 }

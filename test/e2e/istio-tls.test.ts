@@ -1,0 +1,113 @@
+// DestinationRule `tls: {mode: SIMPLE}` to a real HTTPS upstream with a self-signed certificate made
+// for the test by openssl: trusted through caCertificates (SNI from `sni`), refused without it
+// (503 UF), accepted with insecureSkipVerify, and checked against subjectAltNames.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { destinationRule, serviceWith, virtualService } from '../helpers/istio-yaml.js';
+import { startTestUmbra, type TestUmbra } from '../helpers/umbra.js';
+
+interface Https {
+  readonly port: number;
+  readonly ca: string;
+  readonly snis: (string | undefined)[];
+  close(): Promise<void>;
+}
+
+/** An HTTPS echo on 127.0.0.1 whose certificate (self-signed, EC P-256) names secure.internal. */
+async function startHttps(): Promise<Https> {
+  const dir = mkdtempSync(join(tmpdir(), 'umbra-tls-'));
+  const key = join(dir, 'key.pem');
+  const cert = join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=secure.internal', '-addext', 'subjectAltName=DNS:secure.internal'], { stdio: 'ignore' });
+  const snis: (string | undefined)[] = [];
+  const server: Server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+    req.resume();
+    req.on('end', () => res.end(JSON.stringify({ tls: true, host: req.headers.host })));
+  });
+  server.on('secureConnection', (s) => snis.push((s as { servername?: string }).servername || undefined));
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  return {
+    port: (server.address() as AddressInfo).port,
+    ca: cert,
+    snis,
+    close: () =>
+      new Promise<void>((ok) => {
+        server.closeAllConnections();
+        server.close(() => {
+          rmSync(dir, { recursive: true, force: true });
+          ok();
+        });
+      }),
+  };
+}
+
+async function withTls(h: Https, tls: string, fn: (u: TestUmbra) => Promise<void>): Promise<void> {
+  const u = await startTestUmbra({
+    'mesh.yaml': serviceWith('secure', [{ name: 's', port: h.port }]),
+    'dr.yaml': destinationRule('secure', `tls: ${tls}`),
+    'vs.yaml': virtualService('secure', `- route:\n  - destination: {host: secure}\n  retries: {attempts: 0}`),
+  });
+  try {
+    await fn(u);
+  } finally {
+    await u.close();
+  }
+}
+
+const get = async (u: TestUmbra) => {
+  const r = await request(`${u.proxyUrl}/`, { headers: { host: 'secure:8000' } });
+  return { status: r.statusCode, text: await r.body.text() };
+};
+
+test('SIMPLE TLS with the CA and an sni: the upstream is reached over TLS', async () => {
+  const h = await startHttps();
+  try {
+    await withTls(h, `{mode: SIMPLE, sni: secure.internal, caCertificates: ${h.ca}}`, async (u) => {
+      const r = await get(u);
+      assert.equal(r.status, 200);
+      assert.deepEqual(JSON.parse(r.text), { tls: true, host: 'secure:8000' });
+      assert.equal(h.snis[0], 'secure.internal');
+    });
+  } finally {
+    await h.close();
+  }
+});
+
+test('SIMPLE TLS to an untrusted certificate is a connect failure (503 UF); insecureSkipVerify accepts it', async () => {
+  const h = await startHttps();
+  try {
+    await withTls(h, '{mode: SIMPLE, sni: secure.internal}', async (u) => {
+      const r = await get(u);
+      assert.equal(r.status, 503);
+      assert.equal(r.text, 'upstream connect error: connection failure\n');
+    });
+    await withTls(h, '{mode: SIMPLE, insecureSkipVerify: true}', async (u) => {
+      assert.equal((await get(u)).status, 200);
+    });
+  } finally {
+    await h.close();
+  }
+});
+
+test('subjectAltNames: the certificate must carry one of them', async () => {
+  const h = await startHttps();
+  try {
+    await withTls(h, `{mode: SIMPLE, sni: secure.internal, caCertificates: ${h.ca}, subjectAltNames: [other.internal]}`, async (u) => {
+      assert.equal((await get(u)).status, 503);
+    });
+    await withTls(h, `{mode: SIMPLE, sni: whatever.example, caCertificates: ${h.ca}, subjectAltNames: [secure.internal]}`, async (u) => {
+      // The SAN list replaces the host-name check, so the SNI may differ from the certificate's name.
+      assert.equal((await get(u)).status, 200);
+    });
+  } finally {
+    await h.close();
+  }
+});
