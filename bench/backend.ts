@@ -20,7 +20,10 @@ export type BackendCommand = { readonly type: 'stats' } | { readonly type: 'rese
 
 // Exactly 49 bytes, the body size of the issue's measurements.
 export const BODY = '{"service":"httpbin-v1","ok":true,"items":[1,2]}\n';
-const RESPONSE = Buffer.from(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(BODY)}\r\n\r\n${BODY}`, 'latin1');
+const RESPONSE = Buffer.from(
+  `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(BODY)}\r\n\r\n${BODY}`,
+  'latin1',
+);
 const SLOW_MS = 200;
 const HEAD_END = Buffer.from('\r\n\r\n');
 const MAX_HEAD = 64 * 1024;
@@ -107,9 +110,17 @@ function main(): void {
     process.exit(2);
   }
   const server = createServer({ noDelay: true }, (s) => serve(s, mode));
-  server.listen({ port, host: '127.0.0.1', backlog: 4096 }, () => process.send?.({ type: 'listening', port }));
+  server.listen({ port, host: '127.0.0.1', backlog: 4096 }, () =>
+    process.send?.({ type: 'listening', port }),
+  );
   process.on('message', (m: BackendCommand) => {
-    if (m.type === 'stats') process.send?.({ type: 'stats', requests, connections, hosts: Object.fromEntries(hosts) } satisfies BackendStats & { type: string });
+    if (m.type === 'stats')
+      process.send?.({
+        type: 'stats',
+        requests,
+        connections,
+        hosts: Object.fromEntries(hosts),
+      } satisfies BackendStats & { type: string });
     if (m.type === 'reset') {
       requests = 0;
       hosts = new Map();

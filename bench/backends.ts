@@ -49,7 +49,14 @@ export async function startBackend(name: string, mode: BackendMode | 'down'): Pr
   const port = await freePort();
   if (mode === 'down') {
     const none: BackendStats = { requests: 0, hosts: {}, connections: 0 };
-    return { name, mode, port, reset: async () => undefined, stats: async () => none, close: async () => undefined };
+    return {
+      name,
+      mode,
+      port,
+      reset: async () => undefined,
+      stats: async () => none,
+      close: async () => undefined,
+    };
   }
   const child = fork(BACKEND_JS, [mode, String(port)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   await new Promise<void>((ok, fail) => {

@@ -8,8 +8,13 @@ import type { LoadResult } from './wrk.js';
 
 export type CaseId = 'A' | 'B' | 'C' | 'D' | 'E' | 'F' | 'G';
 export type V2Mode = 'fast' | 'slow' | 'hung' | 'down';
-/** "umbra" is one worker (the targets' setting); "umbra-2w" is `--workers 2`, for information. */
-export type ContenderId = 'direct' | 'nginx' | 'umbra' | 'umbra-2w';
+/**
+ * "umbra" is one worker and "nginx" one worker with keep-alive to both upstreams: the targets'
+ * pair. For information: "umbra-2w" is `--workers 2`; "nginx-docs" mirrors as nginx's documentation
+ * example does (HTTP/1.0, a new connection per copy); "node-floor" is node's http server + undici
+ * and nothing else (bench/node-floor.ts), the least any Node.js proxy costs.
+ */
+export type ContenderId = 'direct' | 'nginx' | 'nginx-docs' | 'node-floor' | 'umbra' | 'umbra-2w';
 
 export interface CaseDef {
   readonly id: CaseId;
@@ -37,6 +42,8 @@ export interface Sample {
   /** CPU time of the contender's processes during the measured window, per 1000 responses. */
   readonly cpuMsPer1k: number | null;
   readonly peakRssMiB: number | null;
+  /** The machine's 1-minute load average when the measured window ended (other processes count). */
+  readonly loadavg1?: number;
   readonly v1: BackendStats;
   readonly v2?: BackendStats;
   /** What v2 saw during the warm-up (a hung v2 receives its copies then, before the cap fills). */

@@ -9,6 +9,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { processTree } from './proc-stats.js';
 
 export interface ProxyCase {
@@ -109,7 +110,9 @@ export async function startNginx(port: number, c: ProxyCase): Promise<RunningCon
   chmodSync(dir, 0o755);
   mkdirSync(join(dir, 'tmp'));
   writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, c));
-  const proc = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   try {
@@ -147,4 +150,20 @@ export function stopChild(proc: ChildProcess): Promise<void> {
     });
     proc.kill('SIGTERM');
   });
+}
+
+/** bench/node-floor.ts as a contender: node's http server + undici, nothing else. */
+export async function startNodeFloor(port: number, v1Port: number): Promise<RunningContender> {
+  const script = fileURLToPath(new URL('./node-floor.js', import.meta.url));
+  const proc = spawn(process.execPath, [script, String(port), String(v1Port)], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  await waitForPort(port, 10_000, proc);
+  const pid = proc.pid!;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    pid,
+    pids: () => processTree(pid),
+    stop: () => stopChild(proc),
+  };
 }

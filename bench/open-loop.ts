@@ -83,7 +83,10 @@ async function generate(o: OpenLoopOptions): Promise<OpenLoopResult> {
         done(due, false, status, err);
       },
     };
-    pool.dispatch({ method: 'GET', path: o.path, headers, headersTimeout: 30_000, bodyTimeout: 30_000 }, handler);
+    pool.dispatch(
+      { method: 'GET', path: o.path, headers, headersTimeout: 30_000, bodyTimeout: 30_000 },
+      handler,
+    );
   };
 
   await new Promise<void>((ok) => {
@@ -124,14 +127,20 @@ async function generate(o: OpenLoopOptions): Promise<OpenLoopResult> {
 /** Runs the generator in a child process and returns its result. */
 export function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   return new Promise((ok, fail) => {
-    const child = fork(fileURLToPath(import.meta.url), [JSON.stringify(o)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(fileURLToPath(import.meta.url), [JSON.stringify(o)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     let result: OpenLoopResult | undefined;
     child.once('message', (m: OpenLoopResult) => (result = m));
     child.once('error', fail);
-    child.once('exit', (code) => (result ? ok(result) : fail(new Error(`open-loop generator exited with ${code}`))));
+    child.once('exit', (code) =>
+      result ? ok(result) : fail(new Error(`open-loop generator exited with ${code}`)),
+    );
   });
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  void generate(JSON.parse(process.argv[2]) as OpenLoopOptions).then((r) => process.send?.(r, () => process.exit(0)));
+  void generate(JSON.parse(process.argv[2]) as OpenLoopOptions).then((r) =>
+    process.send?.(r, () => process.exit(0)),
+  );
 }

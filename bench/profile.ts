@@ -30,9 +30,15 @@ function areaOf(url: string, fn: string): string {
   if (url.includes('node_modules/undici')) return 'undici';
   if (url.includes('/dist/src/proxy/')) return 'umbra proxy';
   if (url.includes('/dist/src/')) return 'umbra other';
-  if (url.startsWith('node:internal/http') || url === 'node:_http_server' || url.startsWith('node:_http')) return 'node http';
+  if (url.startsWith('node:internal/http') || url === 'node:_http_server' || url.startsWith('node:_http'))
+    return 'node http';
   if (url.startsWith('node:internal/streams') || url.startsWith('node:stream')) return 'node streams';
-  if (url.startsWith('node:net') || url.startsWith('node:internal/stream_base') || url.startsWith('node:internal/net')) return 'node net';
+  if (
+    url.startsWith('node:net') ||
+    url.startsWith('node:internal/stream_base') ||
+    url.startsWith('node:internal/net')
+  )
+    return 'node net';
   if (url.startsWith('node:')) return 'node other';
   if (url === '') return 'native (libuv, syscalls, V8)';
   return 'other';
@@ -42,7 +48,8 @@ export function summariseProfile(path: string, topN = 15): ProfileSummary {
   const p = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
-  for (let i = 0; i < p.samples.length; i++) selfUs.set(p.samples[i], (selfUs.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0));
+  for (let i = 0; i < p.samples.length; i++)
+    selfUs.set(p.samples[i], (selfUs.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0));
   const byFn = new Map<string, { fn: string; where: string; area: string; us: number }>();
   const byArea = new Map<string, number>();
   let busy = 0;
@@ -63,10 +70,18 @@ export function summariseProfile(path: string, topN = 15): ProfileSummary {
   const share = (us: number) => Math.round((1000 * us) / Math.max(1, busy)) / 10;
   return {
     busyMs: Math.round(busy / 1000),
-    areas: [...byArea.entries()].sort((a, b) => b[1] - a[1]).map(([area, us]) => ({ area, ms: Math.round(us / 1000), share: share(us) })),
+    areas: [...byArea.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([area, us]) => ({ area, ms: Math.round(us / 1000), share: share(us) })),
     top: [...byFn.values()]
       .sort((a, b) => b.us - a.us)
       .slice(0, topN)
-      .map((e) => ({ fn: e.fn, where: e.where, area: e.area, ms: Math.round(e.us / 1000), share: share(e.us) })),
+      .map((e) => ({
+        fn: e.fn,
+        where: e.where,
+        area: e.area,
+        ms: Math.round(e.us / 1000),
+        share: share(e.us),
+      })),
   };
 }

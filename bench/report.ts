@@ -1,8 +1,17 @@
 // Turns the samples of a run into medians per case and contender, the ratios the issue asks for
 // (Umbra/nginx, proxy/direct), the verdict on each target, and the markdown summary.
 
-import { CASES, type CaseId, type ContenderId, type MirrorCheck, type Results, type Sample, type Summary, type Target } from './cases.js';
-import { EXPLANATIONS } from './explanations.js';
+import {
+  CASES,
+  type CaseId,
+  type ContenderId,
+  type MirrorCheck,
+  type Results,
+  type Sample,
+  type Summary,
+  type Target,
+} from './cases.js';
+import { EXPLANATIONS, type ExplainContext } from './explanations.js';
 
 export const SHADOW_HOST = 'httpbin-shadow:8000';
 
@@ -53,9 +62,13 @@ function mirrorCheck(samples: readonly Sample[], v2Mode: string | undefined): Mi
   let ok: boolean;
   let note: string;
   if (v2Mode === 'down') {
-    const attempted = umbra ? Object.values(umbra.failed).reduce((a, b) => a + b, 0) + (umbra.dropped.breaker ?? 0) : undefined;
+    const attempted = umbra
+      ? Object.values(umbra.failed).reduce((a, b) => a + b, 0) + (umbra.dropped.breaker ?? 0)
+      : undefined;
     ok = umbra ? (attempted ?? 0) > 0 : true;
-    note = umbra ? `v2 is down: ${attempted} copies failed to connect or were held back by the breaker` : 'v2 is down: nothing to count on its side';
+    note = umbra
+      ? `v2 is down: ${attempted} copies failed to connect or were held back by the breaker`
+      : 'v2 is down: nothing to count on its side';
   } else if (v2Mode === 'fast') {
     ok = onlyShadow && v2Requests >= 0.95 * primaries && primaries > 0;
     note = `v2 received ${v2Requests} copies for ${primaries} primaries (${primaries ? Math.round((100 * v2Requests) / primaries) : 0} %)`;
@@ -64,14 +77,22 @@ function mirrorCheck(samples: readonly Sample[], v2Mode: string | undefined): Mi
     note = `v2 received ${v2Requests} copies for ${primaries} primaries (and ${v2WarmupRequests} during the warm-up)`;
     if (umbra && umbra.sent < primaries) note += '; the rest were dropped by the in-flight cap, as designed';
   }
-  if (v2Mode !== 'down') note += onlyShadow ? `, all with Host ${SHADOW_HOST}` : `, Hosts seen: ${JSON.stringify(hosts)}`;
+  if (v2Mode !== 'down')
+    note += onlyShadow ? `, all with Host ${SHADOW_HOST}` : `, Hosts seen: ${JSON.stringify(hosts)}`;
   return { v2Requests, v2WarmupRequests, primaries, hosts, umbra, ok, note };
 }
 
 export function summarise(samples: readonly Sample[]): Summary[] {
   const out: Summary[] = [];
   for (const def of CASES) {
-    for (const contender of ['direct', 'nginx', 'umbra', 'umbra-2w'] as ContenderId[]) {
+    for (const contender of [
+      'direct',
+      'nginx',
+      'nginx-docs',
+      'node-floor',
+      'umbra',
+      'umbra-2w',
+    ] as ContenderId[]) {
       const ss = samples.filter((s) => s.case === def.id && s.contender === contender);
       if (ss.length === 0) continue;
       const rss = ss.map((s) => s.peakRssMiB).filter((x): x is number => x !== null);
@@ -102,101 +123,227 @@ function ratio(a: number | null | undefined, b: number | null | undefined): numb
   return Math.round((a / b) * 1000) / 1000;
 }
 
-export function ratios(sums: readonly Summary[]): Record<string, number | null> {
+type Metric = 'rps' | 'p99' | 'cpu';
+
+function metricOf(s: Sample, m: Metric): number | null {
+  return m === 'rps' ? s.load.rps : m === 'p99' ? s.load.p99 : s.cpuMsPer1k;
+}
+
+/**
+ * a/b for two (case, contender) pairs, taken within each round (the two ran minutes apart at most,
+ * under the same load on the machine) and then the median over rounds. Rounds where one of them
+ * did not run are left out.
+ */
+export function paired(
+  samples: readonly Sample[],
+  a: [CaseId, ContenderId],
+  b: [CaseId, ContenderId],
+  m: Metric,
+): number | null {
+  const rs: number[] = [];
+  for (const sa of samples) {
+    if (sa.case !== a[0] || sa.contender !== a[1]) continue;
+    const sb = samples.find((x) => x.case === b[0] && x.contender === b[1] && x.round === sa.round);
+    const r = sb ? ratio(metricOf(sa, m), metricOf(sb, m)) : null;
+    if (r !== null) rs.push(r);
+  }
+  const med = median(rs);
+  return med === null ? null : Math.round(med * 1000) / 1000;
+}
+
+export function ratios(samples: readonly Sample[]): Record<string, number | null> {
   const out: Record<string, number | null> = {};
-  const direct = find(sums, 'A', 'direct')?.rps;
   for (const def of CASES) {
     if (def.id === 'A') continue;
-    const u = find(sums, def.id, 'umbra');
-    const n = find(sums, def.id, 'nginx');
-    out[`${def.id} umbra/nginx req/s`] = ratio(u?.rps, n?.rps);
+    const c = def.id;
+    out[`${c} umbra/nginx req/s`] = paired(samples, [c, 'umbra'], [c, 'nginx'], 'rps');
     if (!def.fixedRate) {
-      out[`${def.id} umbra/direct req/s`] = ratio(u?.rps, direct);
-      out[`${def.id} nginx/direct req/s`] = ratio(n?.rps, direct);
+      out[`${c} umbra/direct req/s`] = paired(samples, [c, 'umbra'], ['A', 'direct'], 'rps');
+      out[`${c} nginx/direct req/s`] = paired(samples, [c, 'nginx'], ['A', 'direct'], 'rps');
     }
-    out[`${def.id} umbra/nginx p99`] = ratio(u?.p99, n?.p99);
+    out[`${c} umbra/nginx p99`] = paired(samples, [c, 'umbra'], [c, 'nginx'], 'p99');
+    out[`${c} umbra/nginx CPU per request`] = paired(samples, [c, 'umbra'], [c, 'nginx'], 'cpu');
   }
+  for (const c of ['D', 'E', 'F'] as CaseId[]) {
+    out[`${c}/C umbra req/s`] = paired(samples, [c, 'umbra'], ['C', 'umbra'], 'rps');
+    out[`${c}/C umbra p99`] = paired(samples, [c, 'umbra'], ['C', 'umbra'], 'p99');
+  }
+  out['B umbra/node-floor req/s'] = paired(samples, ['B', 'umbra'], ['B', 'node-floor'], 'rps');
+  out['B node-floor/nginx req/s'] = paired(samples, ['B', 'node-floor'], ['B', 'nginx'], 'rps');
+  out['B umbra/node-floor CPU per request'] = paired(samples, ['B', 'umbra'], ['B', 'node-floor'], 'cpu');
+  out['B node-floor/nginx CPU per request'] = paired(samples, ['B', 'node-floor'], ['B', 'nginx'], 'cpu');
+  out['C umbra/nginx-docs req/s'] = paired(samples, ['C', 'umbra'], ['C', 'nginx-docs'], 'rps');
+  out['C nginx/nginx-docs req/s'] = paired(samples, ['C', 'nginx'], ['C', 'nginx-docs'], 'rps');
+  out['B umbra-2w/umbra req/s'] = paired(samples, ['B', 'umbra-2w'], ['B', 'umbra'], 'rps');
+  out['C umbra-2w/umbra req/s'] = paired(samples, ['C', 'umbra-2w'], ['C', 'umbra'], 'rps');
   return out;
 }
 
-const f1 = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : x.toFixed(x >= 100 ? 0 : 2));
+const k = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(1)}k` : String(Math.round(x)));
 
-export function targets(sums: readonly Summary[]): Target[] {
+const f1 = (x: number | null | undefined) =>
+  x === null || x === undefined ? 'n/a' : x.toFixed(x >= 100 ? 0 : 2);
+
+export function targets(sums: readonly Summary[], samples: readonly Sample[]): Target[] {
   const t: Target[] = [];
   const u = (c: CaseId) => find(sums, c, 'umbra');
   const n = (c: CaseId) => find(sums, c, 'nginx');
-  const push = (id: string, text: string, met: boolean | null, measured: string) => t.push({ id, text, met, measured, explanation: met === false ? EXPLANATIONS[id] : undefined });
+  const ctx: ExplainContext = {
+    find: (c, who) => find(sums, c, who),
+    samples: (c, who) => samples.filter((s) => s.case === c && s.contender === who),
+  };
+  const push = (id: string, text: string, met: boolean | null, measured: string) =>
+    t.push({ id, text, met, measured, explanation: met === false ? EXPLANATIONS[id]?.(ctx) : undefined });
   const cmp = (id: string, c: CaseId, k: number) => {
-    const r = ratio(u(c)?.rps, n(c)?.rps);
-    push(id, `${c}: Umbra ≥ ${k} × nginx req/s`, r === null ? null : r >= k, r === null ? 'no nginx result' : `${Math.round(u(c)!.rps)} vs ${Math.round(n(c)!.rps)} req/s = ${r.toFixed(2)} ×`);
+    const r = paired(samples, [c, 'umbra'], [c, 'nginx'], 'rps');
+    push(
+      id,
+      `${c}: Umbra ≥ ${k} × nginx req/s`,
+      r === null ? null : r >= k,
+      r === null
+        ? 'no nginx result'
+        : `${r.toFixed(2)} × (median of the rounds' ratios; medians ${Math.round(u(c)!.rps)} vs ${Math.round(n(c)!.rps)} req/s)`,
+    );
   };
   cmp('B', 'B', 0.6);
   cmp('C', 'C', 1.5);
-  const c = u('C');
   for (const id of ['D', 'E', 'F'] as CaseId[]) {
-    const x = u(id);
-    if (!x || !c) {
-      push(id, `${id}: Umbra req/s ≥ 0.8 × its C, p99 ≤ 1.25 × its C`, null, 'not run');
+    const rr = paired(samples, [id, 'umbra'], ['C', 'umbra'], 'rps');
+    const pr = paired(samples, [id, 'umbra'], ['C', 'umbra'], 'p99');
+    const text = `${id}: Umbra req/s ≥ 0.8 × its C, p99 ≤ 1.25 × its C`;
+    if (rr === null) {
+      push(id, text, null, 'not run');
       continue;
     }
-    const rr = x.rps / c.rps;
-    const pr = x.p99 !== null && c.p99 !== null ? x.p99 / c.p99 : null;
     push(
       id,
-      `${id}: Umbra req/s ≥ 0.8 × its C, p99 ≤ 1.25 × its C`,
+      text,
       rr >= 0.8 && pr !== null && pr <= 1.25,
-      `${Math.round(x.rps)} req/s = ${rr.toFixed(2)} × C; p99 ${f1(x.p99)} ms = ${pr === null ? 'n/a' : pr.toFixed(2)} × C`,
+      `req/s ${rr.toFixed(2)} × C, p99 ${pr === null ? 'n/a' : pr.toFixed(2)} × C (medians of the rounds' ratios; p99 ${f1(u(id)?.p99)} vs ${f1(u('C')?.p99)} ms)`,
     );
   }
-  const g = ratio(u('G')?.p99, n('G')?.p99);
-  push('G', 'Fixed rate: Umbra p99 ≤ nginx p99', g === null ? null : g <= 1, g === null ? 'no nginx result' : `p99 ${f1(u('G')!.p99)} vs ${f1(n('G')!.p99)} ms`);
+  const g = paired(samples, ['G', 'umbra'], ['G', 'nginx'], 'p99');
+  push(
+    'G',
+    'Fixed rate: Umbra p99 ≤ nginx p99',
+    g === null ? null : g <= 1,
+    g === null
+      ? 'no nginx result'
+      : `${g.toFixed(2)} × (median of the rounds' ratios; medians ${f1(u('G')!.p99)} vs ${f1(n('G')!.p99)} ms)`,
+  );
   const fr = u('F')?.peakRssMiB;
   const br = u('B')?.peakRssMiB;
   const mr = fr && br ? fr / br : null;
-  push('memory', 'Memory: peak RSS with a hung mirror (F) < 2 × RSS of B', mr === null ? null : mr < 2, mr === null ? 'not run' : `${f1(fr)} vs ${f1(br)} MiB = ${mr.toFixed(2)} ×`);
+  push(
+    'memory',
+    'Memory: peak RSS with a hung mirror (F) < 2 × RSS of B',
+    mr === null ? null : mr < 2,
+    mr === null ? 'not run' : `${f1(fr)} vs ${f1(br)} MiB (highest of the rounds) = ${mr.toFixed(2)} ×`,
+  );
   return t;
 }
 
-const NAMES: Record<ContenderId, string> = { direct: 'direct', nginx: 'nginx', umbra: 'Umbra', 'umbra-2w': 'Umbra ×2 workers' };
+const NAMES: Record<ContenderId, string> = {
+  direct: 'direct',
+  nginx: 'nginx',
+  'nginx-docs': 'nginx, docs mirror config',
+  'node-floor': 'node http + undici, nothing else',
+  umbra: 'Umbra',
+  'umbra-2w': 'Umbra ×2 workers',
+};
 
 export function markdown(r: Results): string {
   const L: string[] = [];
-  const m = r.machine as { cpus: number; cpuModel: string; node: string; nginx?: string; wrk?: string; loadavgStart: number[]; loadavgEnd: number[]; commit?: string; dirty?: boolean };
+  const m = r.machine as {
+    cpus: number;
+    cpuModel: string;
+    node: string;
+    nginx?: string;
+    wrk?: string;
+    loadavgStart: number[];
+    loadavgEnd: number[];
+    commit?: string;
+    dirty?: boolean;
+  };
   L.push(`# Umbra vs nginx — ${r.date} (${r.mode} run)`);
   L.push('');
-  L.push(`Produced by \`npm run bench${r.mode === 'quick' ? ' -- --quick' : ''}\` (bench/run.ts) at commit ${m.commit ?? '?'}${m.dirty ? ' with uncommitted changes' : ''}.`);
-  L.push(`Machine: ${m.cpus} × ${m.cpuModel}, Node ${m.node}, nginx ${m.nginx ?? 'not installed'}, ${m.wrk ?? 'wrk'}. Load average before/after: ${m.loadavgStart.map((x) => x.toFixed(2)).join(' ')} / ${m.loadavgEnd.map((x) => x.toFixed(2)).join(' ')}.`);
+  L.push(
+    `Produced by \`npm run bench${r.mode === 'quick' ? ' -- --quick' : ''}\` (bench/run.ts) at commit ${m.commit ?? '?'}${m.dirty ? ' with uncommitted changes' : ''}.`,
+  );
+  L.push(
+    `Machine: ${m.cpus} × ${m.cpuModel}, Node ${m.node}, nginx ${m.nginx ?? 'not installed'}, ${m.wrk ?? 'wrk'}. Load average before/after: ${m.loadavgStart.map((x) => x.toFixed(2)).join(' ')} / ${m.loadavgEnd.map((x) => x.toFixed(2)).join(' ')}.`,
+  );
   for (const n of r.notes) L.push(`- ${n}`);
   L.push('');
-  L.push('| case | contender | req/s | p50 ms | p99 ms | errors | peak RSS MiB | CPU ms / 1k req | vs nginx (G: p99) | vs direct |');
-  L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
-  const direct = find(r.summaries, 'A', 'direct');
+  L.push(
+    '| case | contender | req/s | (rounds: min–max) | p50 ms | p99 ms | errors | peak RSS MiB | CPU ms / 1k req | vs nginx (G: p99) | vs direct |',
+  );
+  L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const s of r.summaries) {
     const def = CASES.find((c) => c.id === s.case)!;
-    const ng = find(r.summaries, s.case, 'nginx');
     // At a fixed rate both answer every request: compare p99 there, throughput elsewhere.
-    const vsN = s.contender.startsWith('umbra') && ng ? (def.fixedRate ? ratio(s.p99, ng.p99) : ratio(s.rps, ng.rps)) : null;
-    const vsD = s.contender !== 'direct' && !def.fixedRate && direct ? ratio(s.rps, direct.rps) : null;
+    const vsN = s.contender.startsWith('umbra')
+      ? paired(r.samples, [s.case, s.contender], [s.case, 'nginx'], def.fixedRate ? 'p99' : 'rps')
+      : null;
+    const vsD =
+      s.contender !== 'direct' && !def.fixedRate
+        ? paired(r.samples, [s.case, s.contender], ['A', 'direct'], 'rps')
+        : null;
+    const rps = r.samples
+      .filter((x) => x.case === s.case && x.contender === s.contender)
+      .map((x) => x.load.rps);
+    const range = rps.length > 1 ? `${k(Math.min(...rps))}–${k(Math.max(...rps))}` : '';
     L.push(
-      `| ${s.case}: ${def.title} | ${NAMES[s.contender]} | ${Math.round(s.rps).toLocaleString('en-US')} | ${f1(s.p50)} | ${f1(s.p99)} | ${s.errors} | ${f1(s.peakRssMiB)} | ${f1(s.cpuMsPer1k)} | ${vsN === null ? '' : `${vsN.toFixed(2)} ×`} | ${vsD === null ? '' : `${vsD.toFixed(2)} ×`} |`,
+      `| ${s.case}: ${def.title} | ${NAMES[s.contender]} | ${Math.round(s.rps).toLocaleString('en-US')} | ${range} | ${f1(s.p50)} | ${f1(s.p99)} | ${s.errors} | ${f1(s.peakRssMiB)} | ${f1(s.cpuMsPer1k)} | ${vsN === null ? '' : `${vsN.toFixed(2)} ×`} | ${vsD === null ? '' : `${vsD.toFixed(2)} ×`} |`,
     );
   }
   L.push('');
+  L.push(
+    'Medians over rounds; ratios are taken within each round (contenders run back to back) and their median shown. Throughput on this shared machine moves between rounds (min–max column); CPU per request is the steadier figure.',
+  );
+  L.push('');
   L.push('## Targets (one worker each side, same run)');
   L.push('');
-  for (const t of r.targets) L.push(`- **${t.met === null ? 'NOT MEASURED' : t.met ? 'MET' : 'MISSED'}** — ${t.text}: ${t.measured}.${t.explanation ? ` ${t.explanation}` : ''}`);
+  for (const t of r.targets)
+    L.push(
+      `- **${t.met === null ? 'NOT MEASURED' : t.met ? 'MET' : 'MISSED'}** — ${t.text}: ${t.measured}.${t.explanation ? ` ${t.explanation}` : ''}`,
+    );
+  const floor = r.ratios['B node-floor/nginx req/s'];
+  if (floor != null)
+    L.push(
+      `- For information — the runtime's floor (node's http server + undici, nothing else) in B: ${floor.toFixed(2)} × nginx's req/s at ${r.ratios['B node-floor/nginx CPU per request']?.toFixed(2)} × its CPU per request; Umbra reaches ${r.ratios['B umbra/node-floor req/s']?.toFixed(2)} × the floor's req/s at ${r.ratios['B umbra/node-floor CPU per request']?.toFixed(2)} × its CPU per request.`,
+    );
+  const docs = r.ratios['C umbra/nginx-docs req/s'];
+  if (docs != null)
+    L.push(
+      `- For information — C against nginx's mirror as its documentation configures it (a new connection per copy): Umbra ${docs.toFixed(2)} ×.`,
+    );
+  const w2 = r.ratios['B umbra-2w/umbra req/s'];
+  if (w2 != null)
+    L.push(
+      `- For information — \`--workers 2\` against one worker on this ${(r.machine as { cpus: number }).cpus}-core machine (wrk and the backends share the cores): B ${w2.toFixed(2)} ×, C ${r.ratios['C umbra-2w/umbra req/s']?.toFixed(2) ?? 'n/a'} ×.`,
+    );
   L.push('');
   L.push('## Did mirroring happen?');
   L.push('');
   for (const s of r.summaries) {
     if (!s.mirrorCheck) continue;
     const u = s.mirrorCheck.umbra;
-    const extra = u ? ` Umbra's counters: sent ${u.sent}${Object.keys(u.dropped).length ? `, dropped ${JSON.stringify(u.dropped)}` : ''}${Object.keys(u.failed).length ? `, failed ${JSON.stringify(u.failed)}` : ''}.` : '';
-    L.push(`- ${s.case} ${NAMES[s.contender]}: ${s.mirrorCheck.ok ? 'yes' : '**NO**'} — ${s.mirrorCheck.note}.${extra}`);
+    const extra = u
+      ? ` Umbra's counters: sent ${u.sent}${Object.keys(u.dropped).length ? `, dropped ${JSON.stringify(u.dropped)}` : ''}${Object.keys(u.failed).length ? `, failed ${JSON.stringify(u.failed)}` : ''}.`
+      : '';
+    L.push(
+      `- ${s.case} ${NAMES[s.contender]}: ${s.mirrorCheck.ok ? 'yes' : '**NO**'} — ${s.mirrorCheck.note}.${extra}`,
+    );
   }
   if (r.profiles && Object.keys(r.profiles).length > 0) {
     L.push('');
     L.push("## Where Umbra's CPU goes (`node --cpu-prof`, separate run, one worker)");
+    L.push('');
+    L.push(
+      "V8's sampler counts wall time, so a write that wakes the peer process and is preempted is charged to `writev` (node's response write) or `writeLatin1String` (undici's request write). " +
+        "`perf record` (CPU time only) on case B while developing put 41–51 % of Umbra's CPU in the kernel (loopback TCP, wake-ups, context switches) and the rest in node, V8 and JIT code, where no function of src/proxy took more than 1.5 %. The raw profiles stay on the machine that ran the benchmark, in bench/results/raw/ (git-ignored).",
+    );
     for (const [name, p] of Object.entries(r.profiles)) {
       L.push('');
       L.push(`### ${name}: ${p.busyMs} ms busy`);

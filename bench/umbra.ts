@@ -71,10 +71,16 @@ async function waitReady(admin: string, timeoutMs: number, exited: () => string 
   }
 }
 
-export async function startUmbraContender(port: number, adminPort: number, c: ProxyCase, o: UmbraStartOptions): Promise<UmbraRun> {
+export async function startUmbraContender(
+  port: number,
+  adminPort: number,
+  c: ProxyCase,
+  o: UmbraStartOptions,
+): Promise<UmbraRun> {
   const dir = mkdtempSync(join(tmpdir(), 'umbra-bench-'));
   mkdirSync(join(dir, 'config'));
-  for (const [name, text] of Object.entries(umbraResources(c))) writeFileSync(join(dir, 'config', name), text);
+  for (const [name, text] of Object.entries(umbraResources(c)))
+    writeFileSync(join(dir, 'config', name), text);
   const args = [
     ...(o.nodeArgs ?? []),
     UMBRA_BIN,
@@ -100,7 +106,9 @@ export async function startUmbraContender(port: number, adminPort: number, c: Pr
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const admin = `http://127.0.0.1:${adminPort}`;
   try {
-    await waitReady(admin, 20_000, () => (proc.exitCode !== null ? `umbra exited with ${proc.exitCode}:\n${stderr}` : undefined));
+    await waitReady(admin, 20_000, () =>
+      proc.exitCode !== null ? `umbra exited with ${proc.exitCode}:\n${stderr}` : undefined,
+    );
   } catch (e) {
     proc.kill('SIGKILL');
     throw e;
@@ -134,4 +142,24 @@ export async function umbraMirrorCounters(admin: string): Promise<MirrorCounters
   const r = await fetch(`${admin}/clusters`);
   const j = (await r.json()) as { mirrors?: MirrorCountersJson[] };
   return j.mirrors ?? [];
+}
+
+/** after − before, per mirror and counter (the admin API's counters only ever grow). */
+export function mirrorDelta(
+  after: readonly MirrorCountersJson[],
+  before: readonly MirrorCountersJson[],
+): MirrorCountersJson[] {
+  const sub = (a: Record<string, number>, b: Record<string, number> | undefined) =>
+    Object.fromEntries(Object.entries(a).map(([k, v]) => [k, typeof v === 'number' ? v - (b?.[k] ?? 0) : v]));
+  return after.map((m) => {
+    const b = before.find((x) => x.name === m.name);
+    return {
+      ...m,
+      sent: m.sent - (b?.sent ?? 0),
+      skipped: m.skipped - (b?.skipped ?? 0),
+      completed: sub(m.completed, b?.completed),
+      failed: sub(m.failed, b?.failed),
+      dropped: sub(m.dropped, b?.dropped),
+    };
+  });
 }

@@ -44,7 +44,18 @@ export interface WrkOptions {
 }
 
 export function runWrk(o: WrkOptions): Promise<LoadResult> {
-  const args = ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.durationS}s`, '--timeout', `${o.timeoutS}s`, '-s', o.script];
+  const args = [
+    '-t',
+    String(o.threads),
+    '-c',
+    String(o.connections),
+    '-d',
+    `${o.durationS}s`,
+    '--timeout',
+    `${o.timeoutS}s`,
+    '-s',
+    o.script,
+  ];
   if (o.host) args.push('-H', `Host: ${o.host}`);
   args.push(o.url);
   return new Promise((ok, fail) => {
@@ -57,10 +68,27 @@ export function runWrk(o: WrkOptions): Promise<LoadResult> {
     p.once('close', (code) => {
       const line = out.split('\n').find((l) => l.startsWith('WRKJSON '));
       if (code !== 0 || !line) return fail(new Error(`wrk failed (${code}): ${err || out}`));
-      const j = JSON.parse(line.slice(8)) as { requests: number; duration_us: number; errors: LoadResult['errors']; p50: number; p90: number; p99: number; max: number };
+      const j = JSON.parse(line.slice(8)) as {
+        requests: number;
+        duration_us: number;
+        errors: LoadResult['errors'];
+        p50: number;
+        p90: number;
+        p99: number;
+        max: number;
+      };
       const durationS = j.duration_us / 1e6;
       const ms = (us: number) => (j.requests > 0 ? us / 1000 : null);
-      ok({ requests: j.requests, durationS, rps: j.requests / durationS, p50: ms(j.p50), p90: ms(j.p90), p99: ms(j.p99), max: ms(j.max), errors: j.errors });
+      ok({
+        requests: j.requests,
+        durationS,
+        rps: j.requests / durationS,
+        p50: ms(j.p50),
+        p90: ms(j.p90),
+        p99: ms(j.p99),
+        max: ms(j.max),
+        errors: j.errors,
+      });
     });
   });
 }

@@ -34,7 +34,7 @@ program
   .option('--mirror-timeout <ms>', 'timeout of each mirrored request', '10000')
   .option('--mirror-max-in-flight <n>', 'mirrored requests in flight per mirror before copies are dropped', '512')
   .option('--mirror-body-buffer <bytes>', 'request body bytes buffered per mirror before the copy is aborted', String(4 * 1024 * 1024))
-  .option('--mirror-total-body-buffer <bytes>', 'request body bytes buffered for all copies to one mirror (MirrorPolicy totalBodyBufferBytes)', String(32 * 1024 * 1024))
+  .option('--mirror-total-body-buffer <bytes>', 'request body bytes buffered for all copies to one mirror (MirrorPolicy totalBodyBufferBytes)', String(16 * 1024 * 1024))
   .option('--mirror-body-budget <bytes>', 'request body bytes buffered for all mirrors together', String(64 * 1024 * 1024))
   .option('--compare-budget <bytes>', 'response body bytes kept for shadow comparison (per worker); past it, bodies are compared by size and hash', String(64 * 1024 * 1024))
   .option('--access-log <dest>', '"stdout", "off" or a file path', 'stdout')

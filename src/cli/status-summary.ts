@@ -5,7 +5,12 @@ import type { ConfigIssue } from '../config/issues.js';
 
 export interface DumpRoute {
   name: string;
-  action: { forward?: { cluster: string; weight: number }[]; mirrors?: { name: string; percent: number; cluster: string }[]; kind?: string; status?: number };
+  action: {
+    forward?: { cluster: string; weight: number }[];
+    mirrors?: { name: string; percent: number; cluster: string }[];
+    kind?: string;
+    status?: number;
+  };
 }
 export interface ConfigDumpJson {
   version: number;
@@ -29,7 +34,10 @@ export interface MirrorJson {
   pairs: Record<string, Record<string, number>>;
 }
 export interface ClustersJson {
-  clusters?: { name: string; endpoints: { address: string; health: string; inFlight: number; mirrorInFlight?: number }[] }[];
+  clusters?: {
+    name: string;
+    endpoints: { address: string; health: string; inFlight: number; mirrorInFlight?: number }[];
+  }[];
   mirrors?: MirrorJson[];
 }
 
@@ -52,12 +60,19 @@ export function formatStatus(dump: ConfigDumpJson, clusters: ClustersJson): stri
   const out: string[] = [];
   const serving = dump.issues ?? [];
   const warnings = serving.filter((i) => i.severity === 'warning').length;
-  out.push(`config v${dump.version} in service${warnings ? ` (${warnings} warning${warnings > 1 ? 's' : ''})` : ''}`);
+  out.push(
+    `config v${dump.version} in service${warnings ? ` (${warnings} warning${warnings > 1 ? 's' : ''})` : ''}`,
+  );
   const last = dump.lastLoad;
   if (last && !last.applied) {
     const errors = last.issues.filter((i) => i.severity === 'error');
-    out.push(`last load v${last.version} REJECTED (${errors.length} error${errors.length === 1 ? '' : 's'}), still serving v${dump.version}:`);
-    for (const i of errors.slice(0, 3)) out.push(`  ${i.file ? `${i.file}${i.line ? `:${i.line}` : ''}: ` : ''}${i.resource} ${i.path}: ${i.message}`);
+    out.push(
+      `last load v${last.version} REJECTED (${errors.length} error${errors.length === 1 ? '' : 's'}), still serving v${dump.version}:`,
+    );
+    for (const i of errors.slice(0, 3))
+      out.push(
+        `  ${i.file ? `${i.file}${i.line ? `:${i.line}` : ''}: ` : ''}${i.resource} ${i.path}: ${i.message}`,
+      );
     if (errors.length > 3) out.push(`  … ${errors.length - 3} more (umbra validate, or /config_dump)`);
   }
 
@@ -65,26 +80,38 @@ export function formatStatus(dump: ConfigDumpJson, clusters: ClustersJson): stri
   for (const vh of dump.virtualHosts ?? []) {
     for (const r of vh.routes) {
       const a = r.action;
-      const to = a.forward ? a.forward.map((b) => (a.forward!.length > 1 ? `${b.cluster} (weight ${b.weight})` : b.cluster)).join(', ') : `${a.kind ?? 'local'}${a.status ? ` ${a.status}` : ''}`;
+      const to = a.forward
+        ? a.forward
+            .map((b) => (a.forward!.length > 1 ? `${b.cluster} (weight ${b.weight})` : b.cluster))
+            .join(', ')
+        : `${a.kind ?? 'local'}${a.status ? ` ${a.status}` : ''}`;
       out.push(`  ${vh.name} ${r.name} → ${to}`);
-      for (const m of a.mirrors ?? []) out.push(`      mirror ${pct(m.percent)} → ${m.cluster} (${m.name})`);
+      for (const m of a.mirrors ?? []) out.push(`      mirror ${m.name} ${pct(m.percent)} → ${m.cluster}`);
     }
   }
 
   const mirrors = clusters.mirrors ?? [];
   if (mirrors.length > 0) out.push('mirrors:');
   for (const m of mirrors) {
-    const latency = m.latencyCount > 0 ? `, mean latency ${(m.latencyMsSum / m.latencyCount).toFixed(1)} ms` : '';
-    out.push(`  ${m.name}${m.cluster ? ` → ${m.cluster}` : ''}: breaker ${m.breaker}, in flight ${m.inFlight}`);
-    out.push(`      requests ${m.considered}: sent ${m.sent}, skipped ${m.skipped}, dropped ${sum(m.dropped)} (${counts(m.dropped)})`);
-    out.push(`      answered ${counts(m.completed)}${latency}; failed ${sum(m.failed)} (${counts(m.failed)})`);
-    const pairs = Object.entries(m.pairs ?? {}).flatMap(([p, row]) => Object.entries(row).map(([c, n]) => `${p}→${c}=${n}`));
+    const latency =
+      m.latencyCount > 0 ? `, mean latency ${(m.latencyMsSum / m.latencyCount).toFixed(1)} ms` : '';
+    out.push(
+      `  mirror ${m.name}: sent ${m.sent}, skipped ${m.skipped}, dropped ${sum(m.dropped)} (${counts(m.dropped)}) of ${m.considered}; in flight ${m.inFlight}, breaker ${m.breaker}`,
+    );
+    out.push(
+      `      answered ${counts(m.completed)}${latency}; failed ${sum(m.failed)} (${counts(m.failed)})`,
+    );
+    const pairs = Object.entries(m.pairs ?? {}).flatMap(([p, row]) =>
+      Object.entries(row).map(([c, n]) => `${p}→${c}=${n}`),
+    );
     if (pairs.length > 0) out.push(`      primary→mirror status: ${pairs.join(' ')}`);
   }
 
   const cs = clusters.clusters ?? [];
   const eps = cs.flatMap((c) => c.endpoints.map((e) => ({ ...e, cluster: c.name })));
   const ejected = eps.filter((e) => e.health !== 'healthy');
-  out.push(`clusters: ${cs.length}, endpoints: ${eps.length}${ejected.length ? `, ejected: ${ejected.map((e) => `${e.address} (${e.cluster})`).join(', ')}` : ', all healthy'}`);
+  out.push(
+    `clusters: ${cs.length}, endpoints: ${eps.length}${ejected.length ? `, ejected: ${ejected.map((e) => `${e.address} (${e.cluster})`).join(', ')}` : ', all healthy'}`,
+  );
   return out.join('\n') + '\n';
 }

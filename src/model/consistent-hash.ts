@@ -79,7 +79,8 @@ export function buildRing(identities: readonly string[], minimumSize = DEFAULT_M
   let perHost = 1;
   while (perHost * n < minimumSize && perHost * 2 * n <= MAX_RING_SIZE) perHost *= 2;
   const entries: { h: number; owner: number }[] = [];
-  for (let i = 0; i < n; i++) for (let j = 0; j < perHost; j++) entries.push({ h: hashKey(`${identities[i]}_${j}`), owner: i });
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < perHost; j++) entries.push({ h: hashKey(`${identities[i]}_${j}`), owner: i });
   // Ties broken by identity so the order never depends on the list order.
   entries.sort((a, b) => a.h - b.h || (identities[a.owner] < identities[b.owner] ? -1 : 1));
   const points = new Uint32Array(entries.length);
@@ -133,7 +134,9 @@ export function buildMaglev(identities: readonly string[], size = DEFAULT_MAGLEV
   const next = new Array<number>(n).fill(0);
   const table = new Int32Array(m).fill(-1);
   // Turns are taken in identity order, so the table does not depend on how endpoints were listed.
-  const order = identities.map((_, i) => i).sort((a, b) => (identities[a] < identities[b] ? -1 : identities[a] > identities[b] ? 1 : a - b));
+  const order = identities
+    .map((_, i) => i)
+    .sort((a, b) => (identities[a] < identities[b] ? -1 : identities[a] > identities[b] ? 1 : a - b));
   let filled = 0;
   for (;;) {
     for (const i of order) {

@@ -57,7 +57,12 @@ export const GRPC_STATUS_BITS: Readonly<Record<string, number>> = {
   '14': RetryOn.GRPC_UNAVAILABLE,
 };
 
-export const GRPC_ANY = RetryOn.GRPC_CANCELLED | RetryOn.GRPC_DEADLINE_EXCEEDED | RetryOn.GRPC_INTERNAL | RetryOn.GRPC_RESOURCE_EXHAUSTED | RetryOn.GRPC_UNAVAILABLE;
+export const GRPC_ANY =
+  RetryOn.GRPC_CANCELLED |
+  RetryOn.GRPC_DEADLINE_EXCEEDED |
+  RetryOn.GRPC_INTERNAL |
+  RetryOn.GRPC_RESOURCE_EXHAUSTED |
+  RetryOn.GRPC_UNAVAILABLE;
 
 /** Conditions under which an attempt that got no response at all is retried. */
 export const ON_RESET = RetryOn.FIVE_XX | RetryOn.GATEWAY_ERROR | RetryOn.RESET;

@@ -224,7 +224,7 @@ export interface MirrorPolicy {
    * Undefined: the copy is the primary's upstream request, as Envoy shadows it (Istio).
    */
   readonly copyOf?: MirrorSource;
-  /** Keyed sampling: hash this header/cookie instead of drawing at random. */
+  /** Keyed sampling: hash this header (lower-case name) or cookie instead of drawing at random. */
   readonly sampleKey?: { readonly header?: string; readonly cookie?: string };
   readonly breaker?: BreakerSettings;
   /** Compare the copy's response with the primary's (issue 9). */

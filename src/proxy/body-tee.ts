@@ -2,7 +2,7 @@
 // (its backpressure pauses the client); each mirror gets a bounded buffer and is aborted — never
 // sent a truncated body as if complete — when it falls behind or the global budget is spent.
 
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 
 /** Bytes buffered for several copies together: all mirrors of the process, or all copies to one mirror. */
@@ -47,14 +47,29 @@ export function releaseBody(body: Readable | null): void {
 }
 
 export class BodyTee {
-  readonly primary = new PassThrough({ highWaterMark: 16 * 1024 });
+  /**
+   * The primary's body. It pulls from the client at the primary's pace and holds at most one chunk
+   * (highWaterMark 0), so a mirrored request buffers no more than an unmirrored one: with a
+   * thousand uploads in flight, a Transform's two buffers per request would add up.
+   */
+  readonly primary: Readable;
   private readonly branches: Branch[] = [];
   private started = false;
+  private srcPaused = false;
 
   constructor(
     private readonly src: IncomingMessage,
     private readonly budget: MirrorBodyBudget,
-  ) {}
+  ) {
+    this.primary = new Readable({
+      highWaterMark: 0,
+      read: () => {
+        if (!this.srcPaused) return;
+        this.srcPaused = false;
+        this.src.resume();
+      },
+    });
+  }
 
   /**
    * A readable copy of the body for one mirror; destroyed with MirrorOverflowError if it lags. Its
@@ -65,10 +80,8 @@ export class BodyTee {
     const stream = new PassThrough({ highWaterMark: 64 * 1024 });
     const b: Branch = { stream, limit, mirrorBudget, counted: 0, written: 0, takenAtResume: 0, done: false };
     releasers.set(stream, () => this.release(b));
-    // Written out by the consumer: only what was taken since its last resume can still be in its socket.
-    stream.once('close', () => this.recount(b, b.written - b.takenAtResume));
-    // undici pauses a request body when the socket does not take a chunk, and resumes it on 'drain':
-    // bytes taken since the last resume are still in the socket's userland buffer.
+    // Written out by the consumer: only what it took since it last resumed can still be in its socket.
+    stream.once('close', () => this.recount(b, this.unflushed(b)));
     stream.on('resume', () => (b.takenAtResume = b.written - stream.writableLength - stream.readableLength));
     this.branches.push(b);
     return stream;
@@ -78,21 +91,15 @@ export class BodyTee {
     if (this.started) return;
     this.started = true;
     const { src, primary } = this;
-    let waiting = false;
-    const resume = () => {
-      waiting = false;
-      src.resume();
-    };
     src.on('data', (chunk: Buffer) => {
       for (const b of this.branches) if (!b.done) this.feed(b, chunk);
-      if (!primary.write(chunk) && !waiting) {
-        waiting = true;
+      if (!primary.push(chunk) && !this.srcPaused) {
+        this.srcPaused = true;
         src.pause();
-        primary.once('drain', resume);
       }
     });
     src.once('end', () => {
-      primary.end();
+      primary.push(null);
       for (const b of this.branches) if (!b.done) b.stream.end();
     });
     const fail = () => {
@@ -106,9 +113,19 @@ export class BodyTee {
     src.once('close', fail);
   }
 
+  /**
+   * Bytes the consumer took that its socket may not have flushed. undici pauses a request body
+   * when the socket's buffer is full and resumes it on 'drain': while paused, what it took since
+   * the last resume waits in the socket; while flowing, the socket is below its high-water mark.
+   */
+  private unflushed(b: Branch): number {
+    if (!b.stream.isPaused()) return 0;
+    return b.written - b.stream.writableLength - b.stream.readableLength - b.takenAtResume;
+  }
+
   private feed(b: Branch, chunk: Buffer): void {
     // What this copy holds in memory: its stream's buffer plus what its socket has not flushed yet.
-    const held = b.written - b.takenAtResume + chunk.length;
+    const held = b.stream.writableLength + b.stream.readableLength + this.unflushed(b) + chunk.length;
     if (held > b.limit) return this.abort(b, new MirrorOverflowError('body_limit'));
     const delta = held - b.counted;
     const mine = b.mirrorBudget;

@@ -3,7 +3,7 @@
 // local reply and a closed connection; close() drains (stop accepting, let in-flight requests
 // finish with `Connection: close`, cut what is left when the drain time is up).
 
-import { createServer, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { DEFAULT_DOWNSTREAM, type DownstreamOptions } from './downstream-options.js';
 import type { Proxy, VhostResolver } from './proxy.js';
@@ -47,7 +47,8 @@ export function configureServer(server: Server, o: Partial<DownstreamOptions> = 
   // node drops header lines beyond maxHeadersCount without a word; with 0 it keeps them all (the
   // head is bounded by maxHeaderSize anyway) and request-checks.ts answers 431 above the limit.
   server.maxHeadersCount = 0;
-  server.maxRequestsPerSocket = d.maxRequestsPerConnection > 0 ? d.maxRequestsPerConnection : null;
+  // Not node's maxRequestsPerSocket: that only says "Connection: close" and keeps the connection
+  // open (answering 503 to what follows); startListener closes it after the last response instead.
   if (d.maxConnections > 0) server.maxConnections = d.maxConnections;
   server.timeout = d.idleTimeoutMs;
 }
@@ -113,9 +114,18 @@ function clientErrorStatus(code: string | undefined): number {
 export async function startListener(proxy: Proxy, resolve: VhostResolver, opts: ListenerOptions): Promise<Listener> {
   const limits: Partial<DownstreamOptions> = { ...proxy.downstream, ...opts };
   let draining = false;
+  const maxRequests = limits.maxRequestsPerConnection ?? 0;
+  const served = new WeakMap<Socket, number>();
   const server = createServer(serverOptions(limits), (req, res) => {
     // While draining, every response closes its connection so that clients move elsewhere.
     if (draining) res.shouldKeepAlive = false;
+    else if (maxRequests > 0) {
+      // The last request a connection may carry: its response says Connection: close, and node
+      // then closes the connection after it (Envoy max_requests_per_connection).
+      const n = (served.get(req.socket) ?? 0) + 1;
+      served.set(req.socket, n);
+      if (n >= maxRequests) res.shouldKeepAlive = false;
+    }
     proxy.handle(req, res, resolve);
   });
   configureServer(server, limits);
@@ -124,7 +134,8 @@ export async function startListener(proxy: Proxy, resolve: VhostResolver, opts: 
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
-  server.on('connect', (_req, socket: Socket) => {
+  server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    logRefused(proxy, 405, 'DPE', Buffer.from(`CONNECT ${req.url ?? '-'} HTTP/${req.httpVersion}\r\n`, 'latin1'));
     socket.end('HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
   });
   // Upgrade requests (WebSocket, h2c) are not proxied: node hands them over only with a listener,

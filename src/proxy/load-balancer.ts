@@ -95,7 +95,11 @@ export interface HashSource {
  * The consistent-hash key of a request under `lb` (Istio consistentHash: httpHeaderName,
  * httpCookie, useSourceIp, httpQueryParameterName), or undefined when the request has none.
  */
-export function hashKeyOf(lb: LbPolicy, req: HashSource, queryValue: (q: string, name: string) => string | undefined): string | undefined {
+export function hashKeyOf(
+  lb: LbPolicy,
+  req: HashSource,
+  queryValue: (q: string, name: string) => string | undefined,
+): string | undefined {
   if (lb.kind !== 'hash') return undefined;
   if (lb.header) return firstValue(req.headers[lb.header]);
   if (lb.cookie) return cookieValue(req.headers.cookie, lb.cookie);
@@ -116,9 +120,14 @@ export function keyHash(key: string): number {
  * Envoy's generated hash cookie (httpCookie with a ttl, when the request has none): a value
  * derived from the client's address, sent back with Set-Cookie so the client sticks from then on.
  */
-export function generatedCookie(lb: Extract<LbPolicy, { kind: 'hash' }>, remote: string): { value: string; setCookie: string } | undefined {
+export function generatedCookie(
+  lb: Extract<LbPolicy, { kind: 'hash' }>,
+  remote: string,
+): { value: string; setCookie: string } | undefined {
   if (!lb.cookie || lb.cookieTtlSeconds === undefined) return undefined;
-  const value = hashString(remote, 0x2545f491).toString(16).padStart(8, '0') + hashString(remote, 0x6c078965).toString(16).padStart(8, '0');
+  const value =
+    hashString(remote, 0x2545f491).toString(16).padStart(8, '0') +
+    hashString(remote, 0x6c078965).toString(16).padStart(8, '0');
   let setCookie = `${lb.cookie}="${value}"`;
   if (lb.cookieTtlSeconds > 0) setCookie += `; Max-Age=${lb.cookieTtlSeconds}`;
   if (lb.cookiePath) setCookie += `; Path=${lb.cookiePath}`;

@@ -11,9 +11,19 @@ import type { RequestTarget } from './request-target.js';
  * `prepared` is the primary's header list before any route or backend header operation (hop-by-hop
  * headers already removed, forwarding headers added); it is not modified.
  */
-export function copyRequestFrom(src: MirrorSource, primary: MirrorRequest, prepared: readonly string[], target: RequestTarget): MirrorRequest {
+export function copyRequestFrom(
+  src: MirrorSource,
+  primary: MirrorRequest,
+  prepared: readonly string[],
+  target: RequestTarget,
+): MirrorRequest {
   const headers = applyHeaderOps(prepared as string[], src.requestHeaders);
   if (src.rewritten) return { ...primary, headers };
   // The Host is replaced by the mirror writer from `authority` (plus the shadow suffix).
-  return { ...primary, headers, authority: target.authority, path: target.query ? `${target.path}?${target.query}` : target.path };
+  return {
+    ...primary,
+    headers,
+    authority: target.authority,
+    path: target.query ? `${target.path}?${target.query}` : target.path,
+  };
 }

@@ -7,11 +7,15 @@
 // and once those have settled, N = skipped + dropped + sent. Of the sent:
 //   sent = completed (by class) + failed (by reason) + (copies waiting for their answer)
 
-export type MirrorDropReason = 'in_flight_cap' | 'body_limit' | 'body_budget' | 'breaker' | 'method' | 'loop' | 'no_endpoint';
+export type MirrorDropReason =
+  'in_flight_cap' | 'body_limit' | 'body_budget' | 'breaker' | 'method' | 'loop' | 'no_endpoint';
 export type MirrorFailReason = 'connect' | 'reset' | 'timeout' | 'client_abort' | 'other';
 
 /** Upper bounds (ms) of the mirror latency histogram: Envoy's default histogram buckets. */
-export const LATENCY_BUCKETS_MS: readonly number[] = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
+export const LATENCY_BUCKETS_MS: readonly number[] = [
+  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000,
+  3600000,
+];
 
 /** Mirror status class used in pairs when the copy got no answer at all. */
 export const MIRROR_FAILED_CLASS = 'failed';
@@ -45,7 +49,15 @@ export function newMirrorCounters(): MirrorCounters {
     sent: 0,
     completed: {},
     failed: { connect: 0, reset: 0, timeout: 0, client_abort: 0, other: 0 },
-    dropped: { in_flight_cap: 0, body_limit: 0, body_budget: 0, breaker: 0, method: 0, loop: 0, no_endpoint: 0 },
+    dropped: {
+      in_flight_cap: 0,
+      body_limit: 0,
+      body_budget: 0,
+      breaker: 0,
+      method: 0,
+      loop: 0,
+      no_endpoint: 0,
+    },
     inFlight: 0,
     latencyMsSum: 0,
     latencyCount: 0,

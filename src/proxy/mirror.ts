@@ -188,10 +188,9 @@ export class MirrorWriter {
     if (policy.ppm >= PPM_ALL) return true;
     const key = policy.sampleKey;
     if (key) {
-      const value = key.header ? headerString(headersIn[key.header.toLowerCase()]) : cookieValue(headersIn['cookie'], key.cookie ?? '');
+      const value = key.header ? headerString(headersIn[key.header]) : cookieValue(headersIn['cookie'], key.cookie ?? '');
       // Keyed sampling: the same key is in or out on every replica and every run.
-      // The hash's high bits are the well-mixed ones: scale it to [0, 1e6) instead of taking a remainder.
-      if (value !== undefined) return (hash32(`${policy.name}|${value}`) / 0x1_0000_0000) * PPM_ALL < policy.ppm;
+      if (value !== undefined) return (keyHash(`${policy.name}|${value}`) / 0x1_0000_0000) * PPM_ALL < policy.ppm;
     }
     // Per policy object, so a reload starts afresh and two routes never share one stream of draws.
     let s = this.samplers.get(policy);
@@ -276,7 +275,7 @@ export class MirrorWriter {
       }
       // Gives the copy's body bytes back to the budgets (its socket is done with them now).
       releaseBody(body);
-      this.observer?.({ policy, req, authority, upstream: `${endpoint.address}:${endpoint.port}`, status, flag, bytesIn, durationMs });
+      this.observer?.({ policy, req, authority, upstream: ep.hostPort, status, flag, bytesIn, durationMs });
     };
 
     const timer = setTimeout(() => {
@@ -360,6 +359,20 @@ export function primaryStatusKnown(p: MirrorPairing, status: number): void {
   if (p.primaryClass !== undefined) return;
   p.primaryClass = statusClass(status);
   recordPair(p);
+}
+
+/**
+ * FNV-1a with a final avalanche (MurmurHash3's fmix32): keys that differ only in their last digits
+ * ("user-17", "user-18") would otherwise land close together and skew the sampled share.
+ */
+function keyHash(s: string): number {
+  let h = hash32(s);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
 function headerString(v: string | string[] | undefined): string | undefined {

@@ -14,7 +14,12 @@
 
 export type PathNormalization = 'none' | 'base' | 'merge-slashes' | 'decode-and-merge-slashes';
 
-export const PATH_NORMALIZATIONS: readonly PathNormalization[] = ['none', 'base', 'merge-slashes', 'decode-and-merge-slashes'];
+export const PATH_NORMALIZATIONS: readonly PathNormalization[] = [
+  'none',
+  'base',
+  'merge-slashes',
+  'decode-and-merge-slashes',
+];
 
 /** Returns the normalised path, or undefined when the path must be refused (400). */
 export type PathNormalizer = (path: string) => string | undefined;
@@ -27,7 +32,15 @@ function hexValue(c: number): number {
 }
 
 function isUnreserved(b: number): boolean {
-  return (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || (b >= 48 && b <= 57) || b === 45 || b === 46 || b === 95 || b === 126;
+  return (
+    (b >= 65 && b <= 90) ||
+    (b >= 97 && b <= 122) ||
+    (b >= 48 && b <= 57) ||
+    b === 45 ||
+    b === 46 ||
+    b === 95 ||
+    b === 126
+  );
 }
 
 /** One pass over %HH escapes; undefined on %00. */
@@ -76,7 +89,13 @@ export function pathNormalizer(mode: PathNormalization): PathNormalizer {
   const decodeSlashes = mode === 'decode-and-merge-slashes';
   return (path) => {
     // Fast path: nothing that any step would change (the common case, checked without allocating).
-    if (path.indexOf('%') === -1 && path.indexOf('\\') === -1 && path.indexOf('/.') === -1 && (!merge || path.indexOf('//') === -1)) return path;
+    if (
+      path.indexOf('%') === -1 &&
+      path.indexOf('\\') === -1 &&
+      path.indexOf('/.') === -1 &&
+      (!merge || path.indexOf('//') === -1)
+    )
+      return path;
     let p = decodeEscapes(path, decodeSlashes);
     if (p === undefined) return undefined;
     if (p.indexOf('\\') !== -1) p = p.replace(/\\/g, '/');

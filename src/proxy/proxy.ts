@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { Endpoint, ForwardAction, HeaderOps, MirrorPolicy, Route, RouteTable, VirtualHost } from '../model/route-table.js';
+import type { Endpoint, ForwardAction, HeaderOps, MirrorPolicy, RetryPolicy, Route, RouteTable, VirtualHost } from '../model/route-table.js';
 import { sampled } from '../model/percent.js';
 import type { ConfigState } from '../runtime/config-state.js';
 import { AccessLog, type AccessLogEntry } from './access-log.js';
@@ -18,7 +18,7 @@ import type { ResponseCapture } from '../compare/primary-capture.js';
 import { MIRROR_MARKER, MirrorWriter, primaryStatusKnown, type MirrorPairing, type MirrorRequest } from './mirror.js';
 import { copyRequestFrom } from './mirror-copy.js';
 import { LOCAL_REPLY_TEXT } from './response-flags.js';
-import { prepareRequestHeaders, responseHeaders } from './request-headers.js';
+import { prepareRequestHeaders, responseHeaders, trustedClientAddress } from './request-headers.js';
 import { ASTERISK, isTargetError, parseTarget, type RequestTarget } from './request-target.js';
 import { checkRequestHead } from './request-checks.js';
 import { DEFAULT_DOWNSTREAM, type DownstreamOptions } from './downstream-options.js';
@@ -61,6 +61,9 @@ function attemptFailure(err: unknown): AttemptFailure | undefined {
   const f = classifyUpstreamError(err).flag;
   return f === 'UF' ? 'connect-failure' : f === 'DC' ? undefined : 'reset';
 }
+
+/** Shared empty list: most requests have no copies and no response header operations to allocate for. */
+const NONE: readonly never[] = Object.freeze([]);
 
 function hasBody(req: IncomingMessage): boolean {
   const cl = req.headers['content-length'];
@@ -129,7 +132,7 @@ export class Proxy {
     const table = this.state.table;
     const bad = checkRequestHead(req, this.downstream.maxHeadersCount);
     if (bad) return this.localReply(req, res, start, bad.status, 'DPE', undefined, bad.message, undefined, '-', true);
-    const target = parseTarget(req.url ?? '', req.headers.host, this.normalizePath, req.method);
+    const target = parseTarget(req.url ?? '', req.headers.host, this.normalizePath, req.method, (req.socket as { encrypted?: boolean }).encrypted === true);
     if (isTargetError(target)) {
       if (target === ASTERISK) return this.asteriskReply(req, res, start);
       return this.localReply(req, res, start, target.status, 'DPE', undefined, target.message, undefined, '-', true);
@@ -197,7 +200,10 @@ export class Proxy {
     let key: string | undefined;
     let setCookie: string | undefined;
     if (lb.kind === 'hash') {
-      key = hashKeyOf(lb, { headers: req.headers, query: target.query, remoteAddress: req.socket.remoteAddress }, queryValue);
+      // useSourceIp hashes Envoy's downstream address: the trusted client address behind trusted proxies.
+      const hops = this.downstream.xffTrustedHops;
+      const remoteAddress = hops > 0 ? trustedClientAddress(req.headers['x-forwarded-for'], req.socket.remoteAddress, hops) : req.socket.remoteAddress;
+      key = hashKeyOf(lb, { headers: req.headers, query: target.query, remoteAddress }, queryValue);
       if (key === undefined && lb.cookieTtlSeconds !== undefined) {
         const g = generatedCookie(lb, `${req.socket.remoteAddress}:${req.socket.remotePort}`);
         if (g) ({ value: key, setCookie } = g);
@@ -213,8 +219,10 @@ export class Proxy {
     const prepared = prepareRequestHeaders(req.rawHeaders, authority, req.socket.remoteAddress, target.scheme, this.downstream.xffTrustedHops);
     let headers = applyHeaderOps(prepared.headers, route.requestHeaders);
     headers = applyHeaderOps(headers, backend.requestHeaders);
-    // Istio asks Envoy to count attempts upstream (include_request_attempt_count): 1 on the first.
+    // Istio asks Envoy to count attempts upstream (include_request_attempt_count): 1 on the first,
+    // and on copies (those built from the unmodified request too: Gateway API mirrors).
     headers.push('x-envoy-attempt-count', '1');
+    if (headers !== prepared.headers) prepared.headers.push('x-envoy-attempt-count', '1');
     const method = req.method ?? 'GET';
 
     // Mirrors: admitted (sampled, capped, breaker) before any body byte flows.
@@ -226,16 +234,18 @@ export class Proxy {
     }
     let body: Readable | null = withBody ? req : null;
     let tee: BodyTee | undefined;
-    const pairings: MirrorPairing[] = [];
+    let pairings: readonly MirrorPairing[] = NONE;
     let capture: ResponseCapture | undefined;
     if (admitted) {
+      const paired: MirrorPairing[] = [];
+      pairings = paired;
       // Before the copies leave, so their responses find the pending comparison.
       if (this.comparison) capture = this.comparison.begin(prepared.requestId, route.name, method, target.path, admitted);
       if (withBody) tee = new BodyTee(req, this.budget);
       const mreq: MirrorRequest = { method, path: fullPath, headers, authority, requestId: prepared.requestId, headersIn: req.headers };
       for (const m of admitted) {
         const p: MirrorPairing = { counters: this.mirrors.countersFor(m.name) };
-        pairings.push(p);
+        paired.push(p);
         const copy = m.copyOf ? copyRequestFrom(m.copyOf, mreq, prepared.headers, target) : mreq;
         this.mirrors.send(table, m, copy, tee ? tee.branch(m.bodyBufferBytes, this.mirrors.budgetFor(m)) : null, p);
       }
@@ -246,7 +256,7 @@ export class Proxy {
     }
 
     let st = this.upstreams.state(cluster, endpoint);
-    let upstream = `${endpoint.address}:${endpoint.port}`;
+    let upstream = st.hostPort;
     let controller: Dispatcher.DispatchController | undefined;
     let status = 0;
     let bytesOut = 0;
@@ -254,10 +264,14 @@ export class Proxy {
     /** The client's response is complete at its head (HEAD, 204, 304): nothing upstream can add to it. */
     let headOnly = false;
     let timer: NodeJS.Timeout | undefined;
-    const respOps: HeaderOps[] = [];
-    if (route.responseHeaders) respOps.push(route.responseHeaders);
-    if (backend.responseHeaders) respOps.push(backend.responseHeaders);
-    if (setCookie) respOps.push({ add: [['set-cookie', setCookie]] });
+    let respOps: readonly HeaderOps[] = NONE;
+    if (route.responseHeaders || backend.responseHeaders || setCookie) {
+      const ops: HeaderOps[] = [];
+      if (route.responseHeaders) ops.push(route.responseHeaders);
+      if (backend.responseHeaders) ops.push(backend.responseHeaders);
+      if (setCookie) ops.push({ add: [['set-cookie', setCookie]] });
+      respOps = ops;
+    }
     const upstreams = this.upstreams;
 
     // Attempts (Istio retries, src/proxy/retry.ts): at most retry.attempts + 1, one at a time. A body
@@ -277,25 +291,24 @@ export class Proxy {
     /** This request holds one of the cluster's maxRetries places. */
     let retrySlot = false;
 
-    const endAttempt = () => {
+    /** The current attempt is over; `final`: so is the request (its retry place is given back). */
+    const endAttempt = (final: boolean) => {
       if (perTry) clearTimeout(perTry);
       perTry = undefined;
-      if (!live) return;
-      live = false;
-      upstreams.end(cluster, st);
+      if (live) {
+        live = false;
+        upstreams.end(cluster, st);
+      }
+      if (final && retrySlot) {
+        retrySlot = false;
+        upstreams.clusterState(cluster).retries--;
+      }
     };
-    const releaseRetry = () => {
-      if (!retrySlot) return;
-      retrySlot = false;
-      upstreams.clusterState(cluster).retries--;
-    };
-    const withUrx = (f: string) => (exhausted ? (f === '-' ? 'URX' : `${f},URX`) : f);
 
     const finish = (err?: unknown) => {
       if (done) return;
       done = true;
-      endAttempt();
-      releaseRetry();
+      endAttempt(true);
       if (timer) clearTimeout(timer);
       if (backoff) clearTimeout(backoff);
       if (err && headOnly) err = undefined; // e.g. undici's length check on a 304 with Content-Length
@@ -311,21 +324,20 @@ export class Proxy {
         if (!res.headersSent) {
           for (const p of pairings) primaryStatusKnown(p, e.status);
           this.drainBody(req);
-          return this.localReply(req, res, start, e.status, withUrx(e.flag), target, LOCAL_REPLY_TEXT[e.flag], route, upstream);
+          return this.localReply(req, res, start, e.status, exhausted ? `${e.flag},URX` : e.flag, target, LOCAL_REPLY_TEXT[e.flag], route, upstream);
         }
         // Mid-body failure: abort the client's connection so it never sees a clean, short response.
         res.destroy(err as Error);
         return this.logPrimary(req, start, target, status, e.flag, bytesOut, upstream, route, cluster.name, prepared.requestId);
       }
       upstreams.record(cluster, st, status);
-      this.logPrimary(req, start, target, status, withUrx(flag), bytesOut, upstream, route, cluster.name, prepared.requestId);
+      this.logPrimary(req, start, target, status, exhausted ? (flag === '-' ? 'URX' : `${flag},URX`) : flag, bytesOut, upstream, route, cluster.name, prepared.requestId);
     };
 
     /** Ends the request with a local reply before (another) attempt could start: no endpoint, or overflow. */
     const giveUp = (code: number, why: string) => {
       done = true;
-      endAttempt();
-      releaseRetry();
+      endAttempt(true);
       if (timer) clearTimeout(timer);
       capture?.fail();
       for (const p of pairings) primaryStatusKnown(p, code);
@@ -339,8 +351,9 @@ export class Proxy {
      * After attempt `attempt` failed with `outcome` (a status, or a failure without response):
      * schedules the next attempt when retries, the retry budget and the body allow it.
      */
-    const retryAfter = (outcome: number | 'connect-failure', localOrigin: boolean): boolean => {
-      if (!retry || done || res.headersSent) return false;
+    // Created only for routes that retry (Istio's default policy gives one to every VirtualService route).
+    const retryAfter = retry && ((outcome: number | 'connect-failure', localOrigin: boolean, retry: RetryPolicy): boolean => {
+      if (done || res.headersSent) return false;
       if (attempt > retry.attempts) {
         exhausted = true;
         return false;
@@ -350,7 +363,8 @@ export class Proxy {
       const maxRetries = cluster.pool.maxRetries ?? 0;
       if (maxRetries > 0 && cs.retries - (retrySlot ? 1 : 0) >= maxRetries) return false; // Envoy: retry overflow
       upstreams.record(cluster, st, outcome, localOrigin);
-      endAttempt();
+      (tried ??= []).push(endpoint!);
+      endAttempt(false);
       if (!retrySlot) {
         retrySlot = true;
         cs.retries++;
@@ -359,12 +373,12 @@ export class Proxy {
       attempt++;
       backoff = setTimeout(startAttempt, backoffMs(retry, attempt - 1));
       return true;
-    };
+    });
 
     const onAttemptError = (n: number, err: unknown) => {
       if (n !== attempt || done) return; // an attempt already given up on
       const kind = retry && !headOnly ? attemptFailure(err) : undefined;
-      if (kind && retryOnFailure(retry!, kind) && retryAfter(kind === 'connect-failure' ? 'connect-failure' : kind === 'per-try-timeout' ? 504 : 503, true)) return;
+      if (kind && retryOnFailure(retry!, kind) && retryAfter!(kind === 'connect-failure' ? 'connect-failure' : kind === 'per-try-timeout' ? 504 : 503, true, retry!)) return;
       finish(err);
     };
 
@@ -377,8 +391,7 @@ export class Proxy {
         if (done || n !== attempt) return ctl.abort(new DownstreamClosedError('attempt abandoned'));
         status = statusCode;
         // A retriable answer is dropped (the connection with it) and the request tried again.
-        if (retry && retryOnResponse(retry, statusCode, h, req.headers) && retryAfter(statusCode, false)) return ctl.abort(new DownstreamClosedError('retrying'));
-        if (perTry) clearTimeout(perTry), (perTry = undefined);
+        if (retry && retryOnResponse(retry, statusCode, h, req.headers) && retryAfter!(statusCode, false, retry)) return ctl.abort(new DownstreamClosedError('retrying'));
         for (const p of pairings) primaryStatusKnown(p, statusCode);
         let out = responseHeaders(h);
         if (respOps.length > 0) out = applyObjectOps(out, respOps);
@@ -432,11 +445,12 @@ export class Proxy {
         if (!next) return giveUp(503, 'UH');
         endpoint = next;
         st = upstreams.state(cluster!, next);
-        upstream = `${next.address}:${next.port}`;
+        upstream = st.hostPort;
       }
       // Circuit breakers (connectionPool): an overflow is answered 503 UO and never retried.
       if (upstreams.overflow(cluster!, st)) return giveUp(503, 'UO');
-      if (retry) (tried ??= []).push(endpoint!);
+      // The per-attempt timeout (Istio perTryTimeout, Gateway API backendRequest) runs until the
+      // response is complete; past the response head it can only cut the response short.
       upstreams.begin(cluster!, st);
       live = true;
       controller = undefined;
@@ -542,7 +556,7 @@ export class Proxy {
   }
 }
 
-function applyObjectOps(h: Record<string, string | string[] | undefined>, ops: HeaderOps[]): Record<string, string | string[] | undefined> {
+function applyObjectOps(h: Record<string, string | string[] | undefined>, ops: readonly HeaderOps[]): Record<string, string | string[] | undefined> {
   const out = { ...h };
   for (const op of ops) {
     for (const name of op.remove ?? []) delete out[name];

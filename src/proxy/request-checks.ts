@@ -42,7 +42,9 @@ function err(status: number, message: string): HeadError {
 export function checkRequestHead(req: IncomingMessage, maxHeaders: number): HeadError | undefined {
   if (req.httpVersionMajor !== 1) {
     // llhttp accepts "GET /" (HTTP/0.9, no headers at all) and "HTTP/2.0" in HTTP/1 framing.
-    return req.httpVersionMajor === 0 ? err(400, 'HTTP/0.9 requests are not supported') : err(505, `HTTP/${req.httpVersion} is not supported on an HTTP/1.1 listener`);
+    return req.httpVersionMajor === 0
+      ? err(400, 'HTTP/0.9 requests are not supported')
+      : err(505, `HTTP/${req.httpVersion} is not supported on an HTTP/1.1 listener`);
   }
   const raw = req.rawHeaders;
   if (raw.length > 2 * maxHeaders) return err(431, `more than ${maxHeaders} request header lines`);
@@ -62,7 +64,8 @@ export function checkRequestHead(req: IncomingMessage, maxHeaders: number): Head
   if (host === undefined || host === '') {
     // RFC 9112 §3.2: every HTTP/1.1 request carries Host, absolute-form included. An HTTP/1.0
     // request may omit it only with an absolute-form target, which names its own authority.
-    if (req.httpVersionMinor >= 1 || (req.url ?? '').charCodeAt(0) === 47) return err(400, 'missing Host header');
+    if (req.httpVersionMinor >= 1 || (req.url ?? '').charCodeAt(0) === 47)
+      return err(400, 'missing Host header');
   } else if (!validAuthority(host)) return err(400, 'malformed Host header');
   const te = headers['transfer-encoding'];
   if (te !== undefined) {
@@ -70,7 +73,8 @@ export function checkRequestHead(req: IncomingMessage, maxHeaders: number): Head
     if (req.httpVersionMinor === 0) return err(400, 'Transfer-Encoding in an HTTP/1.0 request');
     // node refuses codings that do not end in chunked; any other coding before it is one Umbra
     // would have to decode and cannot, and stripping it would corrupt the body (RFC 9112 §6.1: 501).
-    if (te.length !== 7 || te.toLowerCase() !== 'chunked') return err(501, `transfer coding "${te}" is not implemented; only chunked is`);
+    if (te.length !== 7 || te.toLowerCase() !== 'chunked')
+      return err(501, `transfer coding "${te}" is not implemented; only chunked is`);
   }
   return undefined;
 }

@@ -46,9 +46,9 @@ function plainIp(ip: string): string {
 }
 
 /** Envoy's rule for xff_num_trusted_hops = n > 0: the nth entry from the right, else the peer. */
-export function trustedClientAddress(xff: string | undefined, peer: string | undefined, trustedHops: number): string | undefined {
-  if (trustedHops <= 0 || !xff) return peer;
-  const list = xff.split(',');
+export function trustedClientAddress(xff: string | readonly string[] | undefined, peer: string | undefined, trustedHops: number): string | undefined {
+  if (trustedHops <= 0 || !xff || xff.length === 0) return peer;
+  const list = (typeof xff === 'string' ? xff : xff.join(',')).split(',');
   if (list.length < trustedHops) return peer;
   const a = list[list.length - trustedHops].trim();
   return a === '' ? peer : a;

@@ -33,23 +33,46 @@ function normaliseAuthority(a: string): string {
   return s;
 }
 
-function portOf(authority: string, scheme: string): number {
-  const colon = authority.lastIndexOf(':');
-  if (colon !== -1 && authority.lastIndexOf(']') < colon) return Number(authority.slice(colon + 1));
-  return scheme === 'https' ? 443 : 80;
-}
-
 // RFC 3986 reg-name / IPv4 / [IPv6] with an optional port: nothing that could smuggle a path, a
 // userinfo ("@") or a second value (",": two Host lines joined).
 const AUTHORITY = /^(?:\[[0-9a-f:.]+\]|[a-z0-9._~%!$&'()*+;=-]+)(?::\d{1,5})?$/i;
 
-/** A Host header value or absolute-form authority Umbra accepts (port 1–65535 when given). */
-export function validAuthority(a: string): boolean {
+function checkAuthority(a: string): boolean {
   if (!AUTHORITY.test(a)) return false;
   const colon = a.lastIndexOf(':');
   if (colon === -1 || a.lastIndexOf(']') > colon) return true;
   const port = Number(a.slice(colon + 1));
   return port >= 1 && port <= 65535;
+}
+
+/** An accepted authority, normalised, with its port when it names one. */
+interface CheckedAuthority {
+  readonly authority: string;
+  readonly port: number | undefined;
+}
+
+// Clients send a handful of distinct Host values, so each is checked (regex) and normalised once,
+// not on every request. Bounded: emptied when full, so odd values cannot make it grow.
+const checkedAuthorities = new Map<string, CheckedAuthority | null>();
+const CHECKED_AUTHORITIES_MAX = 1024;
+
+function checked(a: string): CheckedAuthority | null {
+  let c = checkedAuthorities.get(a);
+  if (c === undefined) {
+    if (checkAuthority(a)) {
+      const authority = normaliseAuthority(a);
+      const colon = authority.lastIndexOf(':');
+      c = { authority, port: colon !== -1 && authority.lastIndexOf(']') < colon ? Number(authority.slice(colon + 1)) : undefined };
+    } else c = null;
+    if (checkedAuthorities.size >= CHECKED_AUTHORITIES_MAX) checkedAuthorities.clear();
+    checkedAuthorities.set(a, c);
+  }
+  return c;
+}
+
+/** A Host header value or absolute-form authority Umbra accepts (port 1–65535 when given). */
+export function validAuthority(a: string): boolean {
+  return checked(a) !== null;
 }
 
 const defaultNormalizer = pathNormalizer('base');
@@ -60,16 +83,19 @@ export const ASTERISK: TargetError = { status: 200, message: '*' };
 /**
  * @param host the Host header as node gives it (duplicates and bad values are refused earlier, by
  *   request-checks.ts); needed only for origin-form targets.
+ * @param secure whether the connection is TLS; on a plaintext one an "https://" target is refused
+ *   (Envoy does the same: it would let a client claim a scheme it did not use). Undefined: not
+ *   judged (dry runs).
  */
-export function parseTarget(url: string, host: string | string[] | undefined, normalize: PathNormalizer = defaultNormalizer, method = 'GET'): RequestTarget | TargetError {
+export function parseTarget(url: string, host: string | string[] | undefined, normalize: PathNormalizer = defaultNormalizer, method = 'GET', secure?: boolean): RequestTarget | TargetError {
   let scheme = 'http';
-  let authority: string;
+  let authority: CheckedAuthority | null;
   let rest: string;
   if (url.charCodeAt(0) === 47 /* / */) {
     if (host === undefined || host === '') return { status: 400, message: 'missing Host header' };
     if (Array.isArray(host)) return { status: 400, message: 'duplicate Host header' };
-    if (!validAuthority(host)) return { status: 400, message: 'malformed Host header' };
-    authority = host;
+    authority = checked(host);
+    if (authority === null) return { status: 400, message: 'malformed Host header' };
     rest = url;
   } else if (url === '*') {
     return method === 'OPTIONS' ? ASTERISK : { status: 400, message: 'the asterisk request target is only allowed with OPTIONS' };
@@ -78,10 +104,11 @@ export function parseTarget(url: string, host: string | string[] | undefined, no
     if (lower.startsWith('http://')) scheme = 'http';
     else if (lower.startsWith('https://')) scheme = 'https';
     else return { status: 400, message: 'unsupported request target' };
+    if (scheme === 'https' && secure === false) return { status: 400, message: 'an https request target on a plaintext connection' };
     const after = url.slice(scheme.length + 3);
     const slash = after.search(/[/?#]/);
-    authority = slash === -1 ? after : after.slice(0, slash);
-    if (!validAuthority(authority)) return { status: 400, message: 'malformed authority in request target' };
+    authority = checked(slash === -1 ? after : after.slice(0, slash));
+    if (authority === null) return { status: 400, message: 'malformed authority in request target' };
     rest = slash === -1 ? '/' : after.slice(slash);
     if (rest.charCodeAt(0) === 63 /* ? */) rest = `/${rest}`;
   }
@@ -91,8 +118,7 @@ export function parseTarget(url: string, host: string | string[] | undefined, no
   const split = splitPathQuery(rest);
   const path = normalize(split.path);
   if (path === undefined) return { status: 400, message: 'request path cannot be normalised (%00)' };
-  const a = normaliseAuthority(authority);
-  return { authority: a, path, query: split.query, port: portOf(a, scheme), scheme };
+  return { authority: authority.authority, path, query: split.query, port: authority.port ?? (scheme === 'https' ? 443 : 80), scheme };
 }
 
 export function isTargetError(t: RequestTarget | TargetError): t is TargetError {

@@ -15,7 +15,12 @@ export const RETRY_BODY_LIMIT = 64 * 1024;
 export type AttemptFailure = 'connect-failure' | 'reset' | 'per-try-timeout';
 
 /** Whether a response (status and headers) asks for another attempt under `p`. */
-export function retryOnResponse(p: RetryPolicy, status: number, h: Readonly<Record<string, string | string[] | undefined>>, request: IncomingHttpHeaders): boolean {
+export function retryOnResponse(
+  p: RetryPolicy,
+  status: number,
+  h: Readonly<Record<string, string | string[] | undefined>>,
+  request: IncomingHttpHeaders,
+): boolean {
   const c = p.conditions;
   // Envoy never retries an overloaded answer, nor a rate-limited one unless asked to.
   if (h['x-envoy-overloaded'] !== undefined) return false;
@@ -26,7 +31,8 @@ export function retryOnResponse(p: RetryPolicy, status: number, h: Readonly<Reco
   if (c & RetryOn.RETRIABLE_STATUS_CODES && p.retriableStatusCodes.includes(status)) return true;
   if (c & RetryOn.RETRIABLE_HEADERS) {
     const names = request['x-envoy-retriable-header-names'];
-    if (typeof names === 'string') for (const n of names.split(',')) if (h[n.trim().toLowerCase()] !== undefined) return true;
+    if (typeof names === 'string')
+      for (const n of names.split(',')) if (h[n.trim().toLowerCase()] !== undefined) return true;
   }
   if (c & GRPC_ANY) {
     const g = h['grpc-status'];

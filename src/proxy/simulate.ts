@@ -6,7 +6,15 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import { PPM_ALL } from '../model/percent.js';
-import type { HeaderOps, MirrorPolicy, RetryPolicy, Route, RouteOrigin, RouteTable, VirtualHost } from '../model/route-table.js';
+import type {
+  HeaderOps,
+  MirrorPolicy,
+  RetryPolicy,
+  Route,
+  RouteOrigin,
+  RouteTable,
+  VirtualHost,
+} from '../model/route-table.js';
 import { shadowAuthority } from '../model/shadow-authority.js';
 import { corsDecision } from './cors.js';
 import { applyHeaderOps } from './header-ops.js';
@@ -85,7 +93,15 @@ export function simulate(table: RouteTable, req: SimRequest, o: SimOptions = {})
   if (isTargetError(target)) return { outcome: 'local', status: target.status, flag: 'DPE', mirrors: [] };
   const vhost = (o.resolve ?? findVirtualHost)(table, target.authority);
   if (!vhost) return { outcome: 'local', status: 404, flag: 'NR', mirrors: [] };
-  const view: RequestView = { method, path: target.path, query: target.query, authority: target.authority, port: target.port, scheme: target.scheme, headers };
+  const view: RequestView = {
+    method,
+    path: target.path,
+    query: target.query,
+    authority: target.authority,
+    port: target.port,
+    scheme: target.scheme,
+    headers,
+  };
   const route = matchRoute(vhost, view);
   if (!route) return { outcome: 'local', status: 404, flag: 'NR', vhost: vhost.name, mirrors: [] };
   const base = { vhost: vhost.name, route: route.name, origin: route.origin };
@@ -93,7 +109,8 @@ export function simulate(table: RouteTable, req: SimRequest, o: SimOptions = {})
   let cors: readonly (readonly [string, string])[] | undefined;
   if (route.cors) {
     const d = corsDecision(route.cors, method, headers);
-    if (d && 'preflight' in d) return { ...base, outcome: 'preflight', status: 200, flag: '-', cors: d.preflight, mirrors: [] };
+    if (d && 'preflight' in d)
+      return { ...base, outcome: 'preflight', status: 200, flag: '-', cors: d.preflight, mirrors: [] };
     if (d && d.response.length > 0) cors = d.response;
   }
   let flag = '-';
@@ -103,7 +120,16 @@ export function simulate(table: RouteTable, req: SimRequest, o: SimOptions = {})
     delayMs = f.delay.ms;
     flag = 'DI';
   }
-  if (f?.abort && draw(random, f.abort.ppm)) return { ...base, outcome: 'local', status: f.abort.status, flag: flag === 'DI' ? 'DI,FI' : 'FI', delayMs, cors, mirrors: [] };
+  if (f?.abort && draw(random, f.abort.ppm))
+    return {
+      ...base,
+      outcome: 'local',
+      status: f.abort.status,
+      flag: flag === 'DI' ? 'DI,FI' : 'FI',
+      delayMs,
+      cors,
+      mirrors: [],
+    };
   return forwardOrAnswer(table, route, target, headers, req, random, o, { ...base, flag, delayMs, cors });
 }
 
@@ -118,12 +144,28 @@ function forwardOrAnswer(
   base: Pick<SimResult, 'vhost' | 'route' | 'origin' | 'flag' | 'delayMs' | 'cors'>,
 ): SimResult {
   const action = route.action;
-  if (action.kind === 'direct') return { ...base, outcome: 'direct', status: action.status, body: action.body ?? '', responseHeaderOps: route.responseHeaders ? [route.responseHeaders] : [], mirrors: [] };
-  if (action.kind === 'redirect') return { ...base, outcome: 'redirect', status: action.status, location: redirectLocation(action, target), mirrors: [] };
+  if (action.kind === 'direct')
+    return {
+      ...base,
+      outcome: 'direct',
+      status: action.status,
+      body: action.body ?? '',
+      responseHeaderOps: route.responseHeaders ? [route.responseHeaders] : [],
+      mirrors: [],
+    };
+  if (action.kind === 'redirect')
+    return {
+      ...base,
+      outcome: 'redirect',
+      status: action.status,
+      location: redirectLocation(action, target),
+      mirrors: [],
+    };
 
   const backend = pickBackend(action.backends, action.totalWeight, random());
   const cluster = backend?.cluster !== undefined ? table.clusters.get(backend.cluster) : undefined;
-  if (!backend || !cluster) return { ...base, outcome: 'local', status: action.noBackendStatus, flag: 'UH', mirrors: [] };
+  if (!backend || !cluster)
+    return { ...base, outcome: 'local', status: action.noBackendStatus, flag: 'UH', mirrors: [] };
   const path = action.rewrite?.path ? rewritePath(action.rewrite.path, target.path) : target.path;
   const authority = action.rewrite?.authority ?? backend.authority ?? target.authority;
   const respOps: HeaderOps[] = [];
@@ -132,7 +174,11 @@ function forwardOrAnswer(
 
   let key: string | undefined;
   if (cluster.lb.kind === 'hash') {
-    key = hashKeyOf(cluster.lb, { headers, query: target.query, remoteAddress: req.remoteAddress }, queryValue);
+    key = hashKeyOf(
+      cluster.lb,
+      { headers, query: target.query, remoteAddress: req.remoteAddress },
+      queryValue,
+    );
     if (key === undefined && req.remoteAddress) {
       const g = generatedCookie(cluster.lb, req.remoteAddress);
       if (g) {
@@ -143,14 +189,24 @@ function forwardOrAnswer(
   }
   const cursor = o.cursors?.get(cluster.name) ?? { rr: 0 };
   o.cursors?.set(cluster.name, cursor);
-  const endpoint = chooseEndpoint(cluster, { hash: key !== undefined ? keyHash(key) : undefined, cursor, random });
-  if (!endpoint) return { ...base, outcome: 'local', status: 503, flag: 'UH', cluster: cluster.name, mirrors: [] };
+  const endpoint = chooseEndpoint(cluster, {
+    hash: key !== undefined ? keyHash(key) : undefined,
+    cursor,
+    random,
+  });
+  if (!endpoint)
+    return { ...base, outcome: 'local', status: 503, flag: 'UH', cluster: cluster.name, mirrors: [] };
 
   let upstreamHeaders: string[] = ['host', authority];
-  for (const [k, v] of Object.entries(headers)) if (k !== 'host' && typeof v === 'string') upstreamHeaders.push(k, v);
-  upstreamHeaders = applyHeaderOps(applyHeaderOps(upstreamHeaders, route.requestHeaders), backend.requestHeaders);
+  for (const [k, v] of Object.entries(headers))
+    if (k !== 'host' && typeof v === 'string') upstreamHeaders.push(k, v);
+  upstreamHeaders = applyHeaderOps(
+    applyHeaderOps(upstreamHeaders, route.requestHeaders),
+    backend.requestHeaders,
+  );
   const pairs: [string, string][] = [];
-  for (let i = 0; i < upstreamHeaders.length; i += 2) pairs.push([upstreamHeaders[i], upstreamHeaders[i + 1]]);
+  for (let i = 0; i < upstreamHeaders.length; i += 2)
+    pairs.push([upstreamHeaders[i], upstreamHeaders[i + 1]]);
 
   return {
     ...base,
@@ -163,6 +219,12 @@ function forwardOrAnswer(
     responseHeaderOps: respOps,
     timeoutMs: action.timeoutMs,
     retry: action.retry,
-    mirrors: action.mirrors.map((m: MirrorPolicy) => ({ name: m.name, cluster: m.cluster, ppm: m.ppm, sampled: draw(random, m.ppm), authority: shadowAuthority(m.authority, authority) })),
+    mirrors: action.mirrors.map((m: MirrorPolicy) => ({
+      name: m.name,
+      cluster: m.cluster,
+      ppm: m.ppm,
+      sampled: draw(random, m.ppm),
+      authority: shadowAuthority(m.authority, authority),
+    })),
   };
 }

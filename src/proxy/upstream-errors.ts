@@ -9,20 +9,52 @@ export interface UpstreamFailure {
   readonly flag: string;
 }
 
-const CONNECT_FAILURE = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
+const CONNECT_FAILURE = new Set([
+  'ECONNREFUSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+]);
 /** Certificate verification failures OpenSSL reports while connecting (DestinationRule tls SIMPLE). */
-const TLS_FAILURE = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_UNTRUSTED']);
+const TLS_FAILURE = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+]);
 /** A response that is not HTTP/1.1 as RFC 9112 writes it, or that lies about its length. */
-const PROTOCOL_ERROR = new Set(['UND_ERR_HEADERS_OVERFLOW', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'UND_ERR_INFO']);
+const PROTOCOL_ERROR = new Set([
+  'UND_ERR_HEADERS_OVERFLOW',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_INFO',
+]);
 
 export function classifyUpstreamError(err: unknown): UpstreamFailure {
   const e = err as { code?: unknown; name?: unknown } | null | undefined;
   const code = typeof e?.code === 'string' ? e.code : '';
   if (code === 'UMBRA_DOWNSTREAM_CLOSED') return { status: 0, flag: 'DC' };
-  if (code === 'UMBRA_UPSTREAM_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return { status: 504, flag: 'UT' };
+  if (
+    code === 'UMBRA_UPSTREAM_TIMEOUT' ||
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT'
+  )
+    return { status: 504, flag: 'UT' };
   // A TLS handshake that fails (untrusted or mismatched certificate, not TLS at all) is a connect failure too.
-  if (CONNECT_FAILURE.has(code) || TLS_FAILURE.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_')) return { status: 503, flag: 'UF' };
-  if (e?.name === 'HTTPParserError' || code.startsWith('HPE_') || PROTOCOL_ERROR.has(code)) return { status: 502, flag: 'UPE' };
+  if (
+    CONNECT_FAILURE.has(code) ||
+    TLS_FAILURE.has(code) ||
+    code.startsWith('ERR_TLS_') ||
+    code.startsWith('ERR_SSL_')
+  )
+    return { status: 503, flag: 'UF' };
+  if (e?.name === 'HTTPParserError' || code.startsWith('HPE_') || PROTOCOL_ERROR.has(code))
+    return { status: 502, flag: 'UPE' };
   // ECONNRESET, "other side closed" (UND_ERR_SOCKET), EPIPE: the connection ended before a response.
   return { status: 503, flag: 'UC' };
 }

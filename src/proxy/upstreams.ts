@@ -10,6 +10,8 @@ import { chooseIndex, keyHash } from './load-balancer.js';
 export interface EndpointState {
   readonly endpoint: Endpoint;
   readonly key: string;
+  /** "address:port", as access logs and metrics name the upstream (built once, not per request). */
+  readonly hostPort: string;
   inFlight: number;
   /** Mirror copies in flight to this endpoint (they never count toward load balancing). */
   mirrorInFlight: number;
@@ -75,8 +77,16 @@ export class Upstreams {
   private readonly pools = new Map<string, Pool>();
   private readonly endpoints = new Map<string, EndpointState>();
   private readonly clusterStates = new Map<string, ClusterState>();
+  // The same pools and states by (cluster, endpoint) object of the tables in service, so that the
+  // request path finds them by identity instead of building and hashing a key string each time.
+  // Keys stay the source of truth: a new table's objects miss here once and find the same entries.
+  private poolByObject = new WeakMap<Cluster, WeakMap<Endpoint, Pool>>();
+  private readonly stateByObject = new WeakMap<Cluster, WeakMap<Endpoint, EndpointState>>();
 
   pool(c: Cluster, e: Endpoint): Pool {
+    let byEndpoint = this.poolByObject.get(c);
+    const cached = byEndpoint?.get(e);
+    if (cached) return cached;
     const key = poolKey(c, e);
     let p = this.pools.get(key);
     if (!p) {
@@ -86,6 +96,8 @@ export class Upstreams {
         pipelining: 1,
         connectTimeout: c.pool.connectTimeoutMs,
         keepAliveTimeout: Math.min(c.pool.idleTimeoutMs, 4_000),
+        // An upstream's Keep-Alive hint may lengthen the idle time, but never past idleTimeout.
+        keepAliveMaxTimeout: Math.min(c.pool.idleTimeoutMs, 600_000),
         // undici closes a connection after maxRequestsPerClient + 1 requests; Envoy after exactly N
         // (N = 1 is done per request with `reset`, see proxy.ts).
         maxRequestsPerClient: c.pool.maxRequestsPerConnection > 1 ? c.pool.maxRequestsPerConnection - 1 : undefined,
@@ -97,16 +109,23 @@ export class Upstreams {
       });
       this.pools.set(key, p);
     }
+    if (!byEndpoint) this.poolByObject.set(c, (byEndpoint = new WeakMap()));
+    byEndpoint.set(e, p);
     return p;
   }
 
   state(c: Cluster, e: Endpoint): EndpointState {
+    let byEndpoint = this.stateByObject.get(c);
+    const cached = byEndpoint?.get(e);
+    if (cached) return cached;
     const key = `${c.name}|${e.address}:${e.port}`;
     let s = this.endpoints.get(key);
     if (!s) {
-      s = { endpoint: e, key, inFlight: 0, mirrorInFlight: 0, consecutive5xx: 0, consecutiveGatewayErrors: 0, consecutiveLocalOrigin: 0, ejectedUntil: 0, ejections: 0 };
+      s = { endpoint: e, key, hostPort: `${e.address}:${e.port}`, inFlight: 0, mirrorInFlight: 0, consecutive5xx: 0, consecutiveGatewayErrors: 0, consecutiveLocalOrigin: 0, ejectedUntil: 0, ejections: 0 };
       this.endpoints.set(key, s);
     }
+    if (!byEndpoint) this.stateByObject.set(c, (byEndpoint = new WeakMap()));
+    byEndpoint.set(e, s);
     return s;
   }
 
@@ -232,6 +251,8 @@ export class Upstreams {
       this.pools.delete(key);
       void p.close().catch(() => undefined);
     }
+    // A request still on an older table must not be handed a pool closed just now.
+    this.poolByObject = new WeakMap();
   }
 
   snapshot(): { key: string; inFlight: number; mirrorInFlight: number; ejected: boolean; ejections: number }[] {
@@ -242,5 +263,6 @@ export class Upstreams {
   async close(): Promise<void> {
     await Promise.all([...this.pools.values()].map((p) => p.destroy().catch(() => undefined)));
     this.pools.clear();
+    this.poolByObject = new WeakMap();
   }
 }

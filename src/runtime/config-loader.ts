@@ -12,6 +12,9 @@ import { isolateClusterErrors } from '../kubernetes/isolate-errors.js';
 import type { AppliedStore } from './applied-store.js';
 import type { ConfigState } from './config-state.js';
 
+/** Changes this close together become one reload. */
+const RELOAD_DELAY_MS = 100;
+
 /** How often, and how long at most, a file that suddenly reads empty is read again (see readFiles). */
 const TORN_READ_RETRY_MS = 100;
 const TORN_READ_PATIENCE_MS = 500;
@@ -131,7 +134,7 @@ export class ConfigLoader {
     return p;
   }
 
-  /** Watches the given files and directories; a change reloads within ~150 ms. */
+  /** Watches the given files and directories; a change reloads within ~RELOAD_DELAY_MS. */
   watch(): void {
     const targets = new Set<string>([...this.opts.paths, ...this.files.map((f) => dirname(f))]);
     for (const t of targets) {
@@ -146,8 +149,9 @@ export class ConfigLoader {
   }
 
   /**
-   * Reloads soon; changes within ~150 ms coalesce into one compile and swap. The delay runs from
-   * the first change, not the last, so a file rewritten continuously still reloads every ~150 ms
+   * Reloads soon; changes within RELOAD_DELAY_MS coalesce into one compile and swap (an editor's
+   * save is several events). The delay runs from the first change, not the last, so a file
+   * rewritten continuously still reloads every ~RELOAD_DELAY_MS
    * (a debounce would never fire); a change during a reload schedules one more.
    */
   schedule(from = 'files'): void {
@@ -160,7 +164,7 @@ export class ConfigLoader {
       void this.reload().then((r) => {
         if (r.applied) this.opts.log(`config v${this.state.table.version} applied from ${sources}`);
       });
-    }, 150);
+    }, RELOAD_DELAY_MS);
   }
 
   close(): void {

@@ -27,7 +27,56 @@ export interface GatewayListeners {
   close(drainMs?: number): Promise<void>;
 }
 
-export function startGatewayListeners(proxy: Proxy, state: ConfigState, o: GatewayListenerOptions): GatewayListeners {
+interface ConditionView {
+  readonly type: string;
+  readonly status: string;
+  readonly reason: string;
+  readonly message: string;
+}
+interface GatewayStatusView {
+  readonly conditions: readonly ConditionView[];
+  readonly listeners: readonly { readonly name: string; readonly conditions: readonly ConditionView[] }[];
+}
+
+function notProgrammed(
+  conditions: readonly ConditionView[],
+  reason: string,
+  message: string,
+): ConditionView[] {
+  return conditions.map((c) => (c.type === 'Programmed' ? { ...c, status: 'False', reason, message } : c));
+}
+
+/**
+ * A listener translation programmed but the OS would not open (port taken, address not local):
+ * its Gateway's status says so — the listener, and the Gateway when none of its listeners is open.
+ */
+function reportNotProgrammed(state: ConfigState, gl: GatewayListener, message: string): void {
+  const next = new Map(state.statuses);
+  for (const id of gl.name.split(',')) {
+    const [ns, gateway, listener] = id.split('/');
+    const key = `gateway.networking.k8s.io/Gateway/${ns}/${gateway}`;
+    const st = next.get(key) as GatewayStatusView | undefined;
+    if (!st?.listeners) continue;
+    const listeners = st.listeners.map((l) =>
+      l.name === listener ? { ...l, conditions: notProgrammed(l.conditions, 'Invalid', message) } : l,
+    );
+    const anyOpen = listeners.some((l) =>
+      l.conditions.some((c) => c.type === 'Programmed' && c.status === 'True'),
+    );
+    next.set(key, {
+      ...st,
+      listeners,
+      conditions: anyOpen ? st.conditions : notProgrammed(st.conditions, 'AddressNotUsable', message),
+    });
+  }
+  state.statuses = next;
+}
+
+export function startGatewayListeners(
+  proxy: Proxy,
+  state: ConfigState,
+  o: GatewayListenerOptions,
+): GatewayListeners {
   const bound = new Map<string, Listener>();
   const failed = new Map<string, string>();
   const byTable = new WeakMap<RouteTable, Map<string, GatewayListener>>();
@@ -66,6 +115,7 @@ export function startGatewayListeners(proxy: Proxy, state: ConfigState, o: Gatew
         const why = (e as Error).message;
         if (failed.get(key) !== why) o.log(`gateway listener ${key} (${gl.name}) cannot listen: ${why}`);
         failed.set(key, why);
+        reportNotProgrammed(state, gl, `cannot listen on ${key}: ${why}`);
       }
     }
     for (const key of [...failed.keys()]) if (!want.has(key)) failed.delete(key);

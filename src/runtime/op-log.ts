@@ -24,7 +24,11 @@ export function inferLevel(message: string): LogLevel {
  * @param write where lines go (default: standard error)
  * @param base fields every JSON line carries (e.g. the worker's pid)
  */
-export function opLogger(format: LogFormat, write: (line: string) => void = (l) => process.stderr.write(l), base: Record<string, unknown> = {}): OpLog {
+export function opLogger(
+  format: LogFormat,
+  write: (line: string) => void = (l) => process.stderr.write(l),
+  base: Record<string, unknown> = {},
+): OpLog {
   if (format === 'text') {
     const prefix = typeof base.prefix === 'string' ? base.prefix : '';
     return (message) => write(`${prefix}${message}\n`);
@@ -33,6 +37,8 @@ export function opLogger(format: LogFormat, write: (line: string) => void = (l) 
   delete rest.prefix;
   return (message, fields) => {
     const level = fields?.level ?? inferLevel(message);
-    write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: message.trim(), ...rest, ...fields })}\n`);
+    write(
+      `${JSON.stringify({ time: new Date().toISOString(), level, msg: message.trim(), ...rest, ...fields })}\n`,
+    );
   };
 }

@@ -14,7 +14,6 @@ import { startAdmin, type AdminContext } from '../admin/admin-server.js';
 import { registerDashboardRoutes } from '../dashboard/dashboard-routes.js';
 import { registerCompareRoutes } from '../compare/admin-routes.js';
 import { WorkerComparisons } from '../compare/worker-aggregate.js';
-import { kubernetesAdminRoutes, startKubernetesSource } from '../kubernetes/start.js';
 import type { RouteTable } from '../model/route-table.js';
 import { Proxy } from '../proxy/proxy.js';
 import type { MirrorCounters } from '../proxy/mirror-stats.js';
@@ -111,7 +110,8 @@ export async function startUmbraCluster(o: ClusterOptions): Promise<UmbraCluster
   const self = selfAddresses(o.listen.host, o.listen.port);
   let kube;
   try {
-    kube = o.kubernetes ? await startKubernetesSource(o.kubernetes, o.namespace ?? 'default', log) : undefined;
+    // Loaded only with --kubernetes, as in startUmbra (the client library is large).
+    kube = o.kubernetes ? await (await import('../kubernetes/start.js')).startKubernetesSource(o.kubernetes, o.namespace ?? 'default', log) : undefined;
   } catch (e) {
     throw new StartupError(`kubernetes: ${(e as Error).message}`, []);
   }
@@ -298,7 +298,7 @@ export async function startUmbraCluster(o: ClusterOptions): Promise<UmbraCluster
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   });
-  if (kube) for (const [path, h] of kubernetesAdminRoutes(kube)) extraRoutes.set(path, h);
+  if (kube) for (const [path, h] of (await import('../kubernetes/start.js')).kubernetesAdminRoutes(kube)) extraRoutes.set(path, h);
   registerDashboardRoutes(extraRoutes);
   registerCompareRoutes(extraRoutes, comparisons);
   // Comparison results are saved even when nobody reads the admin API.

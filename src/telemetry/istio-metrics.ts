@@ -4,12 +4,24 @@
 // Umbra reports as a client-side proxy (reporter="source"); copies are told apart by mirror="true".
 
 import type { Cluster, Endpoint, RouteTable } from '../model/route-table.js';
-import { CollectedMetric, histogramValues, newHistogram, observe, type HistogramState, type Labels } from './series.js';
+import {
+  CollectedMetric,
+  histogramValues,
+  newHistogram,
+  observe,
+  type HistogramState,
+  type Labels,
+} from './series.js';
 
 /** Envoy's default histogram bounds, which Istio's duration metric uses (ms). */
-export const DURATION_BUCKETS_MS: readonly number[] = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
+export const DURATION_BUCKETS_MS: readonly number[] = [
+  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000,
+  3600000,
+];
 /** Body sizes: powers of ten from 1 B to 1 GB. */
-export const SIZE_BUCKETS_BYTES: readonly number[] = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
+export const SIZE_BUCKETS_BYTES: readonly number[] = [
+  1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000,
+];
 
 /** Who Umbra reports as the source of the traffic it proxies. */
 export interface SourceIdentity {
@@ -104,7 +116,13 @@ export class IstioRequestMetrics {
 
   private destination(cluster: Cluster | undefined, e: Endpoint | undefined): Destination {
     return {
-      base: { ...this.source, ...destinationLabels(cluster, e), request_protocol: 'http', grpc_response_status: '', connection_security_policy: UNKNOWN },
+      base: {
+        ...this.source,
+        ...destinationLabels(cluster, e),
+        request_protocol: 'http',
+        grpc_response_status: '',
+        connection_security_policy: UNKNOWN,
+      },
       outcomes: [new Map(), new Map()],
     };
   }
@@ -128,11 +146,22 @@ export class IstioRequestMetrics {
     if (!byFlags) byStatus.set(status, (byFlags = new Map()));
     let s = byFlags.get(flags);
     if (!s) {
-      const labels: Labels = { ...d.base, response_code: String(status), response_flags: flags, mirror: mirrored ? 'true' : 'false' };
+      const labels: Labels = {
+        ...d.base,
+        response_code: String(status),
+        response_flags: flags,
+        mirror: mirrored ? 'true' : 'false',
+      };
       const key = Object.values(labels).join('\u0000');
       s = this.series.get(key);
       if (!s) {
-        s = { labels, requests: 0, duration: newHistogram(DURATION_BUCKETS_MS), requestBytes: newHistogram(SIZE_BUCKETS_BYTES), responseBytes: newHistogram(SIZE_BUCKETS_BYTES) };
+        s = {
+          labels,
+          requests: 0,
+          duration: newHistogram(DURATION_BUCKETS_MS),
+          requestBytes: newHistogram(SIZE_BUCKETS_BYTES),
+          responseBytes: newHistogram(SIZE_BUCKETS_BYTES),
+        };
         this.series.set(key, s);
       }
       byFlags.set(flags, s);
@@ -141,7 +170,16 @@ export class IstioRequestMetrics {
   }
 
   /** One finished request (primary or copy). `cluster` undefined: no upstream was chosen (NR, UH, local reply). */
-  record(cluster: string | undefined, upstream: string, mirrored: boolean, status: number, flags: string, requestBytes: number, responseBytes: number, durationMs: number): void {
+  record(
+    cluster: string | undefined,
+    upstream: string,
+    mirrored: boolean,
+    status: number,
+    flags: string,
+    requestBytes: number,
+    responseBytes: number,
+    durationMs: number,
+  ): void {
     const s = this.seriesFor(this.destinationFor(cluster, upstream), mirrored, status, flags);
     s.requests++;
     observe(s.duration, DURATION_BUCKETS_MS, durationMs);
@@ -151,17 +189,42 @@ export class IstioRequestMetrics {
 
   metrics(): CollectedMetric[] {
     const all = () => this.series.values();
-    const hist = (name: string, help: string, pick: (s: IstioSeries) => HistogramState, bounds: readonly number[]) =>
+    const hist = (
+      name: string,
+      help: string,
+      pick: (s: IstioSeries) => HistogramState,
+      bounds: readonly number[],
+    ) =>
       new CollectedMetric(name, help, 'histogram', (out) => {
         for (const s of all()) histogramValues(name, s.labels, bounds, pick(s), out);
       });
     return [
-      new CollectedMetric('istio_requests_total', 'Requests handled by Umbra (Istio standard metric); mirror="true" for copies', 'counter', (out) => {
-        for (const s of all()) out.push({ value: s.requests, labels: { ...s.labels } });
-      }),
-      hist('istio_request_duration_milliseconds', 'Request duration in milliseconds (Istio standard metric)', (s) => s.duration, DURATION_BUCKETS_MS),
-      hist('istio_request_bytes', 'Request body size in bytes (Istio standard metric)', (s) => s.requestBytes, SIZE_BUCKETS_BYTES),
-      hist('istio_response_bytes', 'Response body size in bytes (Istio standard metric)', (s) => s.responseBytes, SIZE_BUCKETS_BYTES),
+      new CollectedMetric(
+        'istio_requests_total',
+        'Requests handled by Umbra (Istio standard metric); mirror="true" for copies',
+        'counter',
+        (out) => {
+          for (const s of all()) out.push({ value: s.requests, labels: { ...s.labels } });
+        },
+      ),
+      hist(
+        'istio_request_duration_milliseconds',
+        'Request duration in milliseconds (Istio standard metric)',
+        (s) => s.duration,
+        DURATION_BUCKETS_MS,
+      ),
+      hist(
+        'istio_request_bytes',
+        'Request body size in bytes (Istio standard metric)',
+        (s) => s.requestBytes,
+        SIZE_BUCKETS_BYTES,
+      ),
+      hist(
+        'istio_response_bytes',
+        'Response body size in bytes (Istio standard metric)',
+        (s) => s.responseBytes,
+        SIZE_BUCKETS_BYTES,
+      ),
     ];
   }
 }

@@ -44,7 +44,13 @@ export interface MetricJson {
 }
 
 /** prom-client's histogram export: cumulative `_bucket` per `le`, then `+Inf`, `_sum`, `_count`. */
-export function histogramValues(name: string, labels: Labels, bounds: readonly number[], h: { counts: ArrayLike<number>; sum: number; count: number }, out: MetricValue[]): void {
+export function histogramValues(
+  name: string,
+  labels: Labels,
+  bounds: readonly number[],
+  h: { counts: ArrayLike<number>; sum: number; count: number },
+  out: MetricValue[],
+): void {
   let acc = 0;
   for (let i = 0; i < bounds.length; i++) {
     acc += h.counts[i];

@@ -36,9 +36,14 @@ export class Telemetry {
 
   constructor(proxy: Proxy, state: ConfigState, opts: TelemetryOptions = {}) {
     const namespace = opts.source?.namespace ?? opts.namespace ?? 'default';
-    this.requests = new IstioRequestMetrics(() => state.table, { workload: 'umbra', ...opts.source, namespace });
+    this.requests = new IstioRequestMetrics(() => state.table, {
+      workload: 'umbra',
+      ...opts.source,
+      namespace,
+    });
     state.on('swap', () => this.requests.tableChanged());
-    for (const m of [...this.requests.metrics(), ...mirrorMetrics(proxy.mirrors, proxy.budget)]) m.register(this.registry);
+    for (const m of [...this.requests.metrics(), ...mirrorMetrics(proxy.mirrors, proxy.budget)])
+      m.register(this.registry);
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
 
     // Chained, so the access log, comparison and others keep their hooks.
@@ -52,7 +57,17 @@ export class Telemetry {
     proxy.mirrors.observer = (m: MirrorLogEntry) => {
       copy?.(m);
       // A copy abandoned mid-body is a drop (umbra_mirror_dropped_total), not a request.
-      if (m.flag !== MIRROR_OVERFLOW_FLAG) requests.record(m.policy.cluster, m.upstream, true, m.status, m.flag, contentLength(m.req.headersIn), m.bytesIn, m.durationMs);
+      if (m.flag !== MIRROR_OVERFLOW_FLAG)
+        requests.record(
+          m.policy.cluster,
+          m.upstream,
+          true,
+          m.status,
+          m.flag,
+          contentLength(m.req.headersIn),
+          m.bytesIn,
+          m.durationMs,
+        );
     };
   }
 
@@ -73,7 +88,10 @@ export class Telemetry {
         PROMETHEUS_PATH,
         async (_req: IncomingMessage, res: ServerResponse) => {
           const body = await this.text();
-          res.writeHead(200, { 'content-type': this.registry.contentType, 'content-length': Buffer.byteLength(body) });
+          res.writeHead(200, {
+            'content-type': this.registry.contentType,
+            'content-length': Buffer.byteLength(body),
+          });
           res.end(body);
         },
       ],

@@ -23,8 +23,17 @@ export function dropDuplicates(resources: readonly Resource[], issues: ConfigIss
   for (const r of resources) {
     const winner = last.get(resourceKey(r))!;
     if (winner === r) continue;
-    const where = winner.source.file === r.source.file ? `later in ${winner.source.file}` : `in ${winner.source.file}`;
-    issues.push(issueAt(r, 'metadata.name', 'warning', `${resourceId(r)} is defined again ${where}; this definition is ignored`, 'keep one definition per kind, namespace and name'));
+    const where =
+      winner.source.file === r.source.file ? `later in ${winner.source.file}` : `in ${winner.source.file}`;
+    issues.push(
+      issueAt(
+        r,
+        'metadata.name',
+        'warning',
+        `${resourceId(r)} is defined again ${where}; this definition is ignored`,
+        'keep one definition per kind, namespace and name',
+      ),
+    );
   }
   const keep = new Set(last.values());
   return resources.filter((r) => keep.has(r));
@@ -53,7 +62,11 @@ interface ServiceEntryView {
 }
 
 /** Every check that needs the whole resource set; findings go to `issues`. */
-export function analyze(resources: readonly Resource[], registry: ServiceRegistry, issues: ConfigIssue[]): void {
+export function analyze(
+  resources: readonly Resource[],
+  registry: ServiceRegistry,
+  issues: ConfigIssue[],
+): void {
   for (const r of resources) {
     if (r.kind === 'VirtualService') unreachableRules(r, issues);
     else if (r.kind === 'DestinationRule') destinationRule(r, registry, issues);
@@ -70,24 +83,54 @@ function destinationRule(dr: Resource, registry: ServiceRegistry, issues: Config
   const svc = registry.resolve(spec.host, dr.metadata.namespace);
   if (!svc) {
     if (!spec.host.startsWith('*'))
-      issues.push(issueAt(dr, 'spec.host', 'warning', `host "${spec.host}" (${qualifyHost(spec.host, dr.metadata.namespace)}) does not resolve to any Service or ServiceEntry; this DestinationRule applies to nothing`, 'check the name and namespace, or declare the host with a ServiceEntry'));
+      issues.push(
+        issueAt(
+          dr,
+          'spec.host',
+          'warning',
+          `host "${spec.host}" (${qualifyHost(spec.host, dr.metadata.namespace)}) does not resolve to any Service or ServiceEntry; this DestinationRule applies to nothing`,
+          'check the name and namespace, or declare the host with a ServiceEntry',
+        ),
+      );
     return;
   }
   const all = [...svc.endpoints.values()].flat();
   (spec.subsets ?? []).forEach((s, i) => {
     const labels = s.labels ?? {};
     if (all.some((e) => Object.entries(labels).every(([k, v]) => e.labels[k] === v))) return;
-    const sel = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(', ');
+    const sel = Object.entries(labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ');
     issues.push(
-      issueAt(dr, `spec.subsets[${i}].labels`, 'warning', `subset "${s.name}" selects no endpoint of ${svc.fqdn} (${sel || 'no labels'}); requests routed to it are answered 503 (no healthy upstream)`, all.length === 0 ? `${svc.fqdn} has no endpoints at all: declare its workloads (WorkloadEntry)` : 'check the labels on the WorkloadEntries'),
+      issueAt(
+        dr,
+        `spec.subsets[${i}].labels`,
+        'warning',
+        `subset "${s.name}" selects no endpoint of ${svc.fqdn} (${sel || 'no labels'}); requests routed to it are answered 503 (no healthy upstream)`,
+        all.length === 0
+          ? `${svc.fqdn} has no endpoints at all: declare its workloads (WorkloadEntry)`
+          : 'check the labels on the WorkloadEntries',
+      ),
     );
   });
 }
 
 function serviceEntry(se: Resource, issues: ConfigIssue[]): void {
   const spec = se.spec as ServiceEntryView;
-  if (spec.resolution === 'STATIC' && !(spec.endpoints && spec.endpoints.length > 0) && !spec.workloadSelector)
-    issues.push(issueAt(se, 'spec.resolution', 'warning', 'resolution STATIC without endpoints or workloadSelector: its hosts resolve to no endpoint (requests get 503)', 'list the endpoints, or use resolution: DNS to dial the host name'));
+  if (
+    spec.resolution === 'STATIC' &&
+    !(spec.endpoints && spec.endpoints.length > 0) &&
+    !spec.workloadSelector
+  )
+    issues.push(
+      issueAt(
+        se,
+        'spec.resolution',
+        'warning',
+        'resolution STATIC without endpoints or workloadSelector: its hosts resolve to no endpoint (requests get 503)',
+        'list the endpoints, or use resolution: DNS to dial the host name',
+      ),
+    );
 }
 
 function unusedDelegates(resources: readonly Resource[], issues: ConfigIssue[]): void {
@@ -97,11 +140,20 @@ function unusedDelegates(resources: readonly Resource[], issues: ConfigIssue[]):
     if (r.kind !== 'VirtualService') continue;
     const spec = r.spec as VirtualServiceView;
     if (!spec.hosts || spec.hosts.length === 0) delegates.push(r);
-    for (const rule of spec.http ?? []) if (rule.delegate) used.add(`${rule.delegate.namespace ?? r.metadata.namespace}/${rule.delegate.name}`);
+    for (const rule of spec.http ?? [])
+      if (rule.delegate) used.add(`${rule.delegate.namespace ?? r.metadata.namespace}/${rule.delegate.name}`);
   }
   for (const d of delegates)
     if (!used.has(`${d.metadata.namespace}/${d.metadata.name}`))
-      issues.push(issueAt(d, 'spec.hosts', 'warning', 'a VirtualService without hosts only routes as a delegate, and no rule delegates to this one', 'add hosts, or reference it from a root rule with delegate: {name, namespace}'));
+      issues.push(
+        issueAt(
+          d,
+          'spec.hosts',
+          'warning',
+          'a VirtualService without hosts only routes as a delegate, and no rule delegates to this one',
+          'add hosts, or reference it from a root rule with delegate: {name, namespace}',
+        ),
+      );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -115,12 +167,31 @@ function unreachableRules(vs: Resource, issues: ConfigIssue[]): void {
     const hidden = blocks.map((b) => earlier.find((e) => covers(e.match, b)));
     if (hidden.every((h) => h !== undefined)) {
       const by = hidden[0]!.path;
-      issues.push(issueAt(vs, `spec.http[${j}]`, 'warning', `this rule never matches: ${by} before it takes every request it would match`, `move it above ${by}, or narrow ${by}`));
+      issues.push(
+        issueAt(
+          vs,
+          `spec.http[${j}]`,
+          'warning',
+          `this rule never matches: ${by} before it takes every request it would match`,
+          `move it above ${by}, or narrow ${by}`,
+        ),
+      );
     } else
       hidden.forEach((h, k) => {
-        if (h) issues.push(issueAt(vs, `spec.http[${j}].match[${k}]`, 'warning', `this match block never matches: ${h.path} before it takes every request it would match`, 'remove it or move the rule up'));
+        if (h)
+          issues.push(
+            issueAt(
+              vs,
+              `spec.http[${j}].match[${k}]`,
+              'warning',
+              `this match block never matches: ${h.path} before it takes every request it would match`,
+              'remove it or move the rule up',
+            ),
+          );
       });
-    blocks.forEach((b, k) => earlier.push({ match: b, path: b ? `spec.http[${j}].match[${k}]` : `spec.http[${j}]` }));
+    blocks.forEach((b, k) =>
+      earlier.push({ match: b, path: b ? `spec.http[${j}].match[${k}]` : `spec.http[${j}]` }),
+    );
   });
 }
 
@@ -129,14 +200,24 @@ export function covers(a: HttpMatch | undefined, b: HttpMatch | undefined): bool
   if (!a) return true;
   // Conditions Umbra does not model (source labels, gateways) narrow `a` under Istio: never assume.
   const raw = a as Record<string, unknown>;
-  if (raw.sourceLabels !== undefined || raw.sourceNamespace !== undefined || (raw.gateways !== undefined && !(raw.gateways as string[]).every((g) => g === 'mesh'))) return false;
+  if (
+    raw.sourceLabels !== undefined ||
+    raw.sourceNamespace !== undefined ||
+    (raw.gateways !== undefined && !(raw.gateways as string[]).every((g) => g === 'mesh'))
+  )
+    return false;
   const bb: HttpMatch = b ?? {};
   if (a.port !== undefined && a.port !== bb.port) return false;
   // Case: a case-insensitive `a` covers more; a case-sensitive `a` cannot cover a case-insensitive `b`.
   const aUri = a.uri?.prefix === '/' ? undefined : a.uri;
   if (aUri && bb.ignoreUriCase && !a.ignoreUriCase) return false;
   if (!stringCovers(aUri, bb.uri, Boolean(a.ignoreUriCase))) return false;
-  if (!stringCovers(a.method, bb.method) || !stringCovers(a.authority, bb.authority) || !stringCovers(a.scheme, bb.scheme)) return false;
+  if (
+    !stringCovers(a.method, bb.method) ||
+    !stringCovers(a.authority, bb.authority) ||
+    !stringCovers(a.scheme, bb.scheme)
+  )
+    return false;
   for (const [k, m] of Object.entries(a.headers ?? {})) {
     if (k.startsWith('@')) return false;
     const other = bb.headers?.[k] ?? bb.headers?.[k.toLowerCase()];
@@ -156,7 +237,9 @@ export function covers(a: HttpMatch | undefined, b: HttpMatch | undefined): bool
 
 /** A presence-only match ({} or regex "*") as "no value condition". */
 function presence(m: StringMatch): StringMatch | undefined {
-  return m.exact === undefined && m.prefix === undefined && (m.regex === undefined || m.regex === '*') ? undefined : m;
+  return m.exact === undefined && m.prefix === undefined && (m.regex === undefined || m.regex === '*')
+    ? undefined
+    : m;
 }
 
 function stringCovers(a: StringMatch | undefined, b: StringMatch | undefined, ignoreCase = false): boolean {
@@ -167,7 +250,10 @@ function stringCovers(a: StringMatch | undefined, b: StringMatch | undefined, ig
   if (a.exact !== undefined) return b.exact !== undefined && norm(b.exact) === norm(a.exact);
   if (a.prefix !== undefined) {
     const p = norm(a.prefix);
-    return (b.exact !== undefined && norm(b.exact).startsWith(p)) || (b.prefix !== undefined && norm(b.prefix).startsWith(p));
+    return (
+      (b.exact !== undefined && norm(b.exact).startsWith(p)) ||
+      (b.prefix !== undefined && norm(b.prefix).startsWith(p))
+    );
   }
   if (a.regex !== undefined) {
     if (b.regex === a.regex) return true;

@@ -29,7 +29,11 @@ export function delegateIndex(resources: readonly Resource[]): Map<string, Resou
 }
 
 /** The rules of a VirtualService in order, delegate rules spliced in where their root rule was. */
-export function expandRules(vs: Resource, delegates: ReadonlyMap<string, Resource> | undefined, issues: ConfigIssue[]): ExpandedRule[] {
+export function expandRules(
+  vs: Resource,
+  delegates: ReadonlyMap<string, Resource> | undefined,
+  issues: ConfigIssue[],
+): ExpandedRule[] {
   const out: ExpandedRule[] = [];
   ((vs.spec as VirtualServiceView).http ?? []).forEach((rule, ri) => {
     const path = `spec.http[${ri}]`;
@@ -41,18 +45,41 @@ export function expandRules(vs: Resource, delegates: ReadonlyMap<string, Resourc
     const target = delegates?.get(`${ns}/${rule.delegate.name}`);
     if (!target) {
       // Istio drops just this rule when its delegate is missing.
-      issues.push(issueAt(vs, `${path}.delegate`, 'warning', `delegate VirtualService ${ns}/${rule.delegate.name} not found (or it has hosts); this rule routes nothing`, 'a delegate is a VirtualService without hosts'));
+      issues.push(
+        issueAt(
+          vs,
+          `${path}.delegate`,
+          'warning',
+          `delegate VirtualService ${ns}/${rule.delegate.name} not found (or it has hosts); this rule routes nothing`,
+          'a delegate is a VirtualService without hosts',
+        ),
+      );
       return;
     }
     ((target.spec as VirtualServiceView).http ?? []).forEach((leaf, li) => {
       const leafPath = `spec.http[${li}]`;
       if (leaf.delegate) {
-        issues.push(issueAt(target, `${leafPath}.delegate`, 'warning', 'a delegate cannot delegate again (one level only); this rule is ignored'));
+        issues.push(
+          issueAt(
+            target,
+            `${leafPath}.delegate`,
+            'warning',
+            'a delegate cannot delegate again (one level only); this rule is ignored',
+          ),
+        );
         return;
       }
       const merged = mergeRule(rule, leaf);
       if (!merged) {
-        issues.push(issueAt(target, `${leafPath}.match`, 'warning', `its matches are not narrower than the root's (${vs.metadata.namespace}/${vs.metadata.name} ${path}.match); the rule is ignored`, 'a delegate match must be a subset of a root match: same or longer prefix, equal exact values, no regex on both sides'));
+        issues.push(
+          issueAt(
+            target,
+            `${leafPath}.match`,
+            'warning',
+            `its matches are not narrower than the root's (${vs.metadata.namespace}/${vs.metadata.name} ${path}.match); the rule is ignored`,
+            'a delegate match must be a subset of a root match: same or longer prefix, equal exact values, no regex on both sides',
+          ),
+        );
         return;
       }
       out.push({ rule: merged, resource: target, path: leafPath, index: li });
@@ -67,7 +94,8 @@ function mergeRule(root: IstioHttpRule, leaf: IstioHttpRule): IstioHttpRule | un
   return {
     ...leaf,
     match,
-    name: leaf.name === undefined ? root.name : root.name !== undefined ? `${root.name}-${leaf.name}` : leaf.name,
+    name:
+      leaf.name === undefined ? root.name : root.name !== undefined ? `${root.name}-${leaf.name}` : leaf.name,
     rewrite: leaf.rewrite ?? root.rewrite,
     timeout: leaf.timeout ?? root.timeout,
     retries: leaf.retries ?? root.retries,
@@ -99,7 +127,8 @@ function mergeMatches(root: HttpMatch[], leaf: HttpMatch[]): HttpMatch[] | undef
 }
 
 function mergeMatch(r: HttpMatch, l: HttpMatch): HttpMatch {
-  const maps = (a?: Record<string, StringMatch>, b?: Record<string, StringMatch>) => (a || b ? { ...a, ...b } : undefined);
+  const maps = (a?: Record<string, StringMatch>, b?: Record<string, StringMatch>) =>
+    a || b ? { ...a, ...b } : undefined;
   return {
     ...l,
     name: l.name === undefined ? r.name : r.name !== undefined ? `${r.name}-${l.name}` : l.name,
@@ -115,11 +144,19 @@ function mergeMatch(r: HttpMatch, l: HttpMatch): HttpMatch {
 }
 
 function conflicts(r: HttpMatch, l: HttpMatch): boolean {
-  if (stringConflict(r.uri, l.uri) || stringConflict(r.scheme, l.scheme) || stringConflict(r.method, l.method) || stringConflict(r.authority, l.authority)) return true;
+  if (
+    stringConflict(r.uri, l.uri) ||
+    stringConflict(r.scheme, l.scheme) ||
+    stringConflict(r.method, l.method) ||
+    stringConflict(r.authority, l.authority)
+  )
+    return true;
   for (const [k, v] of Object.entries(l.headers ?? {})) if (stringConflict(r.headers?.[k], v)) return true;
   // As Istio does: a leaf's withoutHeaders is checked against the root's headers.
-  for (const [k, v] of Object.entries(l.withoutHeaders ?? {})) if (stringConflict(r.headers?.[k], v)) return true;
-  for (const [k, v] of Object.entries(l.queryParams ?? {})) if (stringConflict(r.queryParams?.[k], v)) return true;
+  for (const [k, v] of Object.entries(l.withoutHeaders ?? {}))
+    if (stringConflict(r.headers?.[k], v)) return true;
+  for (const [k, v] of Object.entries(l.queryParams ?? {}))
+    if (stringConflict(r.queryParams?.[k], v)) return true;
   if (Boolean(r.ignoreUriCase) !== Boolean(l.ignoreUriCase)) return true;
   return r.port !== undefined && l.port !== undefined && r.port !== l.port;
 }

@@ -25,7 +25,7 @@ import type { ClusterBuilder } from './clusters.js';
 import { parseDurationMs } from './duration.js';
 import { formatPath } from '../config/yaml-source.js';
 import { issueAt } from './issue-at.js';
-import { expandRules, type ExpandedRule } from './istio-delegates.js';
+import { expandRules } from './istio-delegates.js';
 import { findMirrorPolicy, linkBaselines, mirrorPolicy, type MirrorDefaults } from './mirror-policies.js';
 import type { MeshService, ServiceRegistry } from './service-registry.js';
 

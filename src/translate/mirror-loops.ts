@@ -62,7 +62,12 @@ function mirrorFieldPath(r: Resource, route: Route): string {
  * Reports (as errors) every mirror whose endpoints include one of `self` ("address:port" spellings
  * of Umbra's listeners, from the runtime) or one of this table's own gateway listeners.
  */
-export function refuseSelfMirrors(table: RouteTable, resources: readonly Resource[], self: readonly string[], issues: ConfigIssue[]): void {
+export function refuseSelfMirrors(
+  table: RouteTable,
+  resources: readonly Resource[],
+  self: readonly string[],
+  issues: ConfigIssue[],
+): void {
   const own = new Set<string>();
   for (const s of self) {
     const colon = s.lastIndexOf(':');
@@ -85,11 +90,19 @@ export function refuseSelfMirrors(table: RouteTable, resources: readonly Resourc
         reported.add(key);
         const message = `mirror ${m.name} would send copies to ${hit.address}:${hit.port} (${hit.workload}), which is Umbra's own listener: every copy would come back and be routed again`;
         const hint = 'point the mirror at the shadow workload, not at Umbra';
-        const r = resources.find((x) => x.kind === o.kind && x.metadata.namespace === o.namespace && x.metadata.name === o.name);
+        const r = resources.find(
+          (x) => x.kind === o.kind && x.metadata.namespace === o.namespace && x.metadata.name === o.name,
+        );
         issues.push(
           r
             ? issueAt(r, mirrorFieldPath(r, route), 'error', message, hint)
-            : { severity: 'error', resource: `${o.kind} ${o.namespace}/${o.name}`, path: o.path, message, hint },
+            : {
+                severity: 'error',
+                resource: `${o.kind} ${o.namespace}/${o.name}`,
+                path: o.path,
+                message,
+                hint,
+              },
         );
       }
     }

@@ -23,7 +23,7 @@ export const DEFAULT_MIRROR: MirrorDefaults = {
   timeoutMs: 10_000,
   maxInFlight: 512,
   bodyBufferBytes: 4 * 1024 * 1024,
-  totalBodyBufferBytes: 32 * 1024 * 1024,
+  totalBodyBufferBytes: 16 * 1024 * 1024,
   breaker: { consecutiveFailures: 5, cooldownMs: 10_000 },
 };
 

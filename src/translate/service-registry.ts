@@ -211,6 +211,9 @@ function fromServiceEntry(r: Resource, workloads: readonly Workload[], issues: C
   spec.hosts.forEach((h, i) => {
     if (h.startsWith('*')) issues.push(issueAt(r, `spec.hosts[${i}]`, 'warning', `wildcard host "${h}" is not supported by Umbra; ignored`, 'list each host name'));
   });
+  (spec.addresses ?? []).forEach((a, i) => {
+    if (a.includes('/')) issues.push(issueAt(r, `spec.addresses[${i}]`, 'warning', `CIDR range ${a} is not supported by Umbra; ignored`, 'list single addresses'));
+  });
   const vips = (spec.addresses ?? []).filter((a) => !a.includes('/')).map((a) => a.toLowerCase());
   const ports: ServicePort[] = (spec.ports ?? []).map((p) => ({
     name: p.name,

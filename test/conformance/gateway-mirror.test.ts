@@ -12,7 +12,8 @@ import { freePort, waitFor } from '../helpers/servers.js';
 import { GATEWAY_CLASS, gatewayYaml, runCase, send, startEnv, type Case, type Env } from './harness.js';
 
 const modify = `{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Header-Set, value: set-overwrites-values}], add: [{name: X-Header-Add, value: header-val-1}, {name: X-Header-Add-Append, value: header-val-2}], remove: [X-Header-Remove]}}`;
-const mirror = (backend: string, extra = '') => `{type: RequestMirror, requestMirror: {backendRef: {name: ${backend}, port: 8080}${extra}}}`;
+const mirror = (backend: string, extra = '') =>
+  `{type: RequestMirror, requestMirror: {backendRef: {name: ${backend}, port: 8080}${extra}}}`;
 const v1 = 'backendRefs: [{name: infra-backend-v1, port: 8080}]';
 
 const ROUTE = `apiVersion: gateway.networking.k8s.io/v1
@@ -39,14 +40,24 @@ let base: string;
 
 before(async () => {
   const port = await freePort();
-  env = await startEnv(['infra-backend-v1', 'infra-backend-v2', 'infra-backend-v3', 'mirrored-backend'], () => GATEWAY_CLASS + gatewayYaml(port) + ROUTE);
+  env = await startEnv(
+    ['infra-backend-v1', 'infra-backend-v2', 'infra-backend-v3', 'mirrored-backend'],
+    () => GATEWAY_CLASS + gatewayYaml(port) + ROUTE,
+  );
   base = `http://127.0.0.1:${port}`;
 });
 
 after(() => env?.close());
 
 const headersIn = { 'X-Header-Remove': 'remove-val', 'X-Header-Add-Append': 'append-val-1' };
-const modified = { headers: { 'X-Header-Add': 'header-val-1', 'X-Header-Add-Append': 'append-val-1,header-val-2', 'X-Header-Set': 'set-overwrites-values' }, absentHeaders: ['X-Header-Remove'] };
+const modified = {
+  headers: {
+    'X-Header-Add': 'header-val-1',
+    'X-Header-Add-Append': 'append-val-1,header-val-2',
+    'X-Header-Set': 'set-overwrites-values',
+  },
+  absentHeaders: ['X-Header-Remove'],
+};
 
 const cases: Case[] = [
   {
@@ -54,7 +65,9 @@ const cases: Case[] = [
     request: { path: '/mirror/a%20b?q=1&q=2&x=%2F' },
     backend: 'infra-backend-v1',
     expected: { host: 'example.org' },
-    mirroredTo: [{ backend: 'mirrored-backend', path: '/mirror/a%20b?q=1&q=2&x=%2F', host: 'example.org-shadow' }],
+    mirroredTo: [
+      { backend: 'mirrored-backend', path: '/mirror/a%20b?q=1&q=2&x=%2F', host: 'example.org-shadow' },
+    ],
   },
   {
     name: 'two mirrors',
@@ -77,14 +90,18 @@ const cases: Case[] = [
     request: { path: '/mirror-then-modify', headers: headersIn },
     backend: 'infra-backend-v1',
     expected: modified,
-    mirroredTo: [{ backend: 'infra-backend-v2', headers: headersIn, absentHeaders: ['X-Header-Set', 'X-Header-Add'] }],
+    mirroredTo: [
+      { backend: 'infra-backend-v2', headers: headersIn, absentHeaders: ['X-Header-Set', 'X-Header-Add'] },
+    ],
   },
   {
     name: 'a mirror listed before URLRewrite: the copy has the original path and Host',
     request: { path: '/mirror-then-rewrite/x?y=1' },
     backend: 'infra-backend-v1',
     expected: { path: '/rewritten?y=1', host: 'rewritten.example' },
-    mirroredTo: [{ backend: 'infra-backend-v2', path: '/mirror-then-rewrite/x?y=1', host: 'example.org-shadow' }],
+    mirroredTo: [
+      { backend: 'infra-backend-v2', path: '/mirror-then-rewrite/x?y=1', host: 'example.org-shadow' },
+    ],
   },
   {
     name: 'a mirror listed after URLRewrite: the copy has the rewritten path',
@@ -105,7 +122,10 @@ test('the copy carries the body', async () => {
   assert.equal(res.statusCode, 200);
   await res.body.text();
   const server = env.backends.get('mirrored-backend')!;
-  const copy = await waitFor(() => server.requests.find((r) => r.headers['x-request-id'] === 'mirror-body' && r.completed), 5000);
+  const copy = await waitFor(
+    () => server.requests.find((r) => r.headers['x-request-id'] === 'mirror-body' && r.completed),
+    5000,
+  );
   assert.equal(copy.bodySha256, createHash('sha256').update(body).digest('hex'));
   assert.equal(copy.method, 'POST');
 });
@@ -113,27 +133,39 @@ test('the copy carries the body', async () => {
 /** Sends `n` requests, 10 at a time as the upstream suite does, and waits for every copy to settle. */
 async function load(path: string, n: number): Promise<void> {
   let next = 0;
+  const failures: string[] = [];
+  // Workers never throw: a failure stops them all, so none outlives the test.
   const worker = async () => {
-    while (next < n) {
+    while (next < n && failures.length === 0) {
       const i = next++;
-      const res = await send(base, { path, headers: headersIn }, `${path}-${i}`);
-      assert.equal(res.statusCode, 200);
-      await res.body.text();
+      try {
+        const res = await send(base, { path, headers: headersIn }, `${path}-${i}`);
+        const text = await res.body.text();
+        if (res.statusCode !== 200) failures.push(`request ${i}: ${res.statusCode} ${text}`);
+      } catch (e) {
+        failures.push(`request ${i}: ${(e as Error).message}`);
+      }
     }
   };
   await Promise.all(Array.from({ length: 10 }, worker));
+  assert.deepEqual(failures, [], 'every primary request succeeds');
   // Copies are fire-and-forget: wait until none is in flight any more.
   await waitFor(() => [...env.umbra.proxy.mirrors.counters.values()].every((c) => c.inFlight === 0), 10_000);
 }
 
 function copies(backend: string, path: string): number {
-  return env.backends.get(backend)!.requests.filter((r) => r.url === path && r.headers[MIRROR_MARKER] !== undefined).length;
+  return env.backends
+    .get(backend)!
+    .requests.filter((r) => r.url === path && r.headers[MIRROR_MARKER] !== undefined).length;
 }
 
 function withinTolerance(actual: number, total: number, percent: number): void {
   // HTTPRouteRequestPercentageMirror: expected ± 5 % of the expected count.
   const expected = (total * percent) / 100;
-  assert.ok(actual >= expected * 0.95 && actual <= expected * 1.05, `${actual} copies; expected ${expected} ± 5 % (${expected * 0.95}…${expected * 1.05})`);
+  assert.ok(
+    actual >= expected * 0.95 && actual <= expected * 1.05,
+    `${actual} copies; expected ${expected} ± 5 % (${expected * 0.95}…${expected * 1.05})`,
+  );
 }
 
 test('percent: 20 over 500 requests lands within the tolerance', async () => {
@@ -158,5 +190,9 @@ test('two percentage mirrors after a header modifier: each within the tolerance,
       assert.equal(r.headers['x-header-set'], 'set-overwrites-values');
       assert.equal(r.headers['x-header-remove'], undefined);
     }
-  assert.equal(env.backends.get('infra-backend-v1')!.requests.filter((r) => r.url === path).length, 500, 'the primary gets every request');
+  assert.equal(
+    env.backends.get('infra-backend-v1')!.requests.filter((r) => r.url === path).length,
+    500,
+    'the primary gets every request',
+  );
 });

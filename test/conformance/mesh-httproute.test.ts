@@ -44,16 +44,36 @@ spec:
 let env: Env;
 
 before(async () => {
-  env = await startEnv(['infra-backend-v1', 'infra-backend-v2', 'infra-backend-v3', 'mirrored-backend'], () => WEB + ROUTE);
+  env = await startEnv(
+    ['infra-backend-v1', 'infra-backend-v2', 'infra-backend-v3', 'mirrored-backend'],
+    () => WEB + ROUTE,
+  );
 });
 
 after(() => env?.close());
 
 const cases: Case[] = [
-  { name: 'rule without matches: everything else', request: { host: 'web:8080', path: '/x' }, backend: 'infra-backend-v1', expected: { host: 'web:8080' } },
-  { name: 'short name, no port: the service port is implied', request: { host: 'web', path: '/x' }, backend: 'infra-backend-v1' },
-  { name: 'fully qualified name', request: { host: 'web.default.svc.cluster.local:8080', path: '/v2/y' }, backend: 'infra-backend-v2' },
-  { name: 'segments: /v2example is not under /v2', request: { host: 'web:8080', path: '/v2example' }, backend: 'infra-backend-v1' },
+  {
+    name: 'rule without matches: everything else',
+    request: { host: 'web:8080', path: '/x' },
+    backend: 'infra-backend-v1',
+    expected: { host: 'web:8080' },
+  },
+  {
+    name: 'short name, no port: the service port is implied',
+    request: { host: 'web', path: '/x' },
+    backend: 'infra-backend-v1',
+  },
+  {
+    name: 'fully qualified name',
+    request: { host: 'web.default.svc.cluster.local:8080', path: '/v2/y' },
+    backend: 'infra-backend-v2',
+  },
+  {
+    name: 'segments: /v2example is not under /v2',
+    request: { host: 'web:8080', path: '/v2example' },
+    backend: 'infra-backend-v1',
+  },
   {
     name: 'more header matches win; the copy has the -shadow Host and the added header',
     request: { host: 'web:8080', path: '/v2/z?k=v', headers: { 'x-canary': 'yes' } },
@@ -61,8 +81,18 @@ const cases: Case[] = [
     expected: { headers: { 'x-seen-by': 'umbra' } },
     mirroredTo: [{ backend: 'mirrored-backend', host: 'web-shadow:8080', headers: { 'x-seen-by': 'umbra' } }],
   },
-  { name: 'redirect keeps the service port', request: { host: 'web:8080', path: '/old/page?a=b' }, status: 302, location: 'http://web:8080/new/page?a=b' },
-  { name: 'rewrite strips the prefix', request: { host: 'web:8080', path: '/api/users' }, backend: 'infra-backend-v2', expected: { path: '/users' } },
+  {
+    name: 'redirect keeps the service port',
+    request: { host: 'web:8080', path: '/old/page?a=b' },
+    status: 302,
+    location: 'http://web:8080/new/page?a=b',
+  },
+  {
+    name: 'rewrite strips the prefix',
+    request: { host: 'web:8080', path: '/api/users' },
+    backend: 'infra-backend-v2',
+    expected: { path: '/users' },
+  },
   { name: 'an invalid backend: 500', request: { host: 'web:8080', path: '/broken' }, status: 500 },
 ];
 
@@ -72,7 +102,13 @@ test('HTTPRoute on a Service (GAMMA) through the mesh listener', async (t) => {
 
 test("the route's status, as `umbra get httproute web -o yaml` shows it", async () => {
   const res = await request(`${env.umbra.adminUrl}/apis/resources?kind=HTTPRoute&name=web`);
-  const { items } = (await res.body.json()) as { items: { status: { parents: { controllerName: string; conditions: { type: string; status: string; reason: string }[] }[] } }[] };
+  const { items } = (await res.body.json()) as {
+    items: {
+      status: {
+        parents: { controllerName: string; conditions: { type: string; status: string; reason: string }[] }[];
+      };
+    }[];
+  };
   const [p] = items[0].status.parents;
   assert.equal(p.controllerName, 'umbra.dev/gateway-controller');
   assert.deepEqual(

@@ -117,13 +117,11 @@ test('the dashboard follows live traffic and shows the comparison', { skip, time
 
     // The sample viewer shows the pair side by side with the changed field highlighted.
     await users.locator('button.link').click();
-    await page
-      .locator('#group-select')
-      .selectOption({
-        label:
-          (await page.locator('#group-select option', { hasText: 'GET /users/{n}' }).first().textContent()) ??
-          '',
-      });
+    await page.locator('#group-select').selectOption({
+      label:
+        (await page.locator('#group-select option', { hasText: 'GET /users/{n}' }).first().textContent()) ??
+        '',
+    });
     const candidatePane = page.locator('.pane', { has: page.locator('h4', { hasText: 'Candidate' }) });
     await candidatePane.locator('.line.hl-diff', { hasText: '"pro"' }).waitFor({ timeout: 10_000 });
     await page

@@ -6,15 +6,37 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
-import { startEchoServer, startRecordingServer, startStatusServer, waitFor, type TestServer } from '../helpers/servers.js';
-import { destinationRule, serviceWith, startGatedServer, virtualService, type Member } from '../helpers/istio-yaml.js';
+import {
+  startEchoServer,
+  startRecordingServer,
+  startStatusServer,
+  waitFor,
+  type TestServer,
+} from '../helpers/servers.js';
+import {
+  destinationRule,
+  serviceWith,
+  startGatedServer,
+  virtualService,
+  type Member,
+} from '../helpers/istio-yaml.js';
 import { startTestUmbra, type TestUmbra } from '../helpers/umbra.js';
 
 /** No retries, so every request is one attempt and the counts below are exact. */
 const NO_RETRY = virtualService('app', `- route:\n  - destination: {host: app}\n  retries: {attempts: 0}`);
 
-async function withApp(members: Member[], policy: string, servers: TestServer[], fn: (u: TestUmbra) => Promise<void>, vs = NO_RETRY): Promise<void> {
-  const u = await startTestUmbra({ 'mesh.yaml': serviceWith('app', members), 'dr.yaml': destinationRule('app', policy), 'vs.yaml': vs });
+async function withApp(
+  members: Member[],
+  policy: string,
+  servers: TestServer[],
+  fn: (u: TestUmbra) => Promise<void>,
+  vs = NO_RETRY,
+): Promise<void> {
+  const u = await startTestUmbra({
+    'mesh.yaml': serviceWith('app', members),
+    'dr.yaml': destinationRule('app', policy),
+    'vs.yaml': vs,
+  });
   try {
     await fn(u);
   } finally {
@@ -70,48 +92,76 @@ test('consecutiveGatewayErrors counts 502/503/504 only; a 500 resets nothing and
 
 test('the only endpoint ejected: 503 UH, as Istio (minHealthPercent 0 disables panic mode)', async () => {
   const bad = await startStatusServer(502);
-  await withApp([{ name: 'bad', port: bad.port }], 'outlierDetection: {consecutive5xxErrors: 2, baseEjectionTime: 30s}', [bad], async (u) => {
-    assert.equal((await get(u)).status, 502);
-    assert.equal((await get(u)).status, 502);
-    const r = await get(u);
-    assert.equal(r.status, 503);
-    assert.equal(r.text, 'no healthy upstream\n');
-    assert.equal(bad.requests.length, 2);
-  });
+  await withApp(
+    [{ name: 'bad', port: bad.port }],
+    'outlierDetection: {consecutive5xxErrors: 2, baseEjectionTime: 30s}',
+    [bad],
+    async (u) => {
+      assert.equal((await get(u)).status, 502);
+      assert.equal((await get(u)).status, 502);
+      const r = await get(u);
+      assert.equal(r.status, 503);
+      assert.equal(r.text, 'no healthy upstream\n');
+      assert.equal(bad.requests.length, 2);
+    },
+  );
 });
 
 test('below minHealthPercent healthy, every endpoint takes traffic again (panic mode)', async () => {
   const bad = await startStatusServer(502);
-  await withApp([{ name: 'bad', port: bad.port }], 'outlierDetection: {consecutive5xxErrors: 2, baseEjectionTime: 30s, minHealthPercent: 50}', [bad], async (u) => {
-    for (let i = 0; i < 4; i++) assert.equal((await get(u)).status, 502);
-    assert.equal(bad.requests.length, 4);
-  });
+  await withApp(
+    [{ name: 'bad', port: bad.port }],
+    'outlierDetection: {consecutive5xxErrors: 2, baseEjectionTime: 30s, minHealthPercent: 50}',
+    [bad],
+    async (u) => {
+      for (let i = 0; i < 4; i++) assert.equal((await get(u)).status, 502);
+      assert.equal(bad.requests.length, 4);
+    },
+  );
 });
 
 test('maxConnections 1 + http1MaxPendingRequests 1: one in flight, one queued, the rest 503 UO at once', async () => {
   const gate = await startGatedServer();
-  await withApp([{ name: 'a', port: gate.port }], 'connectionPool:\n  tcp: {maxConnections: 1}\n  http: {http1MaxPendingRequests: 1}', [gate], async (u) => {
-    const all = Array.from({ length: 5 }, (_, i) => get(u, `/${i}`));
-    // Three get their answer while two wait on the gate.
-    await waitFor(() => u.accessLines.filter((l) => / 503 UO /.test(l)).length === 3, 5000);
-    assert.equal(gate.held(), 1, 'one request on the only connection');
-    gate.release();
-    const results = await Promise.all(all);
-    assert.deepEqual(results.map((r) => r.status).sort(), [200, 200, 503, 503, 503]);
-    assert.ok(results.filter((r) => r.status === 503).every((r) => r.text === 'upstream overflow: too many pending requests\n'));
-    assert.equal(gate.requests.length, 2);
-  }, virtualService('app', `- route:\n  - destination: {host: app}`)); // Istio's default retries: an overflow is never retried
+  await withApp(
+    [{ name: 'a', port: gate.port }],
+    'connectionPool:\n  tcp: {maxConnections: 1}\n  http: {http1MaxPendingRequests: 1}',
+    [gate],
+    async (u) => {
+      const all = Array.from({ length: 5 }, (_, i) => get(u, `/${i}`));
+      // Three get their answer while two wait on the gate.
+      await waitFor(() => u.accessLines.filter((l) => / 503 UO /.test(l)).length === 3, 5000);
+      assert.equal(gate.held(), 1, 'one request on the only connection');
+      gate.release();
+      const results = await Promise.all(all);
+      assert.deepEqual(results.map((r) => r.status).sort(), [200, 200, 503, 503, 503]);
+      assert.ok(
+        results
+          .filter((r) => r.status === 503)
+          .every((r) => r.text === 'upstream overflow: too many pending requests\n'),
+      );
+      assert.equal(gate.requests.length, 2);
+    },
+    virtualService('app', `- route:\n  - destination: {host: app}`),
+  ); // Istio's default retries: an overflow is never retried
 });
 
 test('http2MaxRequests caps the requests in flight to the cluster (HTTP/1.1 too, as in Envoy)', async () => {
   const gate = await startGatedServer();
-  await withApp([{ name: 'a', port: gate.port }], 'connectionPool:\n  http: {http2MaxRequests: 2}', [gate], async (u) => {
-    const all = Array.from({ length: 4 }, (_, i) => get(u, `/${i}`));
-    await waitFor(() => gate.held() === 2 && u.accessLines.filter((l) => / 503 UO /.test(l)).length === 2, 5000);
-    gate.release();
-    const results = await Promise.all(all);
-    assert.deepEqual(results.map((r) => r.status).sort(), [200, 200, 503, 503]);
-  });
+  await withApp(
+    [{ name: 'a', port: gate.port }],
+    'connectionPool:\n  http: {http2MaxRequests: 2}',
+    [gate],
+    async (u) => {
+      const all = Array.from({ length: 4 }, (_, i) => get(u, `/${i}`));
+      await waitFor(
+        () => gate.held() === 2 && u.accessLines.filter((l) => / 503 UO /.test(l)).length === 2,
+        5000,
+      );
+      gate.release();
+      const results = await Promise.all(all);
+      assert.deepEqual(results.map((r) => r.status).sort(), [200, 200, 503, 503]);
+    },
+  );
 });
 
 test('maxRequestsPerConnection 2: the upstream sees a new connection every two requests', async () => {
@@ -120,13 +170,18 @@ test('maxRequestsPerConnection 2: the upstream sees a new connection every two r
     ports.push(req.socket.remotePort ?? 0);
     req.on('end', () => res.end('ok'));
   });
-  await withApp([{ name: 'a', port: s.port }], 'connectionPool:\n  http: {maxRequestsPerConnection: 2}\n  tcp: {maxConnections: 1}', [s], async (u) => {
-    for (let i = 0; i < 6; i++) assert.equal((await get(u, `/${i}`)).status, 200);
-    assert.equal(ports.length, 6);
-    assert.equal(new Set(ports).size, 3, `client ports ${ports.join(', ')}`);
-    assert.equal(ports[0], ports[1]);
-    assert.notEqual(ports[1], ports[2]);
-  });
+  await withApp(
+    [{ name: 'a', port: s.port }],
+    'connectionPool:\n  http: {maxRequestsPerConnection: 2}\n  tcp: {maxConnections: 1}',
+    [s],
+    async (u) => {
+      for (let i = 0; i < 6; i++) assert.equal((await get(u, `/${i}`)).status, 200);
+      assert.equal(ports.length, 6);
+      assert.equal(new Set(ports).size, 3, `client ports ${ports.join(', ')}`);
+      assert.equal(ports[0], ports[1]);
+      assert.notEqual(ports[1], ports[2]);
+    },
+  );
 });
 
 test('maxRequestsPerConnection 1: one request per connection', async () => {
@@ -135,8 +190,32 @@ test('maxRequestsPerConnection 1: one request per connection', async () => {
     ports.push(req.socket.remotePort ?? 0);
     req.on('end', () => res.end('ok'));
   });
-  await withApp([{ name: 'a', port: s.port }], 'connectionPool:\n  http: {maxRequestsPerConnection: 1}', [s], async (u) => {
-    for (let i = 0; i < 4; i++) assert.equal((await get(u, `/${i}`)).status, 200);
-    assert.equal(new Set(ports).size, 4);
-  });
+  await withApp(
+    [{ name: 'a', port: s.port }],
+    'connectionPool:\n  http: {maxRequestsPerConnection: 1}',
+    [s],
+    async (u) => {
+      for (let i = 0; i < 4; i++) assert.equal((await get(u, `/${i}`)).status, 200);
+      assert.equal(new Set(ports).size, 4);
+    },
+  );
+});
+
+test('idleTimeout closes an idle upstream connection; without it the connection is reused', async () => {
+  for (const [policy, fresh] of [
+    ['connectionPool:\n  http: {idleTimeout: 100ms}', true],
+    ['connectionPool:\n  tcp: {maxConnections: 4}', false],
+  ] as const) {
+    const ports: number[] = [];
+    const s = await startRecordingServer((req, res) => {
+      ports.push(req.socket.remotePort ?? 0);
+      req.on('end', () => res.end('ok'));
+    });
+    await withApp([{ name: 'a', port: s.port }], policy, [s], async (u) => {
+      assert.equal((await get(u, '/1')).status, 200);
+      await new Promise((ok) => setTimeout(ok, 400)); // idle: longer than 100 ms, shorter than 4 s
+      assert.equal((await get(u, '/2')).status, 200);
+      assert.equal(ports[0] !== ports[1], fresh, `${policy}: ports ${ports.join(', ')}`);
+    });
+  }
 });

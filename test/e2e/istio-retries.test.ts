@@ -7,11 +7,22 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'undici';
-import { freePort, startEchoServer, startHungServer, startStatusServer, waitFor, type TestServer } from '../helpers/servers.js';
+import {
+  freePort,
+  startEchoServer,
+  startHungServer,
+  startStatusServer,
+  waitFor,
+  type TestServer,
+} from '../helpers/servers.js';
 import { destinationRule, serviceWith, startFlakyServer, virtualService } from '../helpers/istio-yaml.js';
 import { startTestUmbra, workloadEntry, type TestUmbra } from '../helpers/umbra.js';
 
-async function withUmbra(files: Record<string, string>, servers: TestServer[], fn: (u: TestUmbra) => Promise<void>): Promise<void> {
+async function withUmbra(
+  files: Record<string, string>,
+  servers: TestServer[],
+  fn: (u: TestUmbra) => Promise<void>,
+): Promise<void> {
   const u = await startTestUmbra(files);
   try {
     await fn(u);
@@ -21,34 +32,63 @@ async function withUmbra(files: Record<string, string>, servers: TestServer[], f
   }
 }
 
-const get = async (u: TestUmbra, path = '/', init: { method?: string; body?: Buffer; headers?: Record<string, string> } = {}) => {
-  const r = await request(`${u.proxyUrl}${path}`, { method: (init.method ?? 'GET') as 'GET', body: init.body, headers: { host: 'app:8000', ...init.headers } });
+const get = async (
+  u: TestUmbra,
+  path = '/',
+  init: { method?: string; body?: Buffer; headers?: Record<string, string> } = {},
+) => {
+  const r = await request(`${u.proxyUrl}${path}`, {
+    method: (init.method ?? 'GET') as 'GET',
+    body: init.body,
+    headers: { host: 'app:8000', ...init.headers },
+  });
   return { status: r.statusCode, text: await r.body.text(), headers: r.headers };
 };
 
-const retries = (spec: string) => virtualService('app', `- route:\n  - destination: {host: app}\n  retries: ${spec}`);
+const retries = (spec: string) =>
+  virtualService('app', `- route:\n  - destination: {host: app}\n  retries: ${spec}`);
 
 test('a 503 is retried with x-envoy-attempt-count 1, 2, 3 until the upstream answers', async () => {
   const s = await startFlakyServer(2);
-  await withUmbra({ 'mesh.yaml': serviceWith('app', [{ name: 'a', port: s.port }]), 'vs.yaml': retries('{attempts: 3, retryOn: 5xx}') }, [s], async (u) => {
-    const r = await get(u);
-    assert.equal(r.status, 200);
-    assert.deepEqual(JSON.parse(r.text).n, 3);
-    assert.deepEqual(s.requests.map((x) => x.headers['x-envoy-attempt-count']), ['1', '2', '3']);
-    assert.ok(s.requests.every((x) => x.headers['x-request-id'] === s.requests[0].headers['x-request-id']), 'one request id for all attempts');
-    await waitFor(() => u.accessLines.some((l) => / 200 - /.test(l)), 2000);
-  });
+  await withUmbra(
+    {
+      'mesh.yaml': serviceWith('app', [{ name: 'a', port: s.port }]),
+      'vs.yaml': retries('{attempts: 3, retryOn: 5xx}'),
+    },
+    [s],
+    async (u) => {
+      const r = await get(u);
+      assert.equal(r.status, 200);
+      assert.deepEqual(JSON.parse(r.text).n, 3);
+      assert.deepEqual(
+        s.requests.map((x) => x.headers['x-envoy-attempt-count']),
+        ['1', '2', '3'],
+      );
+      assert.ok(
+        s.requests.every((x) => x.headers['x-request-id'] === s.requests[0].headers['x-request-id']),
+        'one request id for all attempts',
+      );
+      await waitFor(() => u.accessLines.some((l) => / 200 - /.test(l)), 2000);
+    },
+  );
 });
 
 test('retries run out: the last answer goes to the client, flagged URX', async () => {
   const s = await startStatusServer(503, 5);
-  await withUmbra({ 'mesh.yaml': serviceWith('app', [{ name: 'a', port: s.port }]), 'vs.yaml': retries('{attempts: 2, retryOn: gateway-error}') }, [s], async (u) => {
-    const r = await get(u);
-    assert.equal(r.status, 503);
-    assert.equal(r.text, 'xxxxx', "the upstream's own answer");
-    assert.equal(s.requests.length, 3);
-    await waitFor(() => u.accessLines.some((l) => / 503 URX /.test(l)), 2000);
-  });
+  await withUmbra(
+    {
+      'mesh.yaml': serviceWith('app', [{ name: 'a', port: s.port }]),
+      'vs.yaml': retries('{attempts: 2, retryOn: gateway-error}'),
+    },
+    [s],
+    async (u) => {
+      const r = await get(u);
+      assert.equal(r.status, 503);
+      assert.equal(r.text, 'xxxxx', "the upstream's own answer");
+      assert.equal(s.requests.length, 3);
+      await waitFor(() => u.accessLines.some((l) => / 503 URX /.test(l)), 2000);
+    },
+  );
 });
 
 test('attempts: 0 sends once; retryOn without 5xx does not retry a 500', async () => {
@@ -74,24 +114,41 @@ test('a small POST body is replayed whole to the next attempt', async () => {
   const s = await startFlakyServer(1);
   const body = randomBytes(20 * 1024);
   const sha = createHash('sha256').update(body).digest('hex');
-  await withUmbra({ 'mesh.yaml': serviceWith('app', [{ name: 'a', port: s.port }]), 'vs.yaml': retries('{attempts: 2, retryOn: 5xx}') }, [s], async (u) => {
-    const r = await get(u, '/upload', { method: 'POST', body });
-    assert.equal(r.status, 200);
-    assert.equal(JSON.parse(r.text).bodySha256, sha);
-    assert.equal(s.requests.length, 2);
-    assert.ok(s.requests.every((x) => x.completed && x.bodySha256 === sha), 'both attempts got the whole body');
-  });
+  await withUmbra(
+    {
+      'mesh.yaml': serviceWith('app', [{ name: 'a', port: s.port }]),
+      'vs.yaml': retries('{attempts: 2, retryOn: 5xx}'),
+    },
+    [s],
+    async (u) => {
+      const r = await get(u, '/upload', { method: 'POST', body });
+      assert.equal(r.status, 200);
+      assert.equal(JSON.parse(r.text).bodySha256, sha);
+      assert.equal(s.requests.length, 2);
+      assert.ok(
+        s.requests.every((x) => x.completed && x.bodySha256 === sha),
+        'both attempts got the whole body',
+      );
+    },
+  );
 });
 
 test('a body larger than the retry buffer is sent once and never retried', async () => {
   const s = await startFlakyServer(1);
   const body = randomBytes(200 * 1024);
-  await withUmbra({ 'mesh.yaml': serviceWith('app', [{ name: 'a', port: s.port }]), 'vs.yaml': retries('{attempts: 2, retryOn: 5xx}') }, [s], async (u) => {
-    const r = await get(u, '/upload', { method: 'POST', body });
-    assert.equal(r.status, 503);
-    assert.equal(s.requests.length, 1);
-    assert.equal(s.requests[0].bodyBytes, body.length);
-  });
+  await withUmbra(
+    {
+      'mesh.yaml': serviceWith('app', [{ name: 'a', port: s.port }]),
+      'vs.yaml': retries('{attempts: 2, retryOn: 5xx}'),
+    },
+    [s],
+    async (u) => {
+      const r = await get(u, '/upload', { method: 'POST', body });
+      assert.equal(r.status, 503);
+      assert.equal(s.requests.length, 1);
+      assert.equal(s.requests[0].bodyBytes, body.length);
+    },
+  );
 });
 
 test("Istio's default policy retries a refused connection on another endpoint", async () => {
@@ -142,9 +199,16 @@ test('a mirror gets one copy however many attempts the primary takes', async () 
     `apiVersion: v1\nkind: Service\nmetadata:\n  name: app\nspec:\n  ports:\n  - name: http\n    port: 8000\n    targetPort: 80\n  selector:\n    app: app\n`,
     workloadEntry('v1', v1.port, { app: 'app', version: 'v1' }),
     workloadEntry('v2', v2.port, { app: 'app', version: 'v2' }),
-    destinationRule('app', 'loadBalancer: {simple: ROUND_ROBIN}', '  subsets:\n  - name: v1\n    labels: {version: v1}\n  - name: v2\n    labels: {version: v2}\n'),
+    destinationRule(
+      'app',
+      'loadBalancer: {simple: ROUND_ROBIN}',
+      '  subsets:\n  - name: v1\n    labels: {version: v1}\n  - name: v2\n    labels: {version: v2}\n',
+    ),
   ].join('---\n');
-  const vs = virtualService('app', `- route:\n  - destination: {host: app, subset: v1}\n  retries: {attempts: 3, retryOn: 5xx}\n  mirror: {host: app, subset: v2}`);
+  const vs = virtualService(
+    'app',
+    `- route:\n  - destination: {host: app, subset: v1}\n  retries: {attempts: 3, retryOn: 5xx}\n  mirror: {host: app, subset: v2}`,
+  );
   await withUmbra({ 'mesh.yaml': mesh, 'vs.yaml': vs }, [v1, v2], async (u) => {
     const r = await get(u, '/m', { method: 'POST', body: Buffer.from('hello') });
     assert.equal(r.status, 200);

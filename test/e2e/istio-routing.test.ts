@@ -10,7 +10,12 @@ import { destinationRule, serviceWith, virtualService } from '../helpers/istio-y
 import { twoVersionService } from '../helpers/mesh-yaml.js';
 import { startTestUmbra, type TestUmbra } from '../helpers/umbra.js';
 
-async function drive(u: TestUmbra, n: number, headersOf: (i: number) => Record<string, string>, concurrency = 16): Promise<number[]> {
+async function drive(
+  u: TestUmbra,
+  n: number,
+  headersOf: (i: number) => Record<string, string>,
+  concurrency = 16,
+): Promise<number[]> {
   const pool = new Pool(u.proxyUrl, { connections: concurrency });
   const statuses: number[] = [];
   let next = 0;
@@ -33,14 +38,20 @@ test('weights 90/10: 2000 requests split within 3σ', async () => {
   const v2 = await startEchoServer();
   const u = await startTestUmbra({
     'mesh.yaml': twoVersionService(v1.port, v2.port),
-    'vs.yaml': virtualService('app', `- route:\n  - destination: {host: app, subset: v1}\n    weight: 90\n  - destination: {host: app, subset: v2}\n    weight: 10`),
+    'vs.yaml': virtualService(
+      'app',
+      `- route:\n  - destination: {host: app, subset: v1}\n    weight: 90\n  - destination: {host: app, subset: v2}\n    weight: 10`,
+    ),
   });
   try {
     const statuses = await drive(u, 2000, () => ({ host: 'app:8000' }));
     assert.ok(statuses.every((s) => s === 200));
     assert.equal(v1.requests.length + v2.requests.length, 2000);
     const sigma = Math.sqrt(2000 * 0.9 * 0.1);
-    assert.ok(Math.abs(v1.requests.length - 1800) <= 3 * sigma, `v1 got ${v1.requests.length}, v2 ${v2.requests.length}`);
+    assert.ok(
+      Math.abs(v1.requests.length - 1800) <= 3 * sigma,
+      `v1 got ${v1.requests.length}, v2 ${v2.requests.length}`,
+    );
   } finally {
     await u.close();
     await v1.close();
@@ -92,7 +103,10 @@ spec:
 `;
   const u = await startTestUmbra({
     'se.yaml': `${se('api', 'api.example.com', api.port)}---\n${se('shadow', 'shadow.example.com', shadow.port)}`,
-    'vs.yaml': virtualService('api.example.com', `- route:\n  - destination: {host: api.example.com}\n  mirror: {host: shadow.example.com}`).replace('name: api.example.com', 'name: api'),
+    'vs.yaml': virtualService(
+      'api.example.com',
+      `- route:\n  - destination: {host: api.example.com}\n  mirror: {host: shadow.example.com}`,
+    ).replace('name: api.example.com', 'name: api'),
   });
   try {
     const r = await request(`${u.proxyUrl}/v1/items`, { headers: { host: 'api.example.com' } });
@@ -117,7 +131,10 @@ test('CORS: an allowed preflight is answered by Umbra; the actual response carri
     ),
   });
   try {
-    const pre = await request(`${u.proxyUrl}/items`, { method: 'OPTIONS', headers: { host: 'app:8000', origin: 'https://ui.example', 'access-control-request-method': 'PUT' } });
+    const pre = await request(`${u.proxyUrl}/items`, {
+      method: 'OPTIONS',
+      headers: { host: 'app:8000', origin: 'https://ui.example', 'access-control-request-method': 'PUT' },
+    });
     assert.equal(pre.statusCode, 200);
     await pre.body.text();
     assert.equal(pre.headers['access-control-allow-origin'], 'https://ui.example');
@@ -126,13 +143,17 @@ test('CORS: an allowed preflight is answered by Umbra; the actual response carri
     assert.equal(pre.headers['access-control-max-age'], '600');
     assert.equal(s.requests.length, 0, 'the preflight never reached the upstream');
 
-    const actual = await request(`${u.proxyUrl}/items`, { headers: { host: 'app:8000', origin: 'https://ui.example' } });
+    const actual = await request(`${u.proxyUrl}/items`, {
+      headers: { host: 'app:8000', origin: 'https://ui.example' },
+    });
     assert.equal(actual.statusCode, 200);
     await actual.body.text();
     assert.equal(actual.headers['access-control-allow-origin'], 'https://ui.example');
     assert.equal(actual.headers['access-control-expose-headers'], 'x-request-id');
 
-    const other = await request(`${u.proxyUrl}/items`, { headers: { host: 'app:8000', origin: 'https://evil.example' } });
+    const other = await request(`${u.proxyUrl}/items`, {
+      headers: { host: 'app:8000', origin: 'https://evil.example' },
+    });
     await other.body.text();
     assert.equal(other.headers['access-control-allow-origin'], undefined);
   } finally {

@@ -26,7 +26,29 @@ async function startHttps(): Promise<Https> {
   const dir = mkdtempSync(join(tmpdir(), 'umbra-tls-'));
   const key = join(dir, 'key.pem');
   const cert = join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=secure.internal', '-addext', 'subjectAltName=DNS:secure.internal'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=secure.internal',
+      '-addext',
+      'subjectAltName=DNS:secure.internal',
+    ],
+    { stdio: 'ignore' },
+  );
   const snis: (string | undefined)[] = [];
   const server: Server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
     req.resume();
@@ -53,7 +75,10 @@ async function withTls(h: Https, tls: string, fn: (u: TestUmbra) => Promise<void
   const u = await startTestUmbra({
     'mesh.yaml': serviceWith('secure', [{ name: 's', port: h.port }]),
     'dr.yaml': destinationRule('secure', `tls: ${tls}`),
-    'vs.yaml': virtualService('secure', `- route:\n  - destination: {host: secure}\n  retries: {attempts: 0}`),
+    'vs.yaml': virtualService(
+      'secure',
+      `- route:\n  - destination: {host: secure}\n  retries: {attempts: 0}`,
+    ),
   });
   try {
     await fn(u);
@@ -100,13 +125,21 @@ test('SIMPLE TLS to an untrusted certificate is a connect failure (503 UF); inse
 test('subjectAltNames: the certificate must carry one of them', async () => {
   const h = await startHttps();
   try {
-    await withTls(h, `{mode: SIMPLE, sni: secure.internal, caCertificates: ${h.ca}, subjectAltNames: [other.internal]}`, async (u) => {
-      assert.equal((await get(u)).status, 503);
-    });
-    await withTls(h, `{mode: SIMPLE, sni: whatever.example, caCertificates: ${h.ca}, subjectAltNames: [secure.internal]}`, async (u) => {
-      // The SAN list replaces the host-name check, so the SNI may differ from the certificate's name.
-      assert.equal((await get(u)).status, 200);
-    });
+    await withTls(
+      h,
+      `{mode: SIMPLE, sni: secure.internal, caCertificates: ${h.ca}, subjectAltNames: [other.internal]}`,
+      async (u) => {
+        assert.equal((await get(u)).status, 503);
+      },
+    );
+    await withTls(
+      h,
+      `{mode: SIMPLE, sni: whatever.example, caCertificates: ${h.ca}, subjectAltNames: [secure.internal]}`,
+      async (u) => {
+        // The SAN list replaces the host-name check, so the SNI may differ from the certificate's name.
+        assert.equal((await get(u)).status, 200);
+      },
+    );
   } finally {
     await h.close();
   }

@@ -39,7 +39,9 @@ async function gunicorn(): Promise<Workload> {
 
 /** The seed's client command: curl through the proxy, as the curl pod's sidecar would see it. */
 async function curlHeaders(proxyUrl: string): Promise<string> {
-  const { stdout } = await run('curl', ['-sS', '--max-time', '10', 'http://httpbin:8000/headers'], { env: { ...process.env, http_proxy: proxyUrl, no_proxy: '' } });
+  const { stdout } = await run('curl', ['-sS', '--max-time', '10', 'http://httpbin:8000/headers'], {
+    env: { ...process.env, http_proxy: proxyUrl, no_proxy: '' },
+  });
   return stdout;
 }
 
@@ -55,7 +57,9 @@ interface ConditionView {
   reason: string;
 }
 
-async function routeStatus(adminUrl: string): Promise<{ parentRef: Record<string, unknown>; controllerName: string; conditions: ConditionView[] }[]> {
+async function routeStatus(
+  adminUrl: string,
+): Promise<{ parentRef: Record<string, unknown>; controllerName: string; conditions: ConditionView[] }[]> {
   const admin = adminUrl.replace(/^http:\/\//, '');
   const r = await runCli(['get', 'httproute', 'httpbin', '-o', 'yaml', '--admin', admin]);
   assert.equal(r.code, 0, r.stderr);
@@ -70,7 +74,10 @@ async function seedScenario(start: (name: string) => Promise<Workload>): Promise
   const v2 = await start('httpbin-v2');
   const umbra = await startTestUmbra({
     'service.yaml': seed('service.yaml'),
-    'workloads.yaml': workloadEntry('httpbin-v1', v1.port, { app: 'httpbin', version: 'v1' }) + '---\n' + workloadEntry('httpbin-v2', v2.port, { app: 'httpbin', version: 'v2' }),
+    'workloads.yaml':
+      workloadEntry('httpbin-v1', v1.port, { app: 'httpbin', version: 'v1' }) +
+      '---\n' +
+      workloadEntry('httpbin-v2', v2.port, { app: 'httpbin', version: 'v2' }),
   });
   try {
     // Step 1: the httpbin-v1/httpbin-v2 Services and an HTTPRoute sending everything to v1.
@@ -102,7 +109,10 @@ async function seedScenario(start: (name: string) => Promise<Workload>): Promise
     assert.equal(second.headers.Host, 'httpbin:8000');
     await waitFor(() => v2.logs().length === 1, 5000);
     assert.equal(v1.logs().length, 2);
-    assert.match(v2.logs()[0], /"GET \/headers HTTP\/1.1" 200 \d+ "-" "curl\/[\d.]+" host=httpbin-shadow:8000$/);
+    assert.match(
+      v2.logs()[0],
+      /"GET \/headers HTTP\/1.1" 200 \d+ "-" "curl\/[\d.]+" host=httpbin-shadow:8000$/,
+    );
     assert.match(v1.logs()[1], /host=httpbin:8000$/);
   } finally {
     await umbra.close();
@@ -112,4 +122,8 @@ async function seedScenario(start: (name: string) => Promise<Workload>): Promise
 
 test('seed task (Gateway API) with the built-in httpbin', () => seedScenario(builtin));
 
-test('seed task (Gateway API) with the real httpbin under gunicorn', { skip: !gunicornAvailable() && 'gunicorn/python3-httpbin not installed (.ci/run installs them)' }, () => seedScenario(gunicorn));
+test(
+  'seed task (Gateway API) with the real httpbin under gunicorn',
+  { skip: !gunicornAvailable() && 'gunicorn/python3-httpbin not installed (.ci/run installs them)' },
+  () => seedScenario(gunicorn),
+);

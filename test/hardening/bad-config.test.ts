@@ -19,7 +19,10 @@ let v2: TestServer;
 before(async () => {
   v1 = await startEchoServer();
   v2 = await startEchoServer();
-  u = await startTestUmbra({ 'mesh.yaml': twoVersionService(v1.port, v2.port), 'vs.yaml': routeToV1(MIRROR_V2) });
+  u = await startTestUmbra({
+    'mesh.yaml': twoVersionService(v1.port, v2.port),
+    'vs.yaml': routeToV1(MIRROR_V2),
+  });
 });
 
 after(async () => {
@@ -55,7 +58,10 @@ async function servedByGoodConfig(tag: string): Promise<void> {
 
 /** Waits for the loader to finish a load newer than `after`; returns its report. */
 async function nextLoad(afterVersion: number) {
-  return waitFor(() => (u.state.lastLoad && u.state.lastLoad.version > afterVersion ? u.state.lastLoad : undefined), 5_000);
+  return waitFor(
+    () => (u.state.lastLoad && u.state.lastLoad.version > afterVersion ? u.state.lastLoad : undefined),
+    5_000,
+  );
 }
 
 async function restoreGood(): Promise<void> {
@@ -73,22 +79,69 @@ interface BadCase {
 }
 
 const CASES: readonly BadCase[] = [
-  { name: 'invalid YAML', files: { 'vs.yaml': 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: app\nspec:\n  hosts: [app\n' }, expect: [/vs\.yaml:\d+:\d+: error: .*YAML syntax error/] },
-  { name: 'unknown field', files: { 'vs.yaml': vsWith('route:\n- destination:\n    host: app\n    subset: v1\nmirorr:\n  host: app') }, expect: [/vs\.yaml:13:5: error: VirtualService default\/app spec\.http\[0\]\.mirorr: unknown field/] },
-  { name: 'wrong type', files: { 'vs.yaml': vsWith('route:\n- destination:\n    host: app\n    subset: v1\n  weight: "heavy"') }, expect: [/vs\.yaml:\d+:\d+: error: .*spec\.http\[0\]\.route\[0\]\.weight/] },
+  {
+    name: 'invalid YAML',
+    files: {
+      'vs.yaml':
+        'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: app\nspec:\n  hosts: [app\n',
+    },
+    expect: [/vs\.yaml:\d+:\d+: error: .*YAML syntax error/],
+  },
+  {
+    name: 'unknown field',
+    files: {
+      'vs.yaml': vsWith('route:\n- destination:\n    host: app\n    subset: v1\nmirorr:\n  host: app'),
+    },
+    expect: [/vs\.yaml:13:5: error: VirtualService default\/app spec\.http\[0\]\.mirorr: unknown field/],
+  },
+  {
+    name: 'wrong type',
+    files: { 'vs.yaml': vsWith('route:\n- destination:\n    host: app\n    subset: v1\n  weight: "heavy"') },
+    expect: [/vs\.yaml:\d+:\d+: error: .*spec\.http\[0\]\.route\[0\]\.weight/],
+  },
   {
     name: 'out-of-range value',
-    files: { 'vs.yaml': vsWith('route:\n- destination:\n    host: app\n    subset: v1\nmirror:\n  host: app\n  subset: v2\nmirrorPercentage:\n  value: 150') },
+    files: {
+      'vs.yaml': vsWith(
+        'route:\n- destination:\n    host: app\n    subset: v1\nmirror:\n  host: app\n  subset: v2\nmirrorPercentage:\n  value: 150',
+      ),
+    },
     expect: [/vs\.yaml:\d+:\d+: error: .*mirrorPercentage\.value: .*between 0 and 100/],
   },
-  { name: 'regex RE2 refuses (look-ahead)', files: { 'vs.yaml': vsWith('match:\n- uri:\n    regex: "/(?=admin).*"\nroute:\n- destination:\n    host: app\n    subset: v1') }, expect: [/vs\.yaml:\d+:\d+: error: .*uri\.regex.*RE2/] },
-  { name: 'regex with a back-reference', files: { 'vs.yaml': vsWith('match:\n- headers:\n    x-a:\n      regex: "(a)\\\\1"\nroute:\n- destination:\n    host: app\n    subset: v1') }, expect: [/vs\.yaml:\d+:\d+: error: .*RE2/] },
+  {
+    name: 'regex RE2 refuses (look-ahead)',
+    files: {
+      'vs.yaml': vsWith(
+        'match:\n- uri:\n    regex: "/(?=admin).*"\nroute:\n- destination:\n    host: app\n    subset: v1',
+      ),
+    },
+    expect: [/vs\.yaml:\d+:\d+: error: .*uri\.regex.*RE2/],
+  },
+  {
+    name: 'regex with a back-reference',
+    files: {
+      'vs.yaml': vsWith(
+        'match:\n- headers:\n    x-a:\n      regex: "(a)\\\\1"\nroute:\n- destination:\n    host: app\n    subset: v1',
+      ),
+    },
+    expect: [/vs\.yaml:\d+:\d+: error: .*RE2/],
+  },
   {
     name: 'regex too large to run cheaply',
-    files: { 'vs.yaml': vsWith(`match:\n- uri:\n    regex: "${'[a-z]{1000}'.repeat(40)}"\nroute:\n- destination:\n    host: app\n    subset: v1`) },
-    expect: [/vs\.yaml:\d+:\d+: error: .*regular expression too large: its RE2 program has \d+ instructions; the limit is 32768/],
+    files: {
+      'vs.yaml': vsWith(
+        `match:\n- uri:\n    regex: "${'[a-z]{1000}'.repeat(40)}"\nroute:\n- destination:\n    host: app\n    subset: v1`,
+      ),
+    },
+    expect: [
+      /vs\.yaml:\d+:\d+: error: .*regular expression too large: its RE2 program has \d+ instructions; the limit is 32768/,
+    ],
   },
-  { name: 'file over 8 MiB', files: { 'huge.yaml': `# padding\n${'#'.repeat(9 * 1024 * 1024)}\n` }, expect: [/huge\.yaml: error: .*the limit is 8388608 bytes \(8 MiB\)/] },
+  {
+    name: 'file over 8 MiB',
+    files: { 'huge.yaml': `# padding\n${'#'.repeat(9 * 1024 * 1024)}\n` },
+    expect: [/huge\.yaml: error: .*the limit is 8388608 bytes \(8 MiB\)/],
+  },
   {
     name: 'YAML alias bomb',
     files: {
@@ -109,8 +162,15 @@ test('every kind of bad configuration is refused precisely; the last good one ke
     assert.equal(u.state.table.version, good, `${c.name}: the table changed`);
     const errors = load.issues.filter((i) => i.severity === 'error').map(formatIssue);
     assert.ok(errors.length > 0, c.name);
-    for (const re of c.expect) assert.ok(errors.some((e) => re.test(e)), `${c.name}: no error matches ${re}:\n${errors.join('\n')}`);
-    assert.ok(u.logs.some((l) => /rejected; still serving v\d+/.test(l)), c.name);
+    for (const re of c.expect)
+      assert.ok(
+        errors.some((e) => re.test(e)),
+        `${c.name}: no error matches ${re}:\n${errors.join('\n')}`,
+      );
+    assert.ok(
+      u.logs.some((l) => /rejected; still serving v\d+/.test(l)),
+      c.name,
+    );
     await servedByGoodConfig(c.name.replace(/\W+/g, '-'));
     // Back to the good configuration before the next mistake.
     for (const name of Object.keys(c.files)) if (name !== 'vs.yaml') unlinkSync(join(u.dir, 'config', name));
@@ -120,7 +180,10 @@ test('every kind of bad configuration is refused precisely; the last good one ke
 
 test('RE2 patterns that would backtrack catastrophically elsewhere are accepted and stay cheap', async () => {
   const last = u.state.lastLoad!.version;
-  u.write('vs.yaml', vsWith('match:\n- uri:\n    regex: "/(a+)+$"\nroute:\n- destination:\n    host: app\n    subset: v2'));
+  u.write(
+    'vs.yaml',
+    vsWith('match:\n- uri:\n    regex: "/(a+)+$"\nroute:\n- destination:\n    host: app\n    subset: v2'),
+  );
   const load = await nextLoad(last);
   assert.equal(load.applied, true, load.issues.map(formatIssue).join('\n'));
   // A path made to blow up a backtracking engine: RE2 answers in linear time (no match → 404).
@@ -147,7 +210,12 @@ test('a file caught between truncate and write is not published; an emptied file
       truncateSync(file);
       await new Promise((ok) => setTimeout(ok, 200));
       writeFileSync(file, GOOD_VS.replace('name: app\n', `name: app\n  labels:\n    round: "${i}"\n`));
-      await waitFor(() => u.state.lastLoad!.version > last && u.state.resources.some((r) => r.metadata.labels?.round === String(i)), 5_000);
+      await waitFor(
+        () =>
+          u.state.lastLoad!.version > last &&
+          u.state.resources.some((r) => r.metadata.labels?.round === String(i)),
+        5_000,
+      );
     }
     assert.ok(published.length >= 5);
     assert.deepEqual(

@@ -5,7 +5,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import {
+  createServer as createNetServer,
+  type AddressInfo,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
 import { startEchoServer, waitFor, type TestServer } from '../helpers/servers.js';
 import { twoVersionService } from '../helpers/mesh-yaml.js';
 import { startTestUmbra, workloadEntry, type TestUmbra } from '../helpers/umbra.js';
@@ -104,7 +109,11 @@ before(async () => {
   v1 = await startEchoServer();
   v2 = await startEchoServer();
   raw = await startScriptedUpstream();
-  u = await startTestUmbra({ 'mesh.yaml': twoVersionService(v1.port, v2.port), 'vs.yaml': ROUTES, 'raw.yaml': rawService(raw.port) });
+  u = await startTestUmbra({
+    'mesh.yaml': twoVersionService(v1.port, v2.port),
+    'vs.yaml': ROUTES,
+    'raw.yaml': rawService(raw.port),
+  });
   port = u.listener.address.port;
 });
 
@@ -118,7 +127,7 @@ after(async () => {
 const forwarded = () => v1.requests.length + v2.requests.length + raw.paths.length;
 
 /** Time for a request that was (wrongly) forwarded to reach its upstream before we count. */
-const settle = () => new Promise((ok) => setTimeout(ok, 100));
+const settle = () => new Promise((ok) => setTimeout(ok, 50));
 
 /** The access-log line for a path (lines are flushed once per event-loop turn). */
 async function accessLine(needle: string): Promise<string> {
@@ -147,7 +156,9 @@ test('requests node refuses are refused, closed, and never forwarded whole', asy
     if (c.stage === 'head') assert.deepEqual(reached, [], `${c.name}: reached an upstream`);
     // A body refused part-way may have started upstream (bodies stream); it must end aborted.
     for (const r of reached) {
-      await waitFor(() => r.completed || r.aborted, 2_000).catch(() => assert.fail(`${c.name}: the upstream request neither completed nor aborted: ${JSON.stringify(r)}`));
+      await waitFor(() => r.completed || r.aborted, 2_000).catch(() =>
+        assert.fail(`${c.name}: the upstream request neither completed nor aborted: ${JSON.stringify(r)}`),
+      );
       assert.equal(r.completed, false, `${c.name}: an upstream received the request complete`);
     }
   }
@@ -177,10 +188,23 @@ test('Host missing, duplicated or malformed is 400', async () => {
   await refused('GET http://app:8000/public/x HTTP/1.1\r\n\r\n', 400, 'HTTP/1.1 absolute-form without Host');
   await refused(`GET /public/x HTTP/1.1\r\n${H}${H}\r\n`, 400, 'same Host twice');
   await refused(`GET /public/x HTTP/1.1\r\n${H}Host: evil:8000\r\n\r\n`, 400, 'two different Hosts');
-  for (const bad of ['app:8000@evil', 'evil@app:8000', 'app:8000/x', 'app:99999', 'app:0', 'app:8000, evil', '[::1', 'app:8000:1', '']) {
+  for (const bad of [
+    'app:8000@evil',
+    'evil@app:8000',
+    'app:8000/x',
+    'app:99999',
+    'app:0',
+    'app:8000, evil',
+    '[::1',
+    'app:8000:1',
+    '',
+  ]) {
     await refused(`GET /public/x HTTP/1.1\r\nHost: ${bad}\r\n\r\n`, 400, `Host: ${JSON.stringify(bad)}`);
   }
   await refused(`GET http://evil@app:8000/public/x HTTP/1.1\r\n${H}\r\n`, 400, 'userinfo in the target');
+  // A scheme the connection does not have: x-forwarded-proto would say https to the upstream.
+  await refused(`GET https://app:8000/public/x HTTP/1.1\r\n${H}\r\n`, 400, 'https target on plaintext');
+  await refused(`GET ftp://app:8000/public/x HTTP/1.1\r\n${H}\r\n`, 400, 'ftp target');
 });
 
 test('request targets: absolute-form routes by its own authority; "//", "*", fragments change nothing', async () => {
@@ -216,6 +240,7 @@ test('request targets: absolute-form routes by its own authority; "//", "*", fra
   await refused(`GET http://app:8000/public/a#frag HTTP/1.1\r\n${H}\r\n`, 400, 'fragment in absolute-form');
   await refused(`GET /public/%00 HTTP/1.1\r\n${H}\r\n`, 400, '%00');
   await refused(`CONNECT app:8000 HTTP/1.1\r\n${H}\r\n`, 405, 'CONNECT');
+  assert.match(await accessLine('"CONNECT app:8000 HTTP/1.1"'), /" 405 DPE /);
 });
 
 test('one path normalisation for matching and forwarding (Istio BASE)', async () => {
@@ -241,14 +266,29 @@ test('one path normalisation for matching and forwarding (Istio BASE)', async ()
 });
 
 test('transfer codings other than chunked are 501; Transfer-Encoding in HTTP/1.0 is 400', async () => {
-  await refused(`POST /public/x HTTP/1.1\r\n${H}Transfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`, 501, 'gzip, chunked');
-  await refused(`POST /public/x HTTP/1.1\r\n${H}Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`, 501, 'two TE lines');
+  await refused(
+    `POST /public/x HTTP/1.1\r\n${H}Transfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+    501,
+    'gzip, chunked',
+  );
+  await refused(
+    `POST /public/x HTTP/1.1\r\n${H}Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+    501,
+    'two TE lines',
+  );
   await refused(`POST /public/x HTTP/1.1\r\n${H}Transfer-Encoding: gzip\r\n\r\nhello`, 501, 'gzip alone');
   await refused(`POST /public/x HTTP/1.1\r\n${H}Transfer-Encoding: identity\r\n\r\n`, 501, 'identity');
-  await refused(`POST /public/x HTTP/1.0\r\n${H}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`, 400, 'TE in HTTP/1.0');
+  await refused(
+    `POST /public/x HTTP/1.0\r\n${H}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+    400,
+    'TE in HTTP/1.0',
+  );
   assert.match(await accessLine('" 501 DPE'), /"POST \/public\/x HTTP\/1.1" 501 DPE/);
   // Plain chunked is fine, in any case.
-  const r = await exchange(port, `POST /public/chunked HTTP/1.1\r\n${H}Transfer-Encoding: Chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`);
+  const r = await exchange(
+    port,
+    `POST /public/chunked HTTP/1.1\r\n${H}Transfer-Encoding: Chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+  );
   assert.equal(r.res.status, 200);
   assert.equal(v1.requests.at(-1)?.bodyBytes, 5);
 });
@@ -261,13 +301,29 @@ test('header count and size limits answer 431 and close; nothing is truncated si
   assert.equal(v1.requests.at(-1)?.headers['x-h-98'], '98');
   await refused(`GET /public/x HTTP/1.1\r\n${H}${lines(100)}\r\n`, 431, '101 header lines');
   await refused(`GET /public/x HTTP/1.1\r\n${H}${lines(3000)}\r\n`, 431, '3001 header lines');
-  await refused(`GET /public/x HTTP/1.1\r\n${H}x-big: ${'b'.repeat(65 * 1024)}\r\n\r\n`, 431, '65 KiB header');
+  await refused(
+    `GET /public/x HTTP/1.1\r\n${H}x-big: ${'b'.repeat(65 * 1024)}\r\n\r\n`,
+    431,
+    '65 KiB header',
+  );
 });
 
 test('duplicate singleton headers with different values are 400; identical repeats pass', async () => {
-  await refused(`GET /public/x HTTP/1.1\r\n${H}Authorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n`, 400, 'two Authorizations');
-  await refused(`GET /public/x HTTP/1.1\r\n${H}Content-Type: a/b\r\nContent-Type: c/d\r\n\r\n`, 400, 'two Content-Types');
-  await refused(`GET /public/x HTTP/1.1\r\n${H}User-Agent: a\r\nuser-agent: b\r\n\r\n`, 400, 'two User-Agents');
+  await refused(
+    `GET /public/x HTTP/1.1\r\n${H}Authorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n`,
+    400,
+    'two Authorizations',
+  );
+  await refused(
+    `GET /public/x HTTP/1.1\r\n${H}Content-Type: a/b\r\nContent-Type: c/d\r\n\r\n`,
+    400,
+    'two Content-Types',
+  );
+  await refused(
+    `GET /public/x HTTP/1.1\r\n${H}User-Agent: a\r\nuser-agent: b\r\n\r\n`,
+    400,
+    'two User-Agents',
+  );
   const r = await exchange(port, `GET /public/same HTTP/1.1\r\n${H}User-Agent: a\r\nUser-Agent: a\r\n\r\n`);
   assert.equal(r.res.status, 200);
   // List-valued fields may repeat freely.
@@ -285,7 +341,11 @@ test('Expect: 100-continue is answered by Umbra and the body still streams', asy
     assert.equal(interim.status, 100);
     c.write('hello');
     // The first half reaches v1 before the second is even sent: streamed, not buffered.
-    const rec = await waitFor(() => (v1.requests.length > before && v1.requests.at(-1)!.bodyBytes === 5 ? v1.requests.at(-1) : undefined), 2_000);
+    const rec = await waitFor(
+      () =>
+        v1.requests.length > before && v1.requests.at(-1)!.bodyBytes === 5 ? v1.requests.at(-1) : undefined,
+      2_000,
+    );
     assert.equal(rec.completed, false);
     assert.equal(rec.headers.expect, undefined, 'Expect is hop-by-hop here');
     c.write('world');
@@ -298,7 +358,10 @@ test('Expect: 100-continue is answered by Umbra and the body still streams', asy
   }
   // Any other expectation: 417 from node, nothing forwarded.
   const before = forwarded();
-  const { res } = await exchange(port, `POST /public/x HTTP/1.1\r\n${H}Content-Length: 5\r\nExpect: something\r\n\r\nhello`);
+  const { res } = await exchange(
+    port,
+    `POST /public/x HTTP/1.1\r\n${H}Content-Length: 5\r\nExpect: something\r\n\r\nhello`,
+  );
   assert.equal(res.status, 417);
   await settle();
   assert.equal(forwarded(), before);
@@ -307,7 +370,9 @@ test('Expect: 100-continue is answered by Umbra and the body still streams', asy
 test('request trailers are dropped (as Envoy does for HTTP/1), the body arrives, keep-alive survives', async () => {
   const c = await RawConnection.open(port);
   try {
-    c.write(`POST /public/trailers HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nTrailer: x-checksum\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\nx-checksum: abc\r\n\r\n`);
+    c.write(
+      `POST /public/trailers HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nTrailer: x-checksum\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\nx-checksum: abc\r\n\r\n`,
+    );
     const r = await c.response('POST');
     assert.equal(r.status, 200);
     const rec = v1.requests.at(-1)!;
@@ -375,20 +440,33 @@ test('client-supplied internal headers are stripped; X-Forwarded-For is appended
   assert.equal(h['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
   assert.equal(h['x-request-id'], 'abc-123');
   // Connection-nominated headers are hop-by-hop too, and Upgrade is never passed on.
-  await exchange(port, `GET /public/upgrade HTTP/1.1\r\n${H}Connection: upgrade, x-secret\r\nUpgrade: websocket\r\nx-secret: s\r\n\r\n`);
+  await exchange(
+    port,
+    `GET /public/upgrade HTTP/1.1\r\n${H}Connection: upgrade, x-secret\r\nUpgrade: websocket\r\nx-secret: s\r\n\r\n`,
+  );
   const u2 = v1.requests.at(-1)!.headers;
   assert.equal(u2.upgrade, undefined);
   assert.equal(u2['x-secret'], undefined);
 });
 
 test('X-Forwarded-For with trusted hops (Envoy xff_num_trusted_hops)', async () => {
-  const t = await startTestUmbra({ 'mesh.yaml': twoVersionService(v1.port, v2.port), 'vs.yaml': ROUTES }, { downstream: { xffTrustedHops: 1 } });
+  const t = await startTestUmbra(
+    { 'mesh.yaml': twoVersionService(v1.port, v2.port), 'vs.yaml': ROUTES },
+    { downstream: { xffTrustedHops: 1 } },
+  );
   try {
-    const r = await exchange(t.listener.address.port, `GET /public/hops HTTP/1.1\r\n${H}x-forwarded-for: 198.51.100.1, 203.0.113.9\r\nx-forwarded-proto: https\r\n\r\n`);
+    const r = await exchange(
+      t.listener.address.port,
+      `GET /public/hops HTTP/1.1\r\n${H}x-forwarded-for: 198.51.100.1, 203.0.113.9\r\nx-forwarded-proto: https\r\n\r\n`,
+    );
     assert.equal(r.res.status, 200);
     const h = v1.requests.at(-1)!.headers;
     assert.equal(h['x-forwarded-for'], '198.51.100.1, 203.0.113.9, 127.0.0.1');
-    assert.equal(h['x-forwarded-proto'], 'https', 'a trusted proxy in front says which scheme the client used');
+    assert.equal(
+      h['x-forwarded-proto'],
+      'https',
+      'a trusted proxy in front says which scheme the client used',
+    );
   } finally {
     await t.close();
   }

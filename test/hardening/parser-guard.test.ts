@@ -45,7 +45,8 @@ test('node still refuses every request Umbra leaves to its parser', async () => 
       const { res, closed } = await exchange(bare.port, c.bytes);
       assert.equal(res.status, c.status, `${c.name}: node answered ${res.status}`);
       assert.equal(closed, true, `${c.name}: connection left open`);
-      if (c.stage === 'head') assert.equal(bare.requests.length, before, `${c.name}: reached the request handler`);
+      if (c.stage === 'head')
+        assert.equal(bare.requests.length, before, `${c.name}: reached the request handler`);
       // A body refused part-way never ends cleanly: a proxy streaming it aborts its upstream copy.
       assert.equal(bare.completed.length, completedBefore, `${c.name}: the body was accepted as complete`);
     }
@@ -69,15 +70,33 @@ test('node behaves as request-checks.ts assumes for what it lets through', async
     await exchange(bare.port, `GET / HTTP/1.1\r\nHost: a\r\n${many}\r\n`);
     assert.equal(last().rawHeaders.length, 2 * 2501);
     // Duplicate singleton fields: req.headers keeps the first line, rawHeaders keeps them all.
-    await exchange(bare.port, 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\nAuthorization: x\r\nAuthorization: y\r\n\r\n');
+    await exchange(
+      bare.port,
+      'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\nAuthorization: x\r\nAuthorization: y\r\n\r\n',
+    );
     assert.equal(last().headers.host, 'a');
     assert.equal(last().headers.authorization, 'x');
-    assert.deepEqual(last().rawHeaders, ['Host', 'a', 'Host', 'b', 'Authorization', 'x', 'Authorization', 'y']);
+    assert.deepEqual(last().rawHeaders, [
+      'Host',
+      'a',
+      'Host',
+      'b',
+      'Authorization',
+      'x',
+      'Authorization',
+      'y',
+    ]);
     // A coding before chunked gets through with the body de-chunked: Umbra must answer 501.
-    await exchange(bare.port, 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
+    await exchange(
+      bare.port,
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+    );
     assert.equal(last().headers['transfer-encoding'], 'gzip, chunked');
     // Transfer-Encoding in HTTP/1.0 is accepted too: Umbra refuses it (RFC 9112 §6.1).
-    await exchange(bare.port, 'POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
+    await exchange(
+      bare.port,
+      'POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+    );
     assert.equal(last().httpVersion, '1.0');
     assert.equal(last().headers['transfer-encoding'], 'chunked');
     // "//host/path", "*" and fragments reach the handler as written: Umbra decides.

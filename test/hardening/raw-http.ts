@@ -43,33 +43,55 @@ export function parseResponse(buf: Buffer, method: string, closed: boolean): Par
   const base = { status, reason: m[3] ?? '', version: m[1], headerLines };
   let pos = headEnd + 4;
   const noBody = method === 'HEAD' || status < 200 || status === 204 || status === 304;
-  if (noBody) return { response: { ...base, body: Buffer.alloc(0), trailers: [], complete: true }, used: pos };
+  if (noBody)
+    return { response: { ...base, body: Buffer.alloc(0), trailers: [], complete: true }, used: pos };
   const te = headerLines.find(([n]) => n === 'transfer-encoding')?.[1];
   const cl = headerLines.find(([n]) => n === 'content-length')?.[1];
   if (te && /chunked/i.test(te)) {
     const parts: Buffer[] = [];
     for (;;) {
       const lineEnd = buf.indexOf('\r\n', pos);
-      if (lineEnd === -1) return closed ? { response: { ...base, body: Buffer.concat(parts), trailers: [], complete: false }, used: buf.length } : 'incomplete';
+      if (lineEnd === -1)
+        return closed
+          ? {
+              response: { ...base, body: Buffer.concat(parts), trailers: [], complete: false },
+              used: buf.length,
+            }
+          : 'incomplete';
       const size = parseInt(buf.subarray(pos, lineEnd).toString('latin1'), 16);
       if (size === 0) {
         const end = buf.indexOf('\r\n\r\n', lineEnd);
         // "0\r\n\r\n": the blank line follows at once; otherwise trailer lines come first.
         const trailerStart = lineEnd + 2;
         const blank = buf.subarray(trailerStart, trailerStart + 2).toString('latin1') === '\r\n';
-        if (blank) return { response: { ...base, body: Buffer.concat(parts), trailers: [], complete: true }, used: trailerStart + 2 };
-        if (end === -1) return closed ? { response: { ...base, body: Buffer.concat(parts), trailers: [], complete: false }, used: buf.length } : 'incomplete';
+        if (blank)
+          return {
+            response: { ...base, body: Buffer.concat(parts), trailers: [], complete: true },
+            used: trailerStart + 2,
+          };
+        if (end === -1)
+          return closed
+            ? {
+                response: { ...base, body: Buffer.concat(parts), trailers: [], complete: false },
+                used: buf.length,
+              }
+            : 'incomplete';
         const trailers = buf
           .subarray(trailerStart, end)
           .toString('latin1')
           .split('\r\n')
-          .map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()] as const);
+          .map(
+            (l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()] as const,
+          );
         return { response: { ...base, body: Buffer.concat(parts), trailers, complete: true }, used: end + 4 };
       }
       if (buf.length < lineEnd + 2 + size + 2) {
         if (!closed) return 'incomplete';
         parts.push(buf.subarray(lineEnd + 2, Math.min(buf.length, lineEnd + 2 + size)));
-        return { response: { ...base, body: Buffer.concat(parts), trailers: [], complete: false }, used: buf.length };
+        return {
+          response: { ...base, body: Buffer.concat(parts), trailers: [], complete: false },
+          used: buf.length,
+        };
       }
       parts.push(buf.subarray(lineEnd + 2, lineEnd + 2 + size));
       pos = lineEnd + 2 + size + 2;
@@ -77,11 +99,19 @@ export function parseResponse(buf: Buffer, method: string, closed: boolean): Par
   }
   if (cl !== undefined) {
     const n = Number(cl);
-    if (buf.length - pos >= n) return { response: { ...base, body: buf.subarray(pos, pos + n), trailers: [], complete: true }, used: pos + n };
-    return closed ? { response: { ...base, body: buf.subarray(pos), trailers: [], complete: false }, used: buf.length } : 'incomplete';
+    if (buf.length - pos >= n)
+      return {
+        response: { ...base, body: buf.subarray(pos, pos + n), trailers: [], complete: true },
+        used: pos + n,
+      };
+    return closed
+      ? { response: { ...base, body: buf.subarray(pos), trailers: [], complete: false }, used: buf.length }
+      : 'incomplete';
   }
   // Delimited by the end of the connection.
-  return closed ? { response: { ...base, body: buf.subarray(pos), trailers: [], complete: true }, used: buf.length } : 'incomplete';
+  return closed
+    ? { response: { ...base, body: buf.subarray(pos), trailers: [], complete: true }, used: buf.length }
+    : 'incomplete';
 }
 
 /** One client connection, read response by response. */
@@ -155,10 +185,16 @@ export class RawConnection {
         this.offset += r.used;
         return r.response;
       }
-      if (this.closed) throw new Error(`connection closed before a response (received ${JSON.stringify(this.received().slice(0, 300))})`);
+      if (this.closed)
+        throw new Error(
+          `connection closed before a response (received ${JSON.stringify(this.received().slice(0, 300))})`,
+        );
       const left = deadline - Date.now();
       if (left <= 0 || !(await this.next(left))) {
-        if (!this.closed) throw new Error(`no complete response within ${timeoutMs} ms (received ${JSON.stringify(this.received().slice(0, 300))})`);
+        if (!this.closed)
+          throw new Error(
+            `no complete response within ${timeoutMs} ms (received ${JSON.stringify(this.received().slice(0, 300))})`,
+          );
       }
     }
   }
@@ -187,7 +223,11 @@ export class RawConnection {
  * Sends `bytes` on a new connection and reads one response. `closed` says whether the server
  * ended the connection afterwards (waiting up to `closeWaitMs`; keep-alive connections stay open).
  */
-export async function exchange(port: number, bytes: string | Buffer, opts: { method?: string; closeWaitMs?: number; timeoutMs?: number } = {}): Promise<{ res: RawResponse; closed: boolean; rest: string }> {
+export async function exchange(
+  port: number,
+  bytes: string | Buffer,
+  opts: { method?: string; closeWaitMs?: number; timeoutMs?: number } = {},
+): Promise<{ res: RawResponse; closed: boolean; rest: string }> {
   const c = await RawConnection.open(port);
   try {
     c.write(bytes);

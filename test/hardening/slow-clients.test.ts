@@ -27,11 +27,12 @@ spec:
 ${workloadEntry(`${name}-1`, port, { app: name })}`;
 }
 
+// Short, but not so short that a busy CI machine trips them between two requests of one test.
 const LIMITS = {
   headersTimeoutMs: 500,
   requestTimeoutMs: 1_500,
-  idleTimeoutMs: 1_000,
-  keepAliveTimeoutMs: 400,
+  idleTimeoutMs: 1_500,
+  keepAliveTimeoutMs: 1_000,
   maxRequestsPerConnection: 3,
   timeoutCheckIntervalMs: 100,
 };
@@ -69,7 +70,12 @@ async function startBigUpstream(): Promise<{ port: number; written: () => number
 }
 
 /** Accepts, reads, never answers; counts connections the proxy has given up on (closed). */
-async function startSilentUpstream(): Promise<{ port: number; requests: () => string; closed: () => number; close(): Promise<void> }> {
+async function startSilentUpstream(): Promise<{
+  port: number;
+  requests: () => string;
+  closed: () => number;
+  close(): Promise<void>;
+}> {
   const sockets = new Set<Socket>();
   let data = '';
   let closed = 0;
@@ -105,7 +111,14 @@ before(async () => {
   echo = await startEchoServer();
   hung = await startSilentUpstream();
   big = await startBigUpstream();
-  u = await startTestUmbra({ 'app.yaml': service('app', echo.port), 'hung.yaml': service('hung', hung.port), 'big.yaml': service('big', big.port) }, { downstream: LIMITS });
+  u = await startTestUmbra(
+    {
+      'app.yaml': service('app', echo.port),
+      'hung.yaml': service('hung', hung.port),
+      'big.yaml': service('big', big.port),
+    },
+    { downstream: LIMITS },
+  );
   port = u.listener.address.port;
 });
 
@@ -137,7 +150,10 @@ test('a request body that stalls gets 408, and the upstream sees the request abo
   const c = await RawConnection.open(port);
   try {
     c.write('POST /slow-body HTTP/1.1\r\nHost: app:8000\r\nContent-Length: 100\r\n\r\n0123456789');
-    const rec = await waitFor(() => echo.requests.find((r) => r.url === '/slow-body' && r.bodyBytes === 10), 2_000);
+    const rec = await waitFor(
+      () => echo.requests.find((r) => r.url === '/slow-body' && r.bodyBytes === 10),
+      2_000,
+    );
     const r = await c.response('POST', 5_000);
     assert.equal(r.status, 408);
     assert.equal(await c.waitClosed(), true);
@@ -169,7 +185,7 @@ test('an idle keep-alive connection is closed after the keep-alive timeout', asy
     c.write('GET /once HTTP/1.1\r\nHost: app:8000\r\n\r\n');
     assert.equal((await c.response()).status, 200);
     assert.equal(c.closed, false);
-    assert.equal(await c.waitClosed(3_000), true);
+    assert.equal(await c.waitClosed(5_000), true);
     assert.equal(c.unread(), '', 'closed without another byte');
   } finally {
     c.close();
@@ -185,14 +201,18 @@ test('max requests per connection: the last one says Connection: close and the c
       assert.equal(r.status, 200);
       assert.equal(header(r, 'connection'), i < 3 ? 'keep-alive' : 'close', `request ${i}`);
     }
-    assert.equal(await c.waitClosed(), true);
+    // Closed by Umbra right after that response (well before the 1 s keep-alive timeout).
+    assert.equal(await c.waitClosed(500), true);
   } finally {
     c.close();
   }
 });
 
 test('max connections: one more is closed at once; a freed slot is usable again', async () => {
-  const t = await startTestUmbra({ 'app.yaml': service('app', echo.port) }, { downstream: { maxConnections: 2 } });
+  const t = await startTestUmbra(
+    { 'app.yaml': service('app', echo.port) },
+    { downstream: { maxConnections: 2 } },
+  );
   const p = t.listener.address.port;
   const open: RawConnection[] = [];
   try {
@@ -207,11 +227,16 @@ test('max connections: one more is closed at once; a freed slot is usable again'
     assert.equal(await extra.waitClosed(), true, 'the third connection was served');
     assert.equal(extra.received(), '');
     extra.close();
-    assert.equal(echo.requests.some((r) => r.url === '/extra'), false);
+    assert.equal(
+      echo.requests.some((r) => r.url === '/extra'),
+      false,
+    );
     open.shift()!.close();
     // The server learns of the close asynchronously; then a new connection is served.
     const served = await waitFor(async () => {
-      const r = await exchange(p, 'GET /after HTTP/1.1\r\nHost: app:8000\r\n\r\n', { closeWaitMs: 0 }).catch(() => undefined);
+      const r = await exchange(p, 'GET /after HTTP/1.1\r\nHost: app:8000\r\n\r\n', { closeWaitMs: 0 }).catch(
+        () => undefined,
+      );
       return r?.res.status === 200;
     }, 3_000);
     assert.equal(served, true);
@@ -236,7 +261,10 @@ test('a client that does not read holds the upstream back; the response then arr
     return stalled;
   }, 20_000);
   const inFlight = big.written();
-  assert.ok(inFlight < BIG / 2, `the upstream wrote ${(inFlight / 1048576).toFixed(1)} MiB of ${BIG / 1048576} MiB with nobody reading`);
+  assert.ok(
+    inFlight < BIG / 2,
+    `the upstream wrote ${(inFlight / 1048576).toFixed(1)} MiB of ${BIG / 1048576} MiB with nobody reading`,
+  );
   process.stdout.write(`# stalled with ${(inFlight / 1048576).toFixed(1)} MiB written by the upstream\n`);
   // Now read it all: nothing lost, nothing reordered.
   const hash = createHash('sha256');

@@ -7,7 +7,13 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
-import { freePort, startHungServer, startResettingServer, waitFor, type TestServer } from '../helpers/servers.js';
+import {
+  freePort,
+  startHungServer,
+  startResettingServer,
+  waitFor,
+  type TestServer,
+} from '../helpers/servers.js';
 import { startTestUmbra, workloadEntry, type TestUmbra } from '../helpers/umbra.js';
 import { RawConnection } from './raw-http.js';
 
@@ -81,7 +87,9 @@ async function startBrokenUpstream(): Promise<{ port: number; close(): Promise<v
         case '/huge-header':
           return s.end(`HTTP/1.1 200 OK\r\nx-a: ${'a'.repeat(512 * 1024)}\r\ncontent-length: 0\r\n\r\n`);
         case '/both-lengths':
-          return s.end('HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+          return s.end(
+            'HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+          );
         case '/close-before-headers':
           return s.end();
         case '/partial-head':
@@ -116,7 +124,14 @@ async function startBrokenUpstream(): Promise<{ port: number; close(): Promise<v
  * accepts, so a python socket that listens and never accepts stands in; loopback only).
  */
 async function startBlackhole(): Promise<{ port: number; close(): void }> {
-  const py: ChildProcess = spawn('python3', ['-c', 'import socket,sys\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const py: ChildProcess = spawn(
+    'python3',
+    [
+      '-c',
+      'import socket,sys\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()',
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   const port = await new Promise<number>((ok, fail) => {
     py.once('error', fail);
     py.stdout!.once('data', (d: Buffer) => ok(Number(String(d).trim())));
@@ -173,7 +188,13 @@ async function accessLine(path: string): Promise<string> {
 }
 
 /** A local reply on a connection that stays usable for the next request. */
-async function localReply(host: string, path: string, status: number, flag: string, text: RegExp): Promise<void> {
+async function localReply(
+  host: string,
+  path: string,
+  status: number,
+  flag: string,
+  text: RegExp,
+): Promise<void> {
   const c = await RawConnection.open(port);
   try {
     c.write(`GET ${path} HTTP/1.1\r\nHost: ${host}:8000\r\n\r\n`);
@@ -204,7 +225,14 @@ test('reset or close before the response head is 503 UC', async () => {
 });
 
 test('a malformed response is 502 UPE', async () => {
-  for (const path of ['/garbage', '/bad-status', '/bad-header', '/obs-fold', '/huge-header', '/both-lengths']) {
+  for (const path of [
+    '/garbage',
+    '/bad-status',
+    '/bad-header',
+    '/obs-fold',
+    '/huge-header',
+    '/both-lengths',
+  ]) {
     await localReply('broken', path, 502, 'UPE', /upstream sent a malformed response/);
   }
 });

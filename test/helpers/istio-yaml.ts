@@ -72,8 +72,16 @@ export function startFlakyServer(failures: number, status = 503): Promise<TestSe
     req.on('end', () => {
       const n = ++seen;
       if (res.destroyed) return;
-      const body = JSON.stringify({ n, attempt: rec.headers['x-envoy-attempt-count'], bodyBytes: rec.bodyBytes, bodySha256: rec.bodySha256 });
-      res.writeHead(n <= failures ? status : 200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      const body = JSON.stringify({
+        n,
+        attempt: rec.headers['x-envoy-attempt-count'],
+        bodyBytes: rec.bodyBytes,
+        bodySha256: rec.bodySha256,
+      });
+      res.writeHead(n <= failures ? status : 200, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+      });
       res.end(body);
     });
   });

@@ -54,7 +54,11 @@ export interface PrimaryResponse {
 }
 
 /** Runs the steps in order on one keep-alive connection (so a copy that blocked the connection would show). */
-export async function runWorkload(proxyUrl: string, steps: readonly WorkloadStep[], host = 'app:8000'): Promise<PrimaryResponse[]> {
+export async function runWorkload(
+  proxyUrl: string,
+  steps: readonly WorkloadStep[],
+  host = 'app:8000',
+): Promise<PrimaryResponse[]> {
   const pool = new Pool(proxyUrl, { connections: 1 });
   const out: PrimaryResponse[] = [];
   try {
@@ -65,7 +69,12 @@ export async function runWorkload(proxyUrl: string, steps: readonly WorkloadStep
         method: s.method,
         path: s.path,
         body,
-        headers: { host, 'x-request-id': `workload-${i}`, 'user-agent': 'mirror-safety', ...(body ? { 'content-type': 'application/octet-stream' } : {}) },
+        headers: {
+          host,
+          'x-request-id': `workload-${i}`,
+          'user-agent': 'mirror-safety',
+          ...(body ? { 'content-type': 'application/octet-stream' } : {}),
+        },
       });
       const hash = createHash('sha256');
       let n = 0;
@@ -96,20 +105,28 @@ export function parsePrometheus(text: string): Sample[] {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!m) throw new Error(`not a Prometheus sample line: ${line}`);
     const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2].replace(/\\(.)/g, (_s, c: string) => (c === 'n' ? '\n' : c));
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[l[1]] = l[2].replace(/\\(.)/g, (_s, c: string) => (c === 'n' ? '\n' : c));
     out.push({ name: m[1], labels, value: m[3] === '+Inf' ? Infinity : Number(m[3]) });
   }
   return out;
 }
 
 /** Sum of the samples named `name` whose labels include `match`. */
-export function sumOf(samples: readonly Sample[], name: string, match: Readonly<Record<string, string>> = {}): number {
+export function sumOf(
+  samples: readonly Sample[],
+  name: string,
+  match: Readonly<Record<string, string>> = {},
+): number {
   let total = 0;
-  for (const s of samples) if (s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v)) total += s.value;
+  for (const s of samples)
+    if (s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v)) total += s.value;
   return total;
 }
 
-export async function scrape(adminUrl: string): Promise<{ contentType: string; samples: Sample[]; text: string }> {
+export async function scrape(
+  adminUrl: string,
+): Promise<{ contentType: string; samples: Sample[]; text: string }> {
   const r = await request(`${adminUrl}/stats/prometheus`);
   const text = await r.body.text();
   if (r.statusCode !== 200) throw new Error(`/stats/prometheus answered ${r.statusCode}: ${text}`);

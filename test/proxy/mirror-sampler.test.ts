@@ -19,7 +19,10 @@ test('counts over every prefix of the run stay within 2 of n·p, for many rates'
       picks.forEach((p, i) => {
         if (p) count++;
         const expected = ((i + 1) * ppm) / 1e6;
-        assert.ok(Math.abs(count - expected) <= 2, `ppm ${ppm}: ${count} after ${i + 1}, expected ${expected}`);
+        assert.ok(
+          Math.abs(count - expected) <= 2,
+          `ppm ${ppm}: ${count} after ${i + 1}, expected ${expected}`,
+        );
       });
     }
   }

@@ -11,7 +11,15 @@ import { collect } from '../helpers/servers.js';
 
 function policy(retryOn: string, codes?: number[]): RetryPolicy {
   const p = parseRetryOn(retryOn);
-  return { attempts: 2, perTryTimeoutMs: 0, retryOn: p.names, conditions: p.conditions, retriableStatusCodes: codes ?? p.codes, backoffBaseMs: 25, ignorePreviousHosts: true };
+  return {
+    attempts: 2,
+    perTryTimeoutMs: 0,
+    retryOn: p.names,
+    conditions: p.conditions,
+    retriableStatusCodes: codes ?? p.codes,
+    backoffBaseMs: 25,
+    ignorePreviousHosts: true,
+  };
 }
 
 test('response conditions: 5xx, gateway-error, retriable-4xx, status codes, headers, gRPC; never an overloaded answer', () => {
@@ -24,7 +32,14 @@ test('response conditions: 5xx, gateway-error, retriable-4xx, status codes, head
   assert.ok(retryOnResponse(policy('429,retriable-status-codes'), 429, none, {}));
   assert.ok(retryOnResponse(policy('418'), 418, none, {}), 'a bare code turns retriable-status-codes on');
   assert.ok(!retryOnResponse(policy('connect-failure'), 503, none, {}));
-  assert.ok(retryOnResponse(policy('retriable-headers'), 200, { 'x-retry-me': '1' }, { 'x-envoy-retriable-header-names': 'X-Retry-Me, other' }));
+  assert.ok(
+    retryOnResponse(
+      policy('retriable-headers'),
+      200,
+      { 'x-retry-me': '1' },
+      { 'x-envoy-retriable-header-names': 'X-Retry-Me, other' },
+    ),
+  );
   assert.ok(retryOnResponse(policy('unavailable'), 200, { 'grpc-status': '14' }, {}));
   assert.ok(!retryOnResponse(policy('unavailable'), 200, { 'grpc-status': '13' }, {}));
   assert.ok(!retryOnResponse(policy('5xx'), 503, { 'x-envoy-overloaded': 'true' }, {}));
@@ -43,10 +58,22 @@ test('failure conditions: resets and per-try timeouts under 5xx, gateway-error, 
 
 test('back-off is fully jittered: below base × (2ⁿ − 1), capped at 10 × base', () => {
   const p = policy('5xx');
-  assert.equal(backoffMs(p, 1, () => 0.999), 24);
-  assert.equal(backoffMs(p, 2, () => 0.999), 74);
-  assert.equal(backoffMs(p, 8, () => 0.999), 249);
-  assert.equal(backoffMs(p, 3, () => 0), 0);
+  assert.equal(
+    backoffMs(p, 1, () => 0.999),
+    24,
+  );
+  assert.equal(
+    backoffMs(p, 2, () => 0.999),
+    74,
+  );
+  assert.equal(
+    backoffMs(p, 8, () => 0.999),
+    249,
+  );
+  assert.equal(
+    backoffMs(p, 3, () => 0),
+    0,
+  );
 });
 
 test('a replayed body is whole on every attempt; past the limit it is no longer replayable', async () => {

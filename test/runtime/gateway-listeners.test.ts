@@ -25,6 +25,17 @@ spec:
   rules: [{backendRefs: [{name: echo, port: 80}]}]
 `;
 
+interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+}
+interface GatewayStatus {
+  conditions: Condition[];
+  listeners: { name: string; conditions: Condition[] }[];
+}
+
 async function apply(adminUrl: string, yaml: string): Promise<void> {
   const res = await request(`${adminUrl}/apis/apply?source=test`, { method: 'POST', body: yaml });
   assert.equal(res.statusCode, 200, await res.body.text());
@@ -77,6 +88,22 @@ ${workloadEntry('echo', echo.port, { app: 'echo' })}`,
     await umbra.gateways.settled();
     assert.match(umbra.gateways.failed.get(`127.0.0.1:${p3}`) ?? '', /EADDRINUSE/);
     assert.ok(umbra.logs.some((l) => l.includes(`127.0.0.1:${p3}`) && /cannot listen/.test(l)));
+    // …and in the Gateway's status, as `umbra get gateway edge -o yaml` shows it.
+    const res = await request(`${umbra.adminUrl}/apis/resources?kind=Gateway&name=edge`);
+    const { items } = (await res.body.json()) as { items: { status: GatewayStatus }[] };
+    const programmed = (cs: Condition[]) => cs.find((c) => c.type === 'Programmed');
+    assert.deepEqual(
+      [
+        programmed(items[0].status.listeners[0].conditions)?.status,
+        programmed(items[0].status.listeners[0].conditions)?.reason,
+      ],
+      ['False', 'Invalid'],
+    );
+    assert.match(programmed(items[0].status.listeners[0].conditions)?.message ?? '', /EADDRINUSE/);
+    assert.deepEqual(
+      [programmed(items[0].status.conditions)?.status, programmed(items[0].status.conditions)?.reason],
+      ['False', 'AddressNotUsable'],
+    );
     assert.equal(await get(p2), 'ECONNREFUSED');
 
     const del = await request(`${umbra.adminUrl}/apis/resources/Gateway/default/edge`, { method: 'DELETE' });

@@ -1,6 +1,6 @@
 // `umbra run --workers 2` as a user runs it: both workers serve the listener, an apply is answered
-// only once every worker serves the new table, the admin port sums the workers' counters, a worker
-// that dies is replaced, and SIGTERM stops everything.
+// only once every worker serves the new table (Gateway listeners included), the admin port sums the
+// workers' counters, a worker that dies is replaced, and SIGTERM stops everything.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +17,11 @@ const seed = (f: string) => readFileSync(join(REPO_ROOT, 'examples/seed', f), 'u
 /** Children of a process (Linux /proc). */
 function children(pid: number): number[] {
   try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }
@@ -27,7 +31,9 @@ function children(pid: number): number[] {
 async function fresh(proxy: string, path: string, n: number): Promise<number[]> {
   const statuses: number[] = [];
   for (let i = 0; i < n; i++) {
-    const r = await request(`${proxy}${path}?i=${i}`, { headers: { host: 'httpbin:8000', connection: 'close' } });
+    const r = await request(`${proxy}${path}?i=${i}`, {
+      headers: { host: 'httpbin:8000', connection: 'close' },
+    });
     await r.body.dump();
     statuses.push(r.statusCode);
   }
@@ -37,6 +43,34 @@ async function fresh(proxy: string, path: string, n: number): Promise<number[]> 
 async function json<T>(url: string): Promise<T> {
   const r = await request(url);
   return (await r.body.json()) as T;
+}
+
+/** A Gateway with one HTTP listener and a route to the v1 workload (Service "edge-v1"). */
+function gatewayYaml(port: number): string {
+  return `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: umbra}
+spec: {controllerName: umbra.dev/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge}
+spec:
+  gatewayClassName: umbra
+  listeners: [{name: http, port: ${port}, protocol: HTTP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: edge-v1}
+spec: {ports: [{name: http, port: 80}], selector: {app: httpbin, version: v1}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: edge}
+spec:
+  parentRefs: [{name: edge}]
+  rules: [{backendRefs: [{name: edge-v1, port: 80}]}]
+`;
 }
 
 interface WorkersView {
@@ -56,7 +90,21 @@ test('two workers serve one listener; apply, counters, a crashed worker and shut
   const admin = `127.0.0.1:${adminPort}`;
   const adminUrl = `http://${admin}`;
   const proxy = `http://127.0.0.1:${listen}`;
-  const umbra = startCli(['run', '-f', files, '--listen', `127.0.0.1:${listen}`, '--admin', admin, '--state-dir', join(dir, 'state'), '--access-log', 'off', '--workers', '2']);
+  const umbra = startCli([
+    'run',
+    '-f',
+    files,
+    '--listen',
+    `127.0.0.1:${listen}`,
+    '--admin',
+    admin,
+    '--state-dir',
+    join(dir, 'state'),
+    '--access-log',
+    'off',
+    '--workers',
+    '2',
+  ]);
   try {
     await umbra.waitForOutput(/serving config v\d+ .* with 2 workers/, 20_000);
     const pid = umbra.proc.pid!;
@@ -68,15 +116,37 @@ test('two workers serve one listener; apply, counters, a crashed worker and shut
     const spread = await json<WorkersView>(`${adminUrl}/workers`);
     assert.equal(spread.workers.length, 2);
     assert.deepEqual(spread.workers.map((w) => w.pid).sort(), children(pid).sort());
-    for (const w of spread.workers) assert.ok(w.requests > 0, `worker ${w.pid} served no request: ${JSON.stringify(spread)}`);
+    for (const w of spread.workers)
+      assert.ok(w.requests > 0, `worker ${w.pid} served no request: ${JSON.stringify(spread)}`);
 
     // The apply's answer means every worker mirrors from now on: the very next requests, on fresh
     // connections (so on both workers), are all copied.
     const applied = await runCli(['apply', '-f', '-', '--admin', admin], { input: seed('mirror.yaml') });
     assert.equal(applied.code, 0, applied.stderr);
     assert.deepEqual(await fresh(proxy, '/mirrored', 10), Array(10).fill(200));
-    await waitFor(() => v2.requests.filter((r) => r.url.startsWith('/mirrored')).length === 10 || undefined, 5_000);
-    assert.ok(v2.requests.filter((r) => r.url.startsWith('/mirrored')).every((r) => r.headers.host === 'httpbin-shadow:8000'));
+    await waitFor(
+      () => v2.requests.filter((r) => r.url.startsWith('/mirrored')).length === 10 || undefined,
+      5_000,
+    );
+    assert.ok(
+      v2.requests
+        .filter((r) => r.url.startsWith('/mirrored'))
+        .every((r) => r.headers.host === 'httpbin-shadow:8000'),
+    );
+
+    // A Gateway applied through the primary is served on its own port by every worker as soon as
+    // the apply answers (each worker opens its listeners before it confirms the table).
+    const gwPort = await freePort();
+    const gw = await runCli(['apply', '-f', '-', '--admin', admin], { input: gatewayYaml(gwPort) });
+    assert.equal(gw.code, 0, gw.stderr);
+    const before = v1.requests.length;
+    for (let i = 0; i < 6; i++) {
+      const r = await request(`http://127.0.0.1:${gwPort}/edge?i=${i}`, { headers: { host: 'edge.example', connection: 'close' } });
+      await r.body.dump();
+      assert.equal(r.statusCode, 200);
+    }
+    assert.equal(v1.requests.length - before, 6);
+    assert.equal(v1.requests.at(-1)?.headers.host, 'edge.example');
 
     // Counters on the admin port are the sums over the workers.
     const clusters = await json<{ mirrors: { name: string; sent: number }[] }>(`${adminUrl}/clusters`);
@@ -89,10 +159,22 @@ test('two workers serve one listener; apply, counters, a crashed worker and shut
     // A worker that dies is replaced, and the replacement serves the current table (with the mirror).
     const [victim] = children(pid);
     process.kill(victim, 'SIGKILL');
-    await waitFor(() => (children(pid).length === 2 && !children(pid).includes(victim) ? true : undefined), 10_000);
-    await waitFor(async () => ((await json<WorkersView>(`${adminUrl}/workers`)).workers.every((w) => w.configVersion === versions[0]) ? true : undefined), 10_000);
+    await waitFor(
+      () => (children(pid).length === 2 && !children(pid).includes(victim) ? true : undefined),
+      10_000,
+    );
+    await waitFor(
+      async () =>
+        (await json<WorkersView>(`${adminUrl}/workers`)).workers.every((w) => w.configVersion === versions[0])
+          ? true
+          : undefined,
+      10_000,
+    );
     assert.deepEqual(await fresh(proxy, '/after-crash', 10), Array(10).fill(200));
-    await waitFor(() => v2.requests.filter((r) => r.url.startsWith('/after-crash')).length === 10 || undefined, 5_000);
+    await waitFor(
+      () => v2.requests.filter((r) => r.url.startsWith('/after-crash')).length === 10 || undefined,
+      5_000,
+    );
 
     // SIGTERM: the primary drains its workers and exits cleanly, leaving no process behind.
     const workers = children(pid);

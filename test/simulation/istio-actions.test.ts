@@ -7,8 +7,10 @@ import assert from 'node:assert/strict';
 import { RetryOn } from '../../src/model/retry-on.js';
 import { ALL, compile, draws, HTTPBIN, issuesAt, service, sim, table, V1, V2, vs } from './sim.js';
 
-const routeOf = (http: string, extra = '') => table(`${HTTPBIN}---\n${vs('httpbin', ['httpbin'], http)}${extra}`);
-const header = (h: readonly (readonly [string, string])[] | undefined, name: string) => h?.filter(([k]) => k === name).map(([, v]) => v);
+const routeOf = (http: string, extra = '') =>
+  table(`${HTTPBIN}---\n${vs('httpbin', ['httpbin'], http)}${extra}`);
+const header = (h: readonly (readonly [string, string])[] | undefined, name: string) =>
+  h?.filter(([k]) => k === name).map(([, v]) => v);
 
 test('route: a subset, a port, and per-destination header operations (host there rewrites the authority)', () => {
   const t = routeOf(`- route:
@@ -64,13 +66,24 @@ test('redirect: uri, authority, port, scheme; 301 by default; derivePort as Isti
   assert.equal(old.outcome, 'redirect');
   assert.equal(old.status, 301);
   assert.equal(old.location, 'http://httpbin:8000/new?q=1');
-  assert.deepEqual([sim(t, 'http://httpbin:8000/moved').status, sim(t, 'http://httpbin:8000/moved').location], [308, 'http://example.com/moved']);
+  assert.deepEqual(
+    [sim(t, 'http://httpbin:8000/moved').status, sim(t, 'http://httpbin:8000/moved').location],
+    [308, 'http://example.com/moved'],
+  );
   assert.equal(sim(t, 'http://httpbin:8000/secure').location, 'https://httpbin:8443/secure');
-  assert.equal(sim(t, 'http://httpbin:8000/derive').location, 'https://httpbin:8000/derive', 'FROM_REQUEST_PORT: the port the route serves');
+  assert.equal(
+    sim(t, 'http://httpbin:8000/derive').location,
+    'https://httpbin:8000/derive',
+    'FROM_REQUEST_PORT: the port the route serves',
+  );
   // FROM_PROTOCOL_DEFAULT leaves the port to Envoy, which keeps a non-default request port; a
   // redirect uri with its own query replaces the request's.
   assert.equal(sim(t, 'http://httpbin:8000/default?z=9').location, 'https://httpbin:8000/x?y=1');
-  assert.equal(sim(t, 'http://httpbin/default').location, 'https://httpbin/x?y=1', 'http :80 is dropped when the scheme changes');
+  assert.equal(
+    sim(t, 'http://httpbin/default').location,
+    'https://httpbin/x?y=1',
+    'http :80 is dropped when the scheme changes',
+  );
 });
 
 test('directResponse: status and body (string or base64 bytes); the route response headers apply', () => {
@@ -148,7 +161,11 @@ test('headers: request set/add/remove and response operations on the rule', () =
   assert.deepEqual(header(r.requestHeaders, 'x-env'), ['prod']);
   assert.deepEqual(header(r.requestHeaders, 'x-hop'), ['client', 'umbra']);
   assert.deepEqual(header(r.requestHeaders, 'cookie'), []);
-  assert.deepEqual(r.responseHeaderOps?.[0], { set: undefined, add: [['cache-control', 'no-store']], remove: ['server'] });
+  assert.deepEqual(r.responseHeaderOps?.[0], {
+    set: undefined,
+    add: [['cache-control', 'no-store']],
+    remove: ['server'],
+  });
 });
 
 test('timeout and retries: Istio defaults, attempts 0, retryOn with status codes, perTryTimeout, backoff', () => {
@@ -174,7 +191,13 @@ test('timeout and retries: Istio defaults, attempts 0, retryOn with status codes
   assert.equal(d.timeoutMs, 2000);
   // Istio's default policy: 2 retries on connect-failure, refused-stream, unavailable, cancelled, 503.
   assert.equal(d.retry?.attempts, 2);
-  assert.deepEqual(d.retry?.retryOn, ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes']);
+  assert.deepEqual(d.retry?.retryOn, [
+    'connect-failure',
+    'refused-stream',
+    'unavailable',
+    'cancelled',
+    'retriable-status-codes',
+  ]);
   assert.deepEqual(d.retry?.retriableStatusCodes, [503]);
   assert.equal(d.retry?.ignorePreviousHosts, true);
   assert.equal(sim(t, 'http://httpbin:8000/none').retry, undefined);
@@ -190,7 +213,11 @@ test('timeout and retries: Istio defaults, attempts 0, retryOn with status codes
 });
 
 test('fault: delay then abort by percentage; an absent percentage injects nothing (and is reported)', () => {
-  const c = compile(`${HTTPBIN}---\n${vs('httpbin', ['httpbin'], `- match:
+  const c = compile(
+    `${HTTPBIN}---\n${vs(
+      'httpbin',
+      ['httpbin'],
+      `- match:
   - uri: {prefix: /slow}
   fault:
     delay: {fixedDelay: 1500ms, percentage: {value: 50}}
@@ -201,7 +228,9 @@ test('fault: delay then abort by percentage; an absent percentage injects nothin
     delay: {fixedDelay: 1s}
     abort: {httpStatus: 500}
   route:
-  - destination: {host: httpbin}`)}`);
+  - destination: {host: httpbin}`,
+    )}`,
+  );
   const t = c.table;
   // Draws: delay (<0.5 → delayed), then abort (<0.1 → aborted).
   const both = sim(t, 'http://httpbin:8000/slow', {}, { random: draws(0.2, 0.05) });
@@ -235,7 +264,10 @@ test('corsPolicy: preflights answered here, actual responses get the headers, un
     allowCredentials: true
   route:
   - destination: {host: httpbin}`);
-  const pre = sim(t, 'http://httpbin:8000/x', { method: 'OPTIONS', headers: { origin: 'https://app.b.example', 'access-control-request-method': 'POST' } });
+  const pre = sim(t, 'http://httpbin:8000/x', {
+    method: 'OPTIONS',
+    headers: { origin: 'https://app.b.example', 'access-control-request-method': 'POST' },
+  });
   assert.equal(pre.outcome, 'preflight');
   assert.equal(pre.status, 200);
   assert.deepEqual(pre.cors, [
@@ -253,12 +285,24 @@ test('corsPolicy: preflights answered here, actual responses get the headers, un
     ['access-control-expose-headers', 'x-request-id'],
   ]);
   // An origin not allowed: the preflight goes upstream (FORWARD), actual responses get nothing.
-  const evil = sim(t, 'http://httpbin:8000/x', { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' } });
+  const evil = sim(t, 'http://httpbin:8000/x', {
+    method: 'OPTIONS',
+    headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' },
+  });
   assert.deepEqual([evil.outcome, evil.cors], ['forward', undefined]);
-  const ignored = sim(t, 'http://httpbin:8000/ignore', { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' } });
+  const ignored = sim(t, 'http://httpbin:8000/ignore', {
+    method: 'OPTIONS',
+    headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' },
+  });
   assert.deepEqual([ignored.outcome, ignored.status, ignored.cors], ['preflight', 200, []]);
   // No Origin: not a CORS request at all.
-  assert.equal(sim(t, 'http://httpbin:8000/x', { method: 'OPTIONS', headers: { 'access-control-request-method': 'GET' } }).outcome, 'forward');
+  assert.equal(
+    sim(t, 'http://httpbin:8000/x', {
+      method: 'OPTIONS',
+      headers: { 'access-control-request-method': 'GET' },
+    }).outcome,
+    'forward',
+  );
 });
 
 test('corsPolicy: the deprecated allowOrigin, and "*"', () => {
@@ -284,7 +328,9 @@ test('mirrors: mirror + mirrorPercentage, mirrors[] with percentages, the -shado
   - destination: {host: httpbin}
     percentage: {value: 0.5}`);
   const one = sim(t, 'http://httpbin:8000/one', {}, { random: draws(0.1) });
-  assert.deepEqual(one.mirrors, [{ name: 'httpbin.default|v2', cluster: V2, ppm: 255000, sampled: true, authority: 'httpbin-shadow:8000' }]);
+  assert.deepEqual(one.mirrors, [
+    { name: 'httpbin.default|v2', cluster: V2, ppm: 255000, sampled: true, authority: 'httpbin-shadow:8000' },
+  ]);
   assert.equal(sim(t, 'http://httpbin:8000/one', {}, { random: draws(0.3) }).mirrors[0].sampled, false);
   const many = sim(t, 'http://httpbin:8000/two', {}, { random: draws(0.5) });
   assert.deepEqual(
@@ -298,12 +344,16 @@ test('mirrors: mirror + mirrorPercentage, mirrors[] with percentages, the -shado
 
 test('delegate: a root rule hands its traffic to a host-less VirtualService, matches merged', () => {
   const c = compile(`${HTTPBIN}---
-${vs('root', ['httpbin'], `- name: api
+${vs(
+  'root',
+  ['httpbin'],
+  `- name: api
   match:
   - uri: {prefix: /api}
   delegate: {name: api-routes}
 - route:
-  - destination: {host: httpbin, subset: v1}`)}---
+  - destination: {host: httpbin, subset: v1}`,
+)}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata:
@@ -331,7 +381,14 @@ spec:
   // "/other" is not inside the root's "/api": that delegate rule is dropped, and reported.
   assert.equal(sim(t, 'http://httpbin:8000/other').route, 'default/root#1');
   assert.equal(sim(t, 'http://httpbin:8000/other').cluster, V1);
-  assert.ok(c.issues.some((i) => i.resource === 'VirtualService default/api-routes' && i.path === 'spec.http[1].match' && /not narrower/.test(i.message)));
+  assert.ok(
+    c.issues.some(
+      (i) =>
+        i.resource === 'VirtualService default/api-routes' &&
+        i.path === 'spec.http[1].match' &&
+        /not narrower/.test(i.message),
+    ),
+  );
   // A missing delegate routes nothing and is reported on the root.
   const missing = compile(`${HTTPBIN}---\n${vs('root', ['httpbin'], `- delegate: {name: nope}`)}`);
   assert.match(issuesAt(missing, 'spec.http[0].delegate')[0].message, /not found/);

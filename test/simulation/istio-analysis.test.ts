@@ -20,7 +20,11 @@ const one = (c: ReturnType<typeof compile>, path: string, resource?: string) => 
 };
 
 test('route to an undefined subset (error), unresolved route and mirror hosts, all-zero weights (warnings)', () => {
-  const c = compile(`${HTTPBIN}---\n${vs('httpbin', ['httpbin'], `- match:
+  const c = compile(
+    `${HTTPBIN}---\n${vs(
+      'httpbin',
+      ['httpbin'],
+      `- match:
   - uri: {prefix: /a}
   route:
   - destination: {host: httpbin, subset: canary}
@@ -33,7 +37,9 @@ test('route to an undefined subset (error), unresolved route and mirror hosts, a
   - destination: {host: httpbin, subset: v1}
     weight: 0
   - destination: {host: httpbin, subset: v2}
-    weight: 0`)}`);
+    weight: 0`,
+    )}`,
+  );
   const subset = one(c, 'spec.http[0].route[0].destination.subset');
   assert.equal(subset.severity, 'error');
   assert.equal(subset.resource, 'VirtualService default/httpbin');
@@ -43,7 +49,11 @@ test('route to an undefined subset (error), unresolved route and mirror hosts, a
 });
 
 test('a rule after a catch-all, and match blocks an earlier block already covers, never match', () => {
-  const c = compile(`${HTTPBIN}---\n${vs('httpbin', ['httpbin'], `- match:
+  const c = compile(
+    `${HTTPBIN}---\n${vs(
+      'httpbin',
+      ['httpbin'],
+      `- match:
   - uri: {prefix: /api}
     headers:
       x-user: {exact: a}
@@ -67,7 +77,9 @@ test('a rule after a catch-all, and match blocks an earlier block already covers
 - match:
   - uri: {prefix: /late}
   route:
-  - destination: {host: httpbin, subset: v2}`)}`);
+  - destination: {host: httpbin, subset: v2}`,
+    )}`,
+  );
   const block = one(c, 'spec.http[1].match[0]');
   assert.match(block.message, /never matches: spec\.http\[0\]\.match\[1\]/);
   assert.equal(issuesAt(c, 'spec.http[1].match[1]').length, 0, '/api/x without the header is not covered');
@@ -97,11 +109,15 @@ ${vs('first', ['httpbin'], `- route:\n  - destination: {host: httpbin, subset: v
 ${vs('second', ['httpbin.default.svc.cluster.local'], `- route:\n  - destination: {host: httpbin, subset: v2}`).replace('name: second', 'name: second\n  creationTimestamp: "2024-06-01T00:00:00Z"')}`);
   const w = one(c, 'spec.hosts[0]', 'VirtualService default/second');
   assert.match(w.message, /already routed by VirtualService default\/first/);
-  assert.equal(sim(c.table, 'http://httpbin:8000/').cluster, 'outbound|8000|v1|httpbin.default.svc.cluster.local');
+  assert.equal(
+    sim(c.table, 'http://httpbin:8000/').cluster,
+    'outbound|8000|v1|httpbin.default.svc.cluster.local',
+  );
 });
 
 test('DestinationRule subsets selecting no endpoint, and a DestinationRule for no host', () => {
-  const c = compile(`${HTTPBIN.replace('  - name: v2\n    labels: {version: v2}', '  - name: v2\n    labels: {version: v2}\n  - name: v3\n    labels: {version: v3}')}---
+  const c =
+    compile(`${HTTPBIN.replace('  - name: v2\n    labels: {version: v2}', '  - name: v2\n    labels: {version: v2}\n  - name: v3\n    labels: {version: v3}')}---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata:
@@ -110,27 +126,52 @@ spec:
   host: reviews
 `);
   const v3 = one(c, 'spec.subsets[2].labels');
-  assert.match(v3.message, /subset "v3" selects no endpoint of httpbin\.default\.svc\.cluster\.local \(version=v3\)/);
+  assert.match(
+    v3.message,
+    /subset "v3" selects no endpoint of httpbin\.default\.svc\.cluster\.local \(version=v3\)/,
+  );
   assert.match(v3.hint!, /labels on the WorkloadEntries/);
-  assert.match(one(c, 'spec.host', 'DestinationRule default/orphan').message, /does not resolve to any Service or ServiceEntry/);
+  assert.match(
+    one(c, 'spec.host', 'DestinationRule default/orphan').message,
+    /does not resolve to any Service or ServiceEntry/,
+  );
 });
 
 test('the same resource in two files: the last definition wins and the other is reported, as `run` does', () => {
-  const a = loadText(vs('httpbin', ['httpbin'], `- route:\n  - destination: {host: httpbin, subset: v1}`), 'a.yaml');
-  const b = loadText(vs('httpbin', ['httpbin'], `- route:\n  - destination: {host: httpbin, subset: v2}`), 'b.yaml');
+  const a = loadText(
+    vs('httpbin', ['httpbin'], `- route:\n  - destination: {host: httpbin, subset: v1}`),
+    'a.yaml',
+  );
+  const b = loadText(
+    vs('httpbin', ['httpbin'], `- route:\n  - destination: {host: httpbin, subset: v2}`),
+    'b.yaml',
+  );
   const base = loadText(HTTPBIN, 'mesh.yaml');
-  const built = buildRouteTable([...base.resources, ...a.resources, ...b.resources], { namespace: 'default', mirrorDefaults: DEFAULT_MIRROR, version: 1 });
+  const built = buildRouteTable([...base.resources, ...a.resources, ...b.resources], {
+    namespace: 'default',
+    mirrorDefaults: DEFAULT_MIRROR,
+    version: 1,
+  });
   const dup = built.issues.filter((i) => i.message.includes('is defined again'));
   assert.equal(dup.length, 1);
   assert.equal(dup[0].file, 'a.yaml');
   assert.equal(dup[0].path, 'metadata.name');
   assert.match(dup[0].message, /VirtualService default\/httpbin is defined again in b\.yaml/);
-  assert.equal(built.issues.filter((i) => /already routed/.test(i.message)).length, 0, 'not also reported as a conflict');
-  assert.equal(sim(built.table, 'http://httpbin:8000/').cluster, 'outbound|8000|v2|httpbin.default.svc.cluster.local', 'b.yaml routes');
+  assert.equal(
+    built.issues.filter((i) => /already routed/.test(i.message)).length,
+    0,
+    'not also reported as a conflict',
+  );
+  assert.equal(
+    sim(built.table, 'http://httpbin:8000/').cluster,
+    'outbound|8000|v2|httpbin.default.svc.cluster.local',
+    'b.yaml routes',
+  );
 });
 
 test('a delegate VirtualService no rule delegates to is reported; findings are not repeated per service port', () => {
-  const c = compile(`${HTTPBIN.replace('    port: 8000\n    targetPort: 80', '    port: 8000\n    targetPort: 80\n  - name: http-9000\n    port: 9000\n    targetPort: 80')}---
+  const c =
+    compile(`${HTTPBIN.replace('    port: 8000\n    targetPort: 80', '    port: 8000\n    targetPort: 80\n  - name: http-9000\n    port: 9000\n    targetPort: 80')}---
 ${vs('httpbin', ['httpbin'], `- route:\n  - destination: {host: httpbin, subset: v1, port: {number: 8000}}\n  mirror: {host: nowhere}`)}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -141,6 +182,13 @@ spec:
   - route:
     - destination: {host: httpbin}
 `);
-  assert.match(one(c, 'spec.hosts', 'VirtualService default/lonely').message, /no rule delegates to this one/);
-  assert.equal(issuesAt(c, 'spec.http[0].mirror.host').length, 1, 'one finding, though the VirtualService is translated for two ports');
+  assert.match(
+    one(c, 'spec.hosts', 'VirtualService default/lonely').message,
+    /no rule delegates to this one/,
+  );
+  assert.equal(
+    issuesAt(c, 'spec.http[0].mirror.host').length,
+    1,
+    'one finding, though the VirtualService is translated for two ports',
+  );
 });

@@ -8,7 +8,10 @@ import { compile, HTTPBIN, issuesAt, sim, table, V1, V2, vs } from './sim.js';
 /** A VirtualService whose first rule has `match` (YAML under `- match:`) → v2, and a catch-all → v1. */
 function matchToV2(match: string): ReturnType<typeof table> {
   return table(`${HTTPBIN}---
-${vs('httpbin', ['httpbin'], `- name: hit
+${vs(
+  'httpbin',
+  ['httpbin'],
+  `- name: hit
   match:
 ${match
   .split('\n')
@@ -18,10 +21,12 @@ ${match
   - destination: {host: httpbin, subset: v2}
 - name: rest
   route:
-  - destination: {host: httpbin, subset: v1}`)}`);
+  - destination: {host: httpbin, subset: v1}`,
+)}`);
 }
 
-const to = (t: ReturnType<typeof table>, url: string, headers: Record<string, string> = {}, method = 'GET') => sim(t, url, { method, headers }).cluster;
+const to = (t: ReturnType<typeof table>, url: string, headers: Record<string, string> = {}, method = 'GET') =>
+  sim(t, url, { method, headers }).cluster;
 
 test('uri exact, prefix and regex; a hand-written prefix /v2 also takes /v2example', () => {
   const exact = matchToV2('- uri: {exact: /status/418}');
@@ -38,7 +43,9 @@ test('uri exact, prefix and regex; a hand-written prefix /v2 also takes /v2examp
 });
 
 test('ignoreUriCase applies to exact and prefix, not to regex (Envoy case_sensitive)', () => {
-  const t = matchToV2('- uri: {prefix: /API}\n  ignoreUriCase: true\n- uri: {regex: "/Re"}\n  ignoreUriCase: true');
+  const t = matchToV2(
+    '- uri: {prefix: /API}\n  ignoreUriCase: true\n- uri: {regex: "/Re"}\n  ignoreUriCase: true',
+  );
   assert.equal(to(t, 'http://httpbin:8000/api/x'), V2);
   assert.equal(to(t, 'http://httpbin:8000/Api'), V2);
   assert.equal(to(t, 'http://httpbin:8000/Re'), V2);
@@ -61,9 +68,17 @@ test('headers: exact, prefix, regex, presence ({} and regex "*"); several condit
   const t = matchToV2('- headers:\n    end-user: {exact: jason}\n    x-canary: {}');
   assert.equal(to(t, 'http://httpbin:8000/', { 'end-user': 'jason', 'x-canary': '' }), V2);
   assert.equal(to(t, 'http://httpbin:8000/', { 'end-user': 'jason' }), V1, 'x-canary missing');
-  assert.equal(to(t, 'http://httpbin:8000/', { 'End-User': 'Jason', 'x-canary': '1' }), V1, 'values are case-sensitive');
+  assert.equal(
+    to(t, 'http://httpbin:8000/', { 'End-User': 'Jason', 'x-canary': '1' }),
+    V1,
+    'values are case-sensitive',
+  );
   const star = matchToV2('- headers:\n    x-debug: {regex: "*"}');
-  assert.equal(to(star, 'http://httpbin:8000/', { 'x-debug': 'anything' }), V2, 'regex "*" means present (istio #20629)');
+  assert.equal(
+    to(star, 'http://httpbin:8000/', { 'x-debug': 'anything' }),
+    V2,
+    'regex "*" means present (istio #20629)',
+  );
   assert.equal(to(star, 'http://httpbin:8000/'), V1);
   const pre = matchToV2('- headers:\n    user-agent: {prefix: "curl/"}');
   assert.equal(to(pre, 'http://httpbin:8000/', { 'user-agent': 'curl/8.5' }), V2);
@@ -79,7 +94,11 @@ test('queryParams: exact and regex on the raw value, presence, first occurrence'
   assert.equal(to(t, 'http://httpbin:8000/?v=3&v=2'), V1, 'the first value counts');
   assert.equal(to(t, 'http://httpbin:8000/?vv=2'), V1);
   const raw = matchToV2('- queryParams:\n    q: {exact: "a%20b"}');
-  assert.equal(to(raw, 'http://httpbin:8000/?q=a%20b'), V2, 'Envoy matches query values without decoding them');
+  assert.equal(
+    to(raw, 'http://httpbin:8000/?q=a%20b'),
+    V2,
+    'Envoy matches query values without decoding them',
+  );
   const present = matchToV2('- queryParams:\n    debug: {}');
   assert.equal(to(present, 'http://httpbin:8000/?debug'), V2);
   assert.equal(to(present, 'http://httpbin:8000/?x=debug'), V1);
@@ -93,17 +112,26 @@ test('withoutHeaders: a match only without the header — a missing header count
   const any = matchToV2('- withoutHeaders:\n    x-internal: {}');
   assert.equal(to(any, 'http://httpbin:8000/', { 'x-internal': 'no' }), V1);
   const dotStar = matchToV2('- withoutHeaders:\n    x-internal: {regex: ".*"}');
-  assert.equal(to(dotStar, 'http://httpbin:8000/'), V1, 'treat_missing_header_as_empty: ".*" matches the missing header too');
+  assert.equal(
+    to(dotStar, 'http://httpbin:8000/'),
+    V1,
+    'treat_missing_header_as_empty: ".*" matches the missing header too',
+  );
 });
 
 test('port: a match block only applies on that service port', () => {
-  const t = table(`${HTTPBIN.replace('  - name: http-8000\n    port: 8000\n    targetPort: 80', '  - name: http-8000\n    port: 8000\n    targetPort: 80\n  - name: http-9000\n    port: 9000\n    targetPort: 80')}---
-${vs('httpbin', ['httpbin'], `- match:
+  const t =
+    table(`${HTTPBIN.replace('  - name: http-8000\n    port: 8000\n    targetPort: 80', '  - name: http-8000\n    port: 8000\n    targetPort: 80\n  - name: http-9000\n    port: 9000\n    targetPort: 80')}---
+${vs(
+  'httpbin',
+  ['httpbin'],
+  `- match:
   - port: 9000
   route:
   - destination: {host: httpbin, subset: v2, port: {number: 9000}}
 - route:
-  - destination: {host: httpbin, subset: v1}`)}`);
+  - destination: {host: httpbin, subset: v1}`,
+)}`);
   assert.equal(sim(t, 'http://httpbin:9000/').cluster, 'outbound|9000|v2|httpbin.default.svc.cluster.local');
   assert.equal(sim(t, 'http://httpbin:8000/').cluster, 'outbound|8000|v1|httpbin.default.svc.cluster.local');
 });
@@ -121,14 +149,18 @@ test('several match blocks are OR-ed; named blocks name the route "rule.match" a
 
 test('rules are evaluated in order: the first match wins', () => {
   const t = table(`${HTTPBIN}---
-${vs('httpbin', ['httpbin'], `- match:
+${vs(
+  'httpbin',
+  ['httpbin'],
+  `- match:
   - uri: {prefix: /a}
   route:
   - destination: {host: httpbin, subset: v1}
 - match:
   - uri: {prefix: /a/b}
   route:
-  - destination: {host: httpbin, subset: v2}`)}`);
+  - destination: {host: httpbin, subset: v2}`,
+)}`);
   assert.equal(sim(t, 'http://httpbin:8000/a/b').cluster, V1);
   assert.equal(sim(t, 'http://httpbin:8000/c').flag, 'NR');
   assert.equal(sim(t, 'http://httpbin:8000/c').status, 404);
@@ -136,25 +168,36 @@ ${vs('httpbin', ['httpbin'], `- match:
 
 test('a pattern RE2 refuses is a config error with its field; a JWT-claim header is reported and never matches', () => {
   const bad = compile(`${HTTPBIN}---
-${vs('httpbin', ['httpbin'], `- match:
+${vs(
+  'httpbin',
+  ['httpbin'],
+  `- match:
   - uri: {regex: "(a)\\\\1"}
   route:
-  - destination: {host: httpbin}`)}`);
+  - destination: {host: httpbin}`,
+)}`);
   const e = bad.issues.find((i) => i.severity === 'error');
   assert.ok(e, 'an error');
   assert.equal(e.path, 'spec.http[0].match[0].uri.regex');
   assert.match(e.message, /RE2|regular expression/i);
 
   const jwt = compile(`${HTTPBIN}---
-${vs('httpbin', ['httpbin'], `- match:
+${vs(
+  'httpbin',
+  ['httpbin'],
+  `- match:
   - headers:
       "@request.auth.claims.group": {exact: admin}
   route:
   - destination: {host: httpbin, subset: v2}
 - route:
-  - destination: {host: httpbin, subset: v1}`)}`);
+  - destination: {host: httpbin, subset: v1}`,
+)}`);
   const w = issuesAt(jwt, 'spec.http[0].match[0].headers["@request.auth.claims.group"]');
   assert.equal(w.length, 1);
   assert.match(w[0].message, /JWT claim matching is not supported/);
-  assert.equal(sim(jwt.table, 'http://httpbin:8000/', { headers: { '@request.auth.claims.group': 'admin' } }).cluster, V1);
+  assert.equal(
+    sim(jwt.table, 'http://httpbin:8000/', { headers: { '@request.auth.claims.group': 'admin' } }).cluster,
+    V1,
+  );
 });

@@ -86,14 +86,18 @@ ${vs('legacy', ['legacy.corp'], `- route:\n  - destination: {host: legacy.corp}\
 });
 
 test('STATIC needs IP endpoints; wildcard hosts and DYNAMIC_DNS are reported; STATIC without endpoints is analysed', () => {
-  const c = compile(`${se('bad', `hosts: [bad.example.com]\nports: [{number: 80, name: http}]\nresolution: STATIC\nendpoints: [{address: not-an-ip.example.com}]`)}---
+  const c =
+    compile(`${se('bad', `hosts: [bad.example.com]\nports: [{number: 80, name: http}]\nresolution: STATIC\nendpoints: [{address: not-an-ip.example.com}]`)}---
 ${se('wild', `hosts: ["*.wild.example.com", ok.wild.example.com]\nports: [{number: 80, name: http}]\nresolution: DYNAMIC_DNS`)}---
 ${se('empty', `hosts: [empty.example.com]\nports: [{number: 80, name: http}]\nresolution: STATIC`)}`);
   const bad = issuesAt(c, 'spec.endpoints[0].address');
   assert.equal(bad[0].severity, 'error');
   assert.match(bad[0].message, /not an IP address/);
   assert.match(issuesAt(c, 'spec.hosts[0]')[0].message, /wildcard host/);
-  assert.match(issuesAt(c, 'spec.resolution').find((i) => i.resource.endsWith('/wild'))!.message, /DYNAMIC_DNS/);
+  assert.match(
+    issuesAt(c, 'spec.resolution').find((i) => i.resource.endsWith('/wild'))!.message,
+    /DYNAMIC_DNS/,
+  );
   const empty = issuesAt(c, 'spec.resolution').find((i) => i.resource.endsWith('/empty'));
   assert.match(empty!.message, /resolve to no endpoint/);
   assert.ok(empty!.hint);

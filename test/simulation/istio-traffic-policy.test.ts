@@ -11,7 +11,11 @@ import { compile, draws, HTTPBIN, service, sim, table, V1, V2, vs } from './sim.
 
 /** httpbin with four v1 endpoints and a DestinationRule whose top-level policy is `policy` (YAML). */
 function withPolicy(policy: string, endpoints = 4): ReturnType<typeof table> {
-  const eps = Array.from({ length: endpoints }, (_, i) => ({ name: `w${i}`, address: `10.0.1.${i + 1}`, labels: { version: 'v1' } }));
+  const eps = Array.from({ length: endpoints }, (_, i) => ({
+    name: `w${i}`,
+    address: `10.0.1.${i + 1}`,
+    labels: { version: 'v1' },
+  }));
   return table(`${service('httpbin', eps)}---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -27,14 +31,23 @@ ${policy
 `);
 }
 
-const cluster = (t: ReturnType<typeof table>, name = 'outbound|8000||httpbin.default.svc.cluster.local'): Cluster => t.clusters.get(name)!;
+const cluster = (
+  t: ReturnType<typeof table>,
+  name = 'outbound|8000||httpbin.default.svc.cluster.local',
+): Cluster => t.clusters.get(name)!;
 
 test('weights 90/10 over 2000 requests land within 3σ of 1800/200', () => {
-  const t = table(`${HTTPBIN}---\n${vs('httpbin', ['httpbin'], `- route:
+  const t = table(
+    `${HTTPBIN}---\n${vs(
+      'httpbin',
+      ['httpbin'],
+      `- route:
   - destination: {host: httpbin, subset: v1}
     weight: 90
   - destination: {host: httpbin, subset: v2}
-    weight: 10`)}`);
+    weight: 10`,
+    )}`,
+  );
   let v1 = 0;
   let v2 = 0;
   for (let i = 0; i < 2000; i++) {
@@ -51,7 +64,16 @@ test('round robin walks the endpoints in turn; random and least request pick amo
   const rr = withPolicy('loadBalancer: {simple: ROUND_ROBIN}');
   const cursors = new Map<string, { rr: number }>();
   const seen = Array.from({ length: 8 }, () => sim(rr, 'http://httpbin:8000/', {}, { cursors }).endpoint);
-  assert.deepEqual(seen, ['10.0.1.1:80', '10.0.1.2:80', '10.0.1.3:80', '10.0.1.4:80', '10.0.1.1:80', '10.0.1.2:80', '10.0.1.3:80', '10.0.1.4:80']);
+  assert.deepEqual(seen, [
+    '10.0.1.1:80',
+    '10.0.1.2:80',
+    '10.0.1.3:80',
+    '10.0.1.4:80',
+    '10.0.1.1:80',
+    '10.0.1.2:80',
+    '10.0.1.3:80',
+    '10.0.1.4:80',
+  ]);
   const random = withPolicy('loadBalancer: {simple: RANDOM}');
   assert.equal(sim(random, 'http://httpbin:8000/', {}, { random: draws(0.99) }).endpoint, '10.0.1.4:80');
   assert.equal(cluster(random).lb.kind, 'random');
@@ -83,7 +105,9 @@ test('consistent hash on a header, a cookie, the source IP and a query parameter
     const byKey = new Map<string, string>();
     for (let i = 0; i < 200; i++) {
       const key = `user-${i % 40}`;
-      const url = hash.startsWith('httpQuery') ? `http://httpbin:8000/x?user=${key}` : 'http://httpbin:8000/x';
+      const url = hash.startsWith('httpQuery')
+        ? `http://httpbin:8000/x?user=${key}`
+        : 'http://httpbin:8000/x';
       const r = sim(t, url, reqOf(key));
       const prev = byKey.get(key);
       if (prev) assert.equal(r.endpoint, prev, `${hash}: ${key} moved`);
@@ -95,12 +119,22 @@ test('consistent hash on a header, a cookie, the source IP and a query parameter
 });
 
 test('a generated hash cookie (httpCookie with a ttl) is set on the response and pins later requests', () => {
-  const t = withPolicy('loadBalancer:\n  consistentHash:\n    httpCookie: {name: sticky, ttl: 60s, path: /}', 5);
+  const t = withPolicy(
+    'loadBalancer:\n  consistentHash:\n    httpCookie: {name: sticky, ttl: 60s, path: /}',
+    5,
+  );
   const first = sim(t, 'http://httpbin:8000/', { remoteAddress: '203.0.113.9' });
-  const setCookie = first.responseHeaderOps?.flatMap((o) => o.add ?? []).find(([k]) => k === 'set-cookie')?.[1];
+  const setCookie = first.responseHeaderOps
+    ?.flatMap((o) => o.add ?? [])
+    .find(([k]) => k === 'set-cookie')?.[1];
   assert.match(setCookie ?? '', /^sticky="[0-9a-f]{16}"; Max-Age=60; Path=\/; HttpOnly$/);
   const value = /"([0-9a-f]+)"/.exec(setCookie!)![1];
-  for (let i = 0; i < 5; i++) assert.equal(sim(t, 'http://httpbin:8000/', { headers: { cookie: `sticky=${value}` }, remoteAddress: `10.9.9.${i}` }).endpoint, first.endpoint);
+  for (let i = 0; i < 5; i++)
+    assert.equal(
+      sim(t, 'http://httpbin:8000/', { headers: { cookie: `sticky=${value}` }, remoteAddress: `10.9.9.${i}` })
+        .endpoint,
+      first.endpoint,
+    );
 });
 
 test('ring and Maglev tables: keys keep their endpoint when another endpoint goes or comes', () => {
@@ -132,7 +166,10 @@ test('ring and Maglev tables: keys keep their endpoint when another endpoint goe
 });
 
 test('an ejected endpoint hands its keys to the next endpoint on the ring; the others keep theirs', () => {
-  const t = withPolicy('loadBalancer:\n  consistentHash: {httpHeaderName: x-user}\noutlierDetection: {consecutive5xxErrors: 1, maxEjectionPercent: 100}', 4);
+  const t = withPolicy(
+    'loadBalancer:\n  consistentHash: {httpHeaderName: x-user}\noutlierDetection: {consecutive5xxErrors: 1, maxEjectionPercent: 100}',
+    4,
+  );
   const c = cluster(t);
   const u = new Upstreams();
   const home = new Map<string, string>();
@@ -182,14 +219,42 @@ spec:
   - name: v2
     labels: {version: v2}
 `);
-  assert.deepEqual(c.issues.filter((i) => i.severity === 'error'), []);
+  assert.deepEqual(
+    c.issues.filter((i) => i.severity === 'error'),
+    [],
+  );
   const all = c.table.clusters.get('outbound|8000||httpbin.default.svc.cluster.local')!;
-  assert.deepEqual(all.pool, { maxConnections: 10, maxPendingRequests: 5, maxRequestsPerConnection: 3, idleTimeoutMs: 90_000, connectTimeoutMs: 2000, maxRequests: 50, maxRetries: 4, tcpKeepaliveMs: 30_000 });
-  assert.deepEqual(all.outlier, { consecutive5xx: 7, consecutiveGatewayErrors: 2, intervalMs: 5000, baseEjectionMs: 60_000, maxEjectionPercent: 50, minHealthPercent: 20, splitLocalOriginErrors: true, consecutiveLocalOriginFailures: 3 });
-  assert.deepEqual(all.tls, { mode: 'SIMPLE', sni: 'api.internal', insecureSkipVerify: undefined, caCertificates: '/etc/ca.pem', subjectAltNames: ['api.internal'] });
+  assert.deepEqual(all.pool, {
+    maxConnections: 10,
+    maxPendingRequests: 5,
+    maxRequestsPerConnection: 3,
+    idleTimeoutMs: 90_000,
+    connectTimeoutMs: 2000,
+    maxRequests: 50,
+    maxRetries: 4,
+    tcpKeepaliveMs: 30_000,
+  });
+  assert.deepEqual(all.outlier, {
+    consecutive5xx: 7,
+    consecutiveGatewayErrors: 2,
+    intervalMs: 5000,
+    baseEjectionMs: 60_000,
+    maxEjectionPercent: 50,
+    minHealthPercent: 20,
+    splitLocalOriginErrors: true,
+    consecutiveLocalOriginFailures: 3,
+  });
+  assert.deepEqual(all.tls, {
+    mode: 'SIMPLE',
+    sni: 'api.internal',
+    insecureSkipVerify: undefined,
+    caCertificates: '/etc/ca.pem',
+    subjectAltNames: ['api.internal'],
+  });
   assert.equal(all.lb.kind, 'random', 'port-level loadBalancer');
   // The subset's own loadBalancer wins; the rest is inherited from the top level.
-  const v1 = compile(`${HTTPBIN.replace(/---\napiVersion: networking.istio.io\/v1\nkind: DestinationRule[\s\S]*$/, '')}---
+  const v1 =
+    compile(`${HTTPBIN.replace(/---\napiVersion: networking.istio.io\/v1\nkind: DestinationRule[\s\S]*$/, '')}---
 ${vs('httpbin', ['httpbin'], `- route:\n  - destination: {host: httpbin, subset: v1}`)}---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -213,12 +278,19 @@ spec:
   assert.equal(v1.lb.kind === 'hash' && v1.lb.table?.kind, 'maglev');
   assert.equal(v1.lb.kind === 'hash' && v1.lb.table?.size, 251);
   assert.equal(v1.pool.maxConnections, 10);
-  assert.deepEqual(v1.endpoints.map((e) => e.address), ['10.0.0.1', '10.0.0.2']);
+  assert.deepEqual(
+    v1.endpoints.map((e) => e.address),
+    ['10.0.0.1', '10.0.0.2'],
+  );
 });
 
 test('a subset with no endpoints routes to 503 UH; an undefined subset is an error naming the defined ones', () => {
-  const c = compile(`${HTTPBIN}---\n${vs('httpbin', ['httpbin'], `- route:\n  - destination: {host: httpbin, subset: v3}`)}`);
-  const e = c.issues.find((i) => i.severity === 'error' && i.path === 'spec.http[0].route[0].destination.subset');
+  const c = compile(
+    `${HTTPBIN}---\n${vs('httpbin', ['httpbin'], `- route:\n  - destination: {host: httpbin, subset: v3}`)}`,
+  );
+  const e = c.issues.find(
+    (i) => i.severity === 'error' && i.path === 'spec.http[0].route[0].destination.subset',
+  );
   assert.ok(e);
   assert.match(e.message, /subset "v3" of httpbin\.default\.svc\.cluster\.local is not defined/);
   assert.equal(e.hint, 'defined subsets: v1, v2');

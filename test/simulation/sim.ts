@@ -32,7 +32,12 @@ export function table(yaml: string): RouteTable {
 }
 
 /** A GET (or given method) to `url` with headers; `random` fixes every draw. */
-export function sim(t: RouteTable, url: string, init: Omit<SimRequest, 'url'> = {}, o: SimOptions = {}): SimResult {
+export function sim(
+  t: RouteTable,
+  url: string,
+  init: Omit<SimRequest, 'url'> = {},
+  o: SimOptions = {},
+): SimResult {
   return simulate(t, { ...init, url }, o);
 }
 
@@ -50,7 +55,11 @@ export interface WorkloadSpec {
 }
 
 /** A Service `name` (port 8000 → targetPort 80, or the given ports) and WorkloadEntries selected by app=name. */
-export function service(name: string, workloads: readonly WorkloadSpec[], ports: readonly number[] = [8000]): string {
+export function service(
+  name: string,
+  workloads: readonly WorkloadSpec[],
+  ports: readonly number[] = [8000],
+): string {
   const docs = [
     `apiVersion: v1
 kind: Service

@@ -41,7 +41,9 @@ spec:
 `;
 
 /** An HTTP server that listens for 500 ms, then refuses (closed, its connections cut) for 500 ms. */
-async function startFlappingServer(periodMs = 500): Promise<{ port: number; flips: () => number; stop(): Promise<void> }> {
+async function startFlappingServer(
+  periodMs = 500,
+): Promise<{ port: number; flips: () => number; stop(): Promise<void> }> {
   const sockets = new Set<Socket>();
   const server: Server = createServer((req, res) => {
     req.resume();
@@ -85,9 +87,14 @@ async function startFlappingServer(periodMs = 500): Promise<{ port: number; flip
   };
 }
 
-function startChild(dir: string): Promise<{ child: ChildProcess; port: number; measure(): Promise<SoakMeasure> }> {
+function startChild(
+  dir: string,
+): Promise<{ child: ChildProcess; port: number; measure(): Promise<SoakMeasure> }> {
   const script = fileURLToPath(new URL('./soak-child.js', import.meta.url));
-  const child = fork(script, [join(dir, 'config'), join(dir, 'state'), '1000'], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(script, [join(dir, 'config'), join(dir, 'state'), '1000'], {
+    execArgv: ['--expose-gc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const waiters: ((m: SoakMeasure) => void)[] = [];
   return new Promise((ok, fail) => {
     child.once('error', fail);
@@ -140,7 +147,8 @@ async function settled(measure: () => Promise<SoakMeasure>): Promise<SoakMeasure
   for (;;) {
     await new Promise((ok) => setTimeout(ok, 1_000));
     const m = await measure();
-    if ((m.mirrorInFlight === 0 && m.fds === prev.fds && m.fds <= prev.fds) || Date.now() > deadline) return m;
+    if ((m.mirrorInFlight === 0 && m.fds === prev.fds && m.fds <= prev.fds) || Date.now() > deadline)
+      return m;
     prev = m;
   }
 }
@@ -149,45 +157,56 @@ function describe(m: SoakMeasure): string {
   return `rss ${(m.rss / MiB).toFixed(1)} MiB, heap ${(m.heapUsed / MiB).toFixed(1)} MiB, external ${(m.external / MiB).toFixed(1)} MiB, fds ${m.fds}, resources ${JSON.stringify(m.resources)}`;
 }
 
-test(`soak: ${REQUESTS} requests with a mirror flapping every 500 ms; memory and handles return to baseline`, { timeout: FULL ? 600_000 : 120_000 }, async () => {
-  const v1 = await startEchoServer();
-  const v2 = await startFlappingServer();
-  const dir = mkdtempSync(join(tmpdir(), 'umbra-soak-'));
-  mkdirSync(join(dir, 'config'));
-  writeFileSync(join(dir, 'config', 'mesh.yaml'), twoVersionService(v1.port, v2.port));
-  writeFileSync(join(dir, 'config', 'vs.yaml'), routeToV1(MIRROR_V2));
-  writeFileSync(join(dir, 'config', 'policy.yaml'), POLICY);
-  const u = await startChild(dir);
-  try {
-    // Warm-up of the same shape (JIT, pools, breaker states, lazily built tables), then the baseline.
-    assert.equal(await load(u.port, WARMUP, 0), 0);
-    const base = await settled(u.measure);
-    const flipsBefore = v2.flips();
+test(
+  `soak: ${REQUESTS} requests with a mirror flapping every 500 ms; memory and handles return to baseline`,
+  { timeout: FULL ? 600_000 : 120_000 },
+  async () => {
+    const v1 = await startEchoServer();
+    const v2 = await startFlappingServer();
+    const dir = mkdtempSync(join(tmpdir(), 'umbra-soak-'));
+    mkdirSync(join(dir, 'config'));
+    writeFileSync(join(dir, 'config', 'mesh.yaml'), twoVersionService(v1.port, v2.port));
+    writeFileSync(join(dir, 'config', 'vs.yaml'), routeToV1(MIRROR_V2));
+    writeFileSync(join(dir, 'config', 'policy.yaml'), POLICY);
+    const u = await startChild(dir);
+    try {
+      // Warm-up of the same shape (JIT, pools, breaker states, lazily built tables), then the baseline.
+      assert.equal(await load(u.port, WARMUP, 0), 0);
+      const base = await settled(u.measure);
+      const flipsBefore = v2.flips();
 
-    const failures = await load(u.port, REQUESTS, WARMUP);
-    assert.equal(failures, 0, 'every primary request answered 200 in full');
-    const end = await settled(u.measure);
+      const failures = await load(u.port, REQUESTS, WARMUP);
+      assert.equal(failures, 0, 'every primary request answered 200 in full');
+      const end = await settled(u.measure);
 
-    process.stdout.write(`# baseline: ${describe(base)}\n# after ${REQUESTS}: ${describe(end)}\n# mirror flipped ${v2.flips() - flipsBefore} times during the run; counters ${JSON.stringify(end.mirror)}\n`);
-    assert.ok(v2.flips() - flipsBefore >= 2, 'the mirror went down and up during the run');
-    assert.equal(end.mirrorInFlight, 0);
-    // Handles: the same sockets, timers and watchers as before the run (a leak per request or per
-    // flip would show up in the hundreds).
-    assert.ok(end.fds <= base.fds + 2, `open fds ${base.fds} → ${end.fds}`);
-    const handles = (m: SoakMeasure) => Object.values(m.resources).reduce((a, b) => a + b, 0);
-    assert.ok(handles(end) <= handles(base) + 2, `active resources ${handles(base)} → ${handles(end)}`);
-    // Memory after GC: live JS heap plus memory held by buffers (external) is back where it was —
-    // a leak of 400 bytes per request shows in the default run, 40 bytes in the full one — and
-    // RSS is within allocator slack.
-    const live = (m: SoakMeasure) => m.heapUsed + m.external;
-    assert.ok(live(end) - live(base) < 4 * MiB, `heap + external grew ${((live(end) - live(base)) / MiB).toFixed(2)} MiB`);
-    assert.ok(end.rss - base.rss < 24 * MiB, `RSS grew ${((end.rss - base.rss) / MiB).toFixed(1)} MiB`);
-  } finally {
-    u.child.removeAllListeners('exit');
-    u.child.send({ type: 'stop' });
-    await waitFor(() => u.child.exitCode !== null || u.child.signalCode !== null, 5_000).catch(() => u.child.kill('SIGKILL'));
-    await v2.stop();
-    await v1.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+      process.stdout.write(
+        `# baseline: ${describe(base)}\n# after ${REQUESTS}: ${describe(end)}\n# mirror flipped ${v2.flips() - flipsBefore} times during the run; counters ${JSON.stringify(end.mirror)}\n`,
+      );
+      assert.ok(v2.flips() - flipsBefore >= 2, 'the mirror went down and up during the run');
+      assert.equal(end.mirrorInFlight, 0);
+      // Handles: the same sockets, timers and watchers as before the run (a leak per request or per
+      // flip would show up in the hundreds).
+      assert.ok(end.fds <= base.fds + 2, `open fds ${base.fds} → ${end.fds}`);
+      const handles = (m: SoakMeasure) => Object.values(m.resources).reduce((a, b) => a + b, 0);
+      assert.ok(handles(end) <= handles(base) + 2, `active resources ${handles(base)} → ${handles(end)}`);
+      // Memory after GC: live JS heap plus memory held by buffers (external) is back where it was —
+      // a leak of 400 bytes per request shows in the default run, 40 bytes in the full one — and
+      // RSS is within allocator slack.
+      const live = (m: SoakMeasure) => m.heapUsed + m.external;
+      assert.ok(
+        live(end) - live(base) < 4 * MiB,
+        `heap + external grew ${((live(end) - live(base)) / MiB).toFixed(2)} MiB`,
+      );
+      assert.ok(end.rss - base.rss < 24 * MiB, `RSS grew ${((end.rss - base.rss) / MiB).toFixed(1)} MiB`);
+    } finally {
+      u.child.removeAllListeners('exit');
+      u.child.send({ type: 'stop' });
+      await waitFor(() => u.child.exitCode !== null || u.child.signalCode !== null, 5_000).catch(() =>
+        u.child.kill('SIGKILL'),
+      );
+      await v2.stop();
+      await v1.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -20,7 +20,8 @@ export interface SoakMeasure {
 }
 
 export type ToChild = { type: 'measure' } | { type: 'stop' };
-export type FromChild = { type: 'ready'; port: number; adminUrl: string } | { type: 'measured'; m: SoakMeasure };
+export type FromChild =
+  { type: 'ready'; port: number; adminUrl: string } | { type: 'measured'; m: SoakMeasure };
 
 const [dir, stateDir, mirrorTimeout] = process.argv.slice(2);
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -53,7 +54,14 @@ async function measure(): Promise<SoakMeasure> {
   const mirror: Record<string, unknown> = {};
   for (const [name, c] of u.proxy.mirrors.counters) {
     mirrorInFlight += c.inFlight;
-    mirror[name] = { considered: c.considered, sent: c.sent, inFlight: c.inFlight, dropped: c.dropped, failed: c.failed, completed: c.completed };
+    mirror[name] = {
+      considered: c.considered,
+      sent: c.sent,
+      inFlight: c.inFlight,
+      dropped: c.dropped,
+      failed: c.failed,
+      completed: c.completed,
+    };
   }
   return {
     rss: mem.rss,

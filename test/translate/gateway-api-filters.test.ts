@@ -27,7 +27,10 @@ function forward(r: Route | undefined): ForwardAction {
 }
 
 test('RequestRedirect: 302 by default; scheme, hostname, port, full path and prefix replacement', () => {
-  const redirect = (path: string, filter: string) => `  - matches: [{path: {type: PathPrefix, value: ${path}}}]
+  const redirect = (
+    path: string,
+    filter: string,
+  ) => `  - matches: [{path: {type: PathPrefix, value: ${path}}}]
     filters: [{type: RequestRedirect, requestRedirect: ${filter}}]`;
   const b = build(
     mesh(
@@ -46,10 +49,26 @@ test('RequestRedirect: 302 by default; scheme, hostname, port, full path and pre
   const loc = (host: string, path: string) => simulate(b.table, { host, path }).outcome;
   assert.deepEqual(loc('web', '/plain'), { kind: 'redirect', status: 302, location: 'http://web/plain' });
   // No scheme and no port: the listener's (service's) port, here 80, which the Location leaves out.
-  assert.deepEqual(loc('web:80', '/host?x=1'), { kind: 'redirect', status: 302, location: 'http://example.org/host?x=1' });
-  assert.deepEqual(loc('web', '/https'), { kind: 'redirect', status: 302, location: 'https://web/https' }, 'a scheme brings its well-known port');
-  assert.deepEqual(loc('web', '/https-8443'), { kind: 'redirect', status: 302, location: 'https://web:8443/https-8443' });
-  assert.deepEqual(loc('web', '/port-8080'), { kind: 'redirect', status: 302, location: 'http://web:8080/port-8080' });
+  assert.deepEqual(loc('web:80', '/host?x=1'), {
+    kind: 'redirect',
+    status: 302,
+    location: 'http://example.org/host?x=1',
+  });
+  assert.deepEqual(
+    loc('web', '/https'),
+    { kind: 'redirect', status: 302, location: 'https://web/https' },
+    'a scheme brings its well-known port',
+  );
+  assert.deepEqual(loc('web', '/https-8443'), {
+    kind: 'redirect',
+    status: 302,
+    location: 'https://web:8443/https-8443',
+  });
+  assert.deepEqual(loc('web', '/port-8080'), {
+    kind: 'redirect',
+    status: 302,
+    location: 'http://web:8080/port-8080',
+  });
   assert.deepEqual(loc('web', '/port-80'), { kind: 'redirect', status: 302, location: 'http://web/port-80' });
   assert.deepEqual(loc('web', '/full/x'), { kind: 'redirect', status: 301, location: 'http://web/new' });
   assert.deepEqual(loc('web', '/old/x/y'), { kind: 'redirect', status: 302, location: 'http://web/new/x/y' });
@@ -63,7 +82,11 @@ spec:
   parentRefs: [{group: "", kind: Service, name: svc8000}]
   rules: [{filters: [{type: RequestRedirect, requestRedirect: {hostname: example.org}}]}]
 `);
-  assert.deepEqual(simulate(b.table, { host: 'svc8000', path: '/p' }).outcome, { kind: 'redirect', status: 302, location: 'http://example.org:8000/p' });
+  assert.deepEqual(simulate(b.table, { host: 'svc8000', path: '/p' }).outcome, {
+    kind: 'redirect',
+    status: 302,
+    location: 'http://example.org:8000/p',
+  });
 });
 
 test('URLRewrite ReplacePrefixMatch follows the spec table; ReplaceFullPath and hostname', () => {
@@ -116,7 +139,11 @@ test('header modifiers: rule-level on the route, backendRef-level on the backend
   const r = simulate(b.table, { host: 'web', path: '/' }).route!;
   assert.deepEqual(r.requestHeaders, { set: [['x-set', 's']], add: [['x-add', 'a']], remove: ['x-remove'] });
   assert.deepEqual(r.responseHeaders, { set: undefined, add: [['x-resp', 'r']], remove: undefined });
-  assert.deepEqual(forward(r).backends[0].requestHeaders, { set: [['x-backend', 'a']], add: undefined, remove: undefined });
+  assert.deepEqual(forward(r).backends[0].requestHeaders, {
+    set: [['x-backend', 'a']],
+    add: undefined,
+    remove: undefined,
+  });
 });
 
 test('weights: proportional; weight 0 gets nothing; an invalid backend keeps its share and answers 500', () => {
@@ -139,19 +166,28 @@ test('weights: proportional; weight 0 gets nothing; an invalid backend keeps its
   assert.equal(a.noBackendStatus, 500);
   const none = build(mesh(`  - matches: [{path: {type: PathPrefix, value: /}}]`));
   const n = forward(simulate(none.table, { host: 'web', path: '/' }).route);
-  assert.deepEqual([n.backends.length, n.totalWeight, n.noBackendStatus], [0, 0, 500], 'no backendRefs: every request gets 500');
+  assert.deepEqual(
+    [n.backends.length, n.totalWeight, n.noBackendStatus],
+    [0, 0, 500],
+    'no backendRefs: every request gets 500',
+  );
 });
 
 test('timeouts: request → route timeout, backendRequest → per-attempt timeout', () => {
-  const b = build(mesh(`  - timeouts: {request: 10s, backendRequest: 1500ms}\n    backendRefs: [{name: a, port: 80}]`));
+  const b = build(
+    mesh(`  - timeouts: {request: 10s, backendRequest: 1500ms}\n    backendRefs: [{name: a, port: 80}]`),
+  );
   const a = forward(simulate(b.table, { host: 'web', path: '/' }).route);
   assert.deepEqual([a.timeoutMs, a.perTryTimeoutMs], [10_000, 1_500]);
-  const none = forward(simulate(build(mesh(`  - backendRefs: [{name: a, port: 80}]`)).table, { host: 'web', path: '/' }).route);
+  const none = forward(
+    simulate(build(mesh(`  - backendRefs: [{name: a, port: 80}]`)).table, { host: 'web', path: '/' }).route,
+  );
   assert.deepEqual([none.timeoutMs, none.perTryTimeoutMs], [0, 0], 'no timeouts unless configured');
 });
 
 test('RequestMirror: percent, fraction and neither → parts per million; 0 → no mirror; several per rule', () => {
-  const m = (backend: string, extra = '') => `    - type: RequestMirror\n      requestMirror: {backendRef: {name: ${backend}, port: 80}${extra}}`;
+  const m = (backend: string, extra = '') =>
+    `    - type: RequestMirror\n      requestMirror: {backendRef: {name: ${backend}, port: 80}${extra}}`;
   const b = build(
     mesh(`  - filters:
 ${m('mirror', ', percent: 20')}
@@ -197,21 +233,44 @@ test('RequestMirror copies see only the filters listed before them, never backen
       port: 80
       filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-backend, value: "1"}]}}]`),
   );
-  const mirrors = (path: string): MirrorPolicy[] => forward(simulate(b.table, { host: 'web', path }).route).mirrors as MirrorPolicy[];
+  const mirrors = (path: string): MirrorPolicy[] =>
+    forward(simulate(b.table, { host: 'web', path }).route).mirrors as MirrorPolicy[];
   const [first, second, third] = mirrors('/x');
-  assert.deepEqual(first.copyOf, { requestHeaders: undefined, rewritten: false }, 'listed first: sees neither the header change nor the rewrite');
-  assert.deepEqual(second.copyOf, { requestHeaders: { set: [['x-after', '1']], add: undefined, remove: undefined }, rewritten: false });
+  assert.deepEqual(
+    first.copyOf,
+    { requestHeaders: undefined, rewritten: false },
+    'listed first: sees neither the header change nor the rewrite',
+  );
+  assert.deepEqual(second.copyOf, {
+    requestHeaders: { set: [['x-after', '1']], add: undefined, remove: undefined },
+    rewritten: false,
+  });
   assert.equal(third.copyOf, undefined, 'listed after both: the copy is the primary request');
-  assert.equal(mirrors('/plain')[0].copyOf, undefined, 'after every change of its rule: the copy is the primary request');
-  assert.deepEqual(mirrors('/backend-filter')[0].copyOf, { requestHeaders: undefined, rewritten: true }, 'backendRef filters are for that backend only');
+  assert.equal(
+    mirrors('/plain')[0].copyOf,
+    undefined,
+    'after every change of its rule: the copy is the primary request',
+  );
+  assert.deepEqual(
+    mirrors('/backend-filter')[0].copyOf,
+    { requestHeaders: undefined, rewritten: true },
+    'backendRef filters are for that backend only',
+  );
 });
 
 test("retries as Istio gives them to HTTPRoutes: its default policy, or retry's attempts, codes and backoff", () => {
-  const retry = (rules: string) => forward(simulate(build(mesh(rules)).table, { host: 'web', path: '/' }).route).retry;
+  const retry = (rules: string) =>
+    forward(simulate(build(mesh(rules)).table, { host: 'web', path: '/' }).route).retry;
   const dflt = retry(`  - backendRefs: [{name: a, port: 80}]\n    timeouts: {backendRequest: 2s}`);
   assert.deepEqual([dflt?.attempts, dflt?.retriableStatusCodes, dflt?.perTryTimeoutMs], [2, [503], 2000]);
-  const set = retry(`  - backendRefs: [{name: a, port: 80}]\n    retry: {attempts: 3, codes: [500, 502], backoff: 100ms}`);
+  const set = retry(
+    `  - backendRefs: [{name: a, port: 80}]\n    retry: {attempts: 3, codes: [500, 502], backoff: 100ms}`,
+  );
   assert.deepEqual([set?.attempts, set?.retriableStatusCodes, set?.backoffBaseMs], [3, [500, 502], 100]);
   assert.ok(set?.retryOn.includes('connect-failure'));
-  assert.equal(retry(`  - backendRefs: [{name: a, port: 80}]\n    retry: {attempts: 0}`), undefined, 'attempts: 0 turns retries off');
+  assert.equal(
+    retry(`  - backendRefs: [{name: a, port: 80}]\n    retry: {attempts: 0}`),
+    undefined,
+    'attempts: 0 turns retries off',
+  );
 });

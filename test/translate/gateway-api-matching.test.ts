@@ -24,9 +24,18 @@ spec: {address: 127.0.0.1, ports: {http: 18082}, labels: {app: httpbin, version:
 
 test('seed: the route-to-v1 HTTPRoute sends httpbin:8000 to httpbin-v1, under every name of the service', () => {
   const b = build(`${seed('service.yaml')}---\n${workloads}${seed('gateway-api-route-v1.yaml')}`);
-  for (const host of ['httpbin:8000', 'httpbin', 'httpbin.default:8000', 'httpbin.default.svc.cluster.local:8000']) {
+  for (const host of [
+    'httpbin:8000',
+    'httpbin',
+    'httpbin.default:8000',
+    'httpbin.default.svc.cluster.local:8000',
+  ]) {
     const r = simulate(b.table, { host, path: '/headers' });
-    assert.deepEqual(r.outcome, { kind: 'forward', clusters: [cluster('httpbin-v1')], path: '/headers', authority: host, mirrors: [] }, host);
+    assert.deepEqual(
+      r.outcome,
+      { kind: 'forward', clusters: [cluster('httpbin-v1')], path: '/headers', authority: host, mirrors: [] },
+      host,
+    );
     assert.equal(r.route?.origin.kind, 'HTTPRoute');
   }
   // httpbin-v1 itself is not routed by the HTTPRoute: its own default route.
@@ -39,16 +48,25 @@ test('seed: the mirroring HTTPRoute keeps v1 as the backend and copies 100 % to 
     .split(/^---$/m)
     .filter((d) => !d.includes('kind: HTTPRoute'))
     .join('---\n');
-  const b = build(`${seed('service.yaml')}---\n${workloads}${services}---\n${seed('gateway-api-mirror.yaml')}`);
+  const b = build(
+    `${seed('service.yaml')}---\n${workloads}${services}---\n${seed('gateway-api-mirror.yaml')}`,
+  );
   const r = simulate(b.table, { host: 'httpbin:8000', path: '/headers' });
-  assert.deepEqual(r.outcome, { kind: 'forward', clusters: [cluster('httpbin-v1')], path: '/headers', authority: 'httpbin:8000', mirrors: [`${cluster('httpbin-v2')}@1000000`] });
+  assert.deepEqual(r.outcome, {
+    kind: 'forward',
+    clusters: [cluster('httpbin-v1')],
+    path: '/headers',
+    authority: 'httpbin:8000',
+    mirrors: [`${cluster('httpbin-v2')}@1000000`],
+  });
   const mirror = r.route?.action.kind === 'forward' ? r.route.action.mirrors[0] : undefined;
   assert.deepEqual(mirror?.authority, { mode: 'suffix', suffix: '-shadow' });
   // Nothing is listed before the mirror filter and nothing would change the request: the copy is the primary's request.
   assert.equal(mirror?.copyOf, undefined);
 });
 
-const backends = service('a') + service('b') + service('c') + service('d') + service('e') + service('f') + service('g');
+const backends =
+  service('a') + service('b') + service('c') + service('d') + service('e') + service('f') + service('g');
 const parent = `parentRefs: [{group: "", kind: Service, name: web, port: 80}]`;
 
 function meshRoutes(...routes: string[]): string {
@@ -100,7 +118,11 @@ test('precedence across all rules of all routes on a parent: exact, longest pref
     ['method beats header matches', { path: '/api/x', method: 'POST', headers: { 'x-v': '2' } }, 'f'],
     ['a header match beats none', { path: '/api/x', headers: { 'x-v': '2' } }, 'e'],
     ['more query params win on equal headers', { path: '/api/x?q=1', headers: { 'x-v': '2' } }, 'g'],
-    ['longest prefix before anything else', { path: '/api/v1/x', method: 'POST', headers: { 'x-v': '2' } }, 'c'],
+    [
+      'longest prefix before anything else',
+      { path: '/api/v1/x', method: 'POST', headers: { 'x-v': '2' } },
+      'c',
+    ],
   ];
   for (const [what, req, want] of cases) {
     const r = simulate(b.table, { host: 'web', ...req });
@@ -109,13 +131,28 @@ test('precedence across all rules of all routes on a parent: exact, longest pref
 });
 
 test('ties go to the oldest route, then to namespace/name order, then to list order', () => {
-  const same = (backend: string) => `  - matches: [{path: {type: PathPrefix, value: /x}}]\n    backendRefs: [{name: ${backend}, port: 80}]`;
-  const older = build(meshRoutes(route('zeta', same('a'), ', creationTimestamp: "2024-01-01T00:00:00Z"'), route('alpha', same('b'), ', creationTimestamp: "2024-06-01T00:00:00Z"')));
-  assert.deepEqual((simulate(older.table, { host: 'web', path: '/x' }).outcome as { clusters: string[] }).clusters, [cluster('a')]);
+  const same = (backend: string) =>
+    `  - matches: [{path: {type: PathPrefix, value: /x}}]\n    backendRefs: [{name: ${backend}, port: 80}]`;
+  const older = build(
+    meshRoutes(
+      route('zeta', same('a'), ', creationTimestamp: "2024-01-01T00:00:00Z"'),
+      route('alpha', same('b'), ', creationTimestamp: "2024-06-01T00:00:00Z"'),
+    ),
+  );
+  assert.deepEqual(
+    (simulate(older.table, { host: 'web', path: '/x' }).outcome as { clusters: string[] }).clusters,
+    [cluster('a')],
+  );
   const byName = build(meshRoutes(route('zeta', same('a')), route('alpha', same('b'))));
-  assert.deepEqual((simulate(byName.table, { host: 'web', path: '/x' }).outcome as { clusters: string[] }).clusters, [cluster('b')]);
+  assert.deepEqual(
+    (simulate(byName.table, { host: 'web', path: '/x' }).outcome as { clusters: string[] }).clusters,
+    [cluster('b')],
+  );
   const listOrder = build(meshRoutes(route('one', `${same('c')}\n${same('d')}`)));
-  assert.deepEqual((simulate(listOrder.table, { host: 'web', path: '/x' }).outcome as { clusters: string[] }).clusters, [cluster('c')]);
+  assert.deepEqual(
+    (simulate(listOrder.table, { host: 'web', path: '/x' }).outcome as { clusters: string[] }).clusters,
+    [cluster('c')],
+  );
 });
 
 test('PathPrefix matches whole segments; Exact is exact; RegularExpression is a full RE2 match', () => {
@@ -168,7 +205,12 @@ test('headers: names are case-insensitive, values exact or RE2; only the first e
     ),
   );
   const to = (req: { path?: string; method?: string; headers?: Record<string, string> }) => {
-    const o = simulate(b.table, { host: 'web', path: req.path ?? '/', method: req.method, headers: req.headers }).outcome;
+    const o = simulate(b.table, {
+      host: 'web',
+      path: req.path ?? '/',
+      method: req.method,
+      headers: req.headers,
+    }).outcome;
     return o.kind === 'forward' ? o.clusters[0] : o.kind;
   };
   assert.equal(to({ headers: { 'X-ENV': 'canary' } }), cluster('a'));
@@ -179,4 +221,17 @@ test('headers: names are case-insensitive, values exact or RE2; only the first e
   assert.equal(to({ path: '/?Mode=fast' }), 'no-route', 'query param names are exact');
   assert.equal(to({ method: 'DELETE' }), cluster('d'));
   assert.equal(to({ method: 'GET' }), 'no-route');
+});
+
+test('gateway.networking.k8s.io/v1beta1 HTTPRoutes are translated like v1', () => {
+  const v1beta1 = route('old', `  - backendRefs: [{name: a, port: 80}]`).replace(
+    'gateway.networking.k8s.io/v1',
+    'gateway.networking.k8s.io/v1beta1',
+  );
+  const b = build(meshRoutes(v1beta1));
+  const r = simulate(b.table, { host: 'web', path: '/' });
+  assert.deepEqual(
+    [r.route?.origin.kind, r.outcome.kind === 'forward' && r.outcome.clusters[0]],
+    ['HTTPRoute', cluster('a')],
+  );
 });

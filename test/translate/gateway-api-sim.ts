@@ -7,7 +7,12 @@ import type { ConfigIssue } from '../../src/config/issues.js';
 import { loadText } from '../../src/config/load.js';
 import type { Route, RouteTable, VirtualHost } from '../../src/model/route-table.js';
 import { redirectLocation, rewritePath } from '../../src/proxy/rewrites.js';
-import { findGatewayVirtualHost, findVirtualHost, matchRoute, type RequestView } from '../../src/proxy/router.js';
+import {
+  findGatewayVirtualHost,
+  findVirtualHost,
+  matchRoute,
+  type RequestView,
+} from '../../src/proxy/router.js';
 import { buildRouteTable } from '../../src/translate/build-table.js';
 import { DEFAULT_MIRROR } from '../../src/translate/mirror-policies.js';
 
@@ -63,13 +68,28 @@ export function simulate(table: RouteTable, r: SimRequest): SimResult {
     vhost = gl && findGatewayVirtualHost(gl, authority);
   } else vhost = findVirtualHost(table, authority);
   if (!vhost) return { outcome: { kind: 'no-route' } };
-  const view: RequestView = { method: r.method ?? 'GET', path, query, authority, port, scheme: 'http', headers };
+  const view: RequestView = {
+    method: r.method ?? 'GET',
+    path,
+    query,
+    authority,
+    port,
+    scheme: 'http',
+    headers,
+  };
   const route = matchRoute(vhost, view);
   if (!route) return { outcome: { kind: 'no-route' } };
   const a = route.action;
   switch (a.kind) {
     case 'redirect':
-      return { route, outcome: { kind: 'redirect', status: a.status, location: redirectLocation(a, { authority, path, query, port, scheme: 'http' }) } };
+      return {
+        route,
+        outcome: {
+          kind: 'redirect',
+          status: a.status,
+          location: redirectLocation(a, { authority, path, query, port, scheme: 'http' }),
+        },
+      };
     case 'direct':
       return { route, outcome: { kind: 'direct', status: a.status } };
     case 'forward':
@@ -98,13 +118,16 @@ export interface ParentStatusView {
 }
 
 export function routeParents(b: Built, name: string, namespace = 'default'): ParentStatusView[] {
-  const s = b.statuses.get(`gateway.networking.k8s.io/HTTPRoute/${namespace}/${name}`) as { parents: ParentStatusView[] } | undefined;
+  const s = b.statuses.get(`gateway.networking.k8s.io/HTTPRoute/${namespace}/${name}`) as
+    { parents: ParentStatusView[] } | undefined;
   return s?.parents ?? [];
 }
 
 /** "Accepted=True/Accepted ResolvedRefs=False/BackendNotFound" for each parent of an HTTPRoute. */
 export function routeConditions(b: Built, name: string, namespace = 'default'): string[] {
-  return routeParents(b, name, namespace).map((p) => p.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`).join(' '));
+  return routeParents(b, name, namespace).map((p) =>
+    p.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`).join(' '),
+  );
 }
 
 /** A Service with one port and a WorkloadEntry-backed endpoint, as YAML ending in a separator. */

@@ -25,18 +25,31 @@ spec: {address: 127.0.0.1, ports: {http: 18082}, labels: {app: httpbin, version:
 
 function target(yaml: string, host: string, namespace = 'default'): { kind?: string; cluster?: string } {
   const r = simulate(build(yaml, namespace).table, { host, path: '/' });
-  return { kind: r.route?.origin.kind, cluster: r.outcome.kind === 'forward' ? r.outcome.clusters[0] : undefined };
+  return {
+    kind: r.route?.origin.kind,
+    cluster: r.outcome.kind === 'forward' ? r.outcome.clusters[0] : undefined,
+  };
 }
 
 test("the seed's VirtualService and HTTPRoute together: the HTTPRoute (client namespace) wins, the VirtualService is reported", () => {
   // The Istio flavour's mirroring VirtualService (with the DestinationRule) and the Gateway API route to v1.
-  const dr = seed('route-v1.yaml').split(/^---$/m).find((d) => d.includes('kind: DestinationRule'));
+  const dr = seed('route-v1.yaml')
+    .split(/^---$/m)
+    .find((d) => d.includes('kind: DestinationRule'));
   const yaml = `${seed('service.yaml')}---\n${workloads}${dr}---\n${seed('mirror.yaml')}---\n${seed('gateway-api-route-v1.yaml')}`;
   const b = build(yaml);
   const r = simulate(b.table, { host: 'httpbin:8000', path: '/headers' });
   assert.equal(r.route?.origin.kind, 'HTTPRoute');
-  assert.deepEqual(r.outcome, { kind: 'forward', clusters: [cluster('httpbin-v1')], path: '/headers', authority: 'httpbin:8000', mirrors: [] });
-  const warning = b.issues.find((i) => i.resource === 'VirtualService default/httpbin' && /routed by HTTPRoute/.test(i.message));
+  assert.deepEqual(r.outcome, {
+    kind: 'forward',
+    clusters: [cluster('httpbin-v1')],
+    path: '/headers',
+    authority: 'httpbin:8000',
+    mirrors: [],
+  });
+  const warning = b.issues.find(
+    (i) => i.resource === 'VirtualService default/httpbin' && /routed by HTTPRoute/.test(i.message),
+  );
   assert.ok(warning, JSON.stringify(b.issues));
   assert.match(warning.message, /routed by HTTPRoute default\/httpbin/);
   assert.match(warning.hint ?? '', /client namespace/);
@@ -90,10 +103,23 @@ spec:
   const older = '2024-01-01T00:00:00Z';
   const newer = '2025-01-01T00:00:00Z';
   // Umbra's clients are in "default"; the producer route lives in "shop".
-  assert.deepEqual(target(svcs + vs(older) + hr(newer), 'web.shop'), { kind: 'VirtualService', cluster: cluster('b', 80, 'shop') });
-  assert.deepEqual(target(svcs + vs(newer) + hr(older), 'web.shop'), { kind: 'HTTPRoute', cluster: cluster('a', 80, 'shop') });
+  assert.deepEqual(target(svcs + vs(older) + hr(newer), 'web.shop'), {
+    kind: 'VirtualService',
+    cluster: cluster('b', 80, 'shop'),
+  });
+  assert.deepEqual(target(svcs + vs(newer) + hr(older), 'web.shop'), {
+    kind: 'HTTPRoute',
+    cluster: cluster('a', 80, 'shop'),
+  });
   const b = build(svcs + vs(older) + hr(newer));
-  assert.ok(b.issues.some((i) => i.resource === 'HTTPRoute shop/web' && /VirtualService shop\/web \(older\)/.test(i.message)));
+  assert.ok(
+    b.issues.some(
+      (i) => i.resource === 'HTTPRoute shop/web' && /VirtualService shop\/web \(older\)/.test(i.message),
+    ),
+  );
   // Clients in "shop" itself: the route is in their namespace and wins whatever its age.
-  assert.deepEqual(target(svcs + vs(older) + hr(newer), 'web', 'shop'), { kind: 'HTTPRoute', cluster: cluster('a', 80, 'shop') });
+  assert.deepEqual(target(svcs + vs(older) + hr(newer), 'web', 'shop'), {
+    kind: 'HTTPRoute',
+    cluster: cluster('a', 80, 'shop'),
+  });
 });

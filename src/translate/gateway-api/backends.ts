@@ -25,7 +25,9 @@ export interface BackendResolution {
   readonly problem?: Verdict<RouteResolvedRefsReason>;
 }
 
-const notFound = (message: string): BackendResolution => ({ problem: { ok: false, reason: 'BackendNotFound', message } });
+const notFound = (message: string): BackendResolution => ({
+  problem: { ok: false, reason: 'BackendNotFound', message },
+});
 
 function describe(ref: BackendRefLike, ns: string): string {
   const kind = ref.group ? `${ref.kind}.${ref.group}` : ref.kind;
@@ -33,20 +35,37 @@ function describe(ref: BackendRefLike, ns: string): string {
 }
 
 /** A ReferenceGrant in the target namespace lets HTTPRoutes of `fromNamespace` refer to the object. */
-export function referencePermitted(ctx: GatewayApiContext, fromNamespace: string, ref: BackendRefLike, toNamespace: string): boolean {
+export function referencePermitted(
+  ctx: GatewayApiContext,
+  fromNamespace: string,
+  ref: BackendRefLike,
+  toNamespace: string,
+): boolean {
   if (fromNamespace === toNamespace) return true;
   return ctx.grants.some(
     (g) =>
       g.metadata.namespace === toNamespace &&
-      g.spec.from.some((f) => f.group === GATEWAY_GROUP && f.kind === 'HTTPRoute' && f.namespace === fromNamespace) &&
-      g.spec.to.some((t) => t.group === ref.group && t.kind === ref.kind && (t.name === undefined || t.name === ref.name)),
+      g.spec.from.some(
+        (f) => f.group === GATEWAY_GROUP && f.kind === 'HTTPRoute' && f.namespace === fromNamespace,
+      ) &&
+      g.spec.to.some(
+        (t) => t.group === ref.group && t.kind === ref.kind && (t.name === undefined || t.name === ref.name),
+      ),
   );
 }
 
-function servicePort(svc: MeshService, ref: BackendRefLike, what: string): { port?: number; problem?: BackendResolution } {
+function servicePort(
+  svc: MeshService,
+  ref: BackendRefLike,
+  what: string,
+): { port?: number; problem?: BackendResolution } {
   if (ref.port !== undefined) {
     if (svc.ports.some((p) => p.port === ref.port)) return { port: ref.port };
-    return { problem: notFound(`${what} has no port ${ref.port} (ports: ${svc.ports.map((p) => p.port).join(', ') || 'none'})`) };
+    return {
+      problem: notFound(
+        `${what} has no port ${ref.port} (ports: ${svc.ports.map((p) => p.port).join(', ') || 'none'})`,
+      ),
+    };
   }
   if (svc.ports.length === 1) return { port: svc.ports[0].port };
   return { problem: notFound(`${what} has ${svc.ports.length} ports; the reference needs a port`) };
@@ -60,19 +79,39 @@ function findService(ctx: GatewayApiContext, ref: BackendRefLike, ns: string): M
   }
   if (ref.kind === 'Hostname') return reg.resolve(ref.name, ns);
   // ServiceEntry: its first non-wildcard host.
-  const se = ctx.build.resources.find((r) => r.kind === 'ServiceEntry' && r.metadata.namespace === ns && r.metadata.name === ref.name);
+  const se = ctx.build.resources.find(
+    (r) => r.kind === 'ServiceEntry' && r.metadata.namespace === ns && r.metadata.name === ref.name,
+  );
   const host = (se?.spec as { hosts?: string[] } | undefined)?.hosts?.find((h) => !h.startsWith('*'));
   return host ? reg.resolve(host, ns) : undefined;
 }
 
-export function resolveBackend(ctx: GatewayApiContext, route: Resource, ref: BackendRefLike): BackendResolution {
+export function resolveBackend(
+  ctx: GatewayApiContext,
+  route: Resource,
+  ref: BackendRefLike,
+): BackendResolution {
   const ns = ref.namespace ?? route.metadata.namespace;
   const what = describe(ref, ns);
-  const supported = (ref.group === '' && ref.kind === 'Service') || (ref.group === ISTIO_GROUP && (ref.kind === 'Hostname' || ref.kind === 'ServiceEntry'));
+  const supported =
+    (ref.group === '' && ref.kind === 'Service') ||
+    (ref.group === ISTIO_GROUP && (ref.kind === 'Hostname' || ref.kind === 'ServiceEntry'));
   if (!supported)
-    return { problem: { ok: false, reason: 'InvalidKind', message: `backend kind ${ref.group ? `${ref.kind}.${ref.group}` : ref.kind} is not supported (use a Service)` } };
+    return {
+      problem: {
+        ok: false,
+        reason: 'InvalidKind',
+        message: `backend kind ${ref.group ? `${ref.kind}.${ref.group}` : ref.kind} is not supported (use a Service)`,
+      },
+    };
   if (!referencePermitted(ctx, route.metadata.namespace, ref, ns))
-    return { problem: { ok: false, reason: 'RefNotPermitted', message: `${what} is in another namespace and no ReferenceGrant there allows HTTPRoutes from ${route.metadata.namespace}` } };
+    return {
+      problem: {
+        ok: false,
+        reason: 'RefNotPermitted',
+        message: `${what} is in another namespace and no ReferenceGrant there allows HTTPRoutes from ${route.metadata.namespace}`,
+      },
+    };
   const svc = findService(ctx, ref, ns);
   if (!svc) return notFound(`${what} not found`);
   const { port, problem } = servicePort(svc, ref, what);

@@ -2,7 +2,12 @@
 // resources it reads, picked out once per build.
 
 import type { Resource } from '../../config/resource.js';
-import type { GatewayClassSpec, GatewaySpec, HTTPRouteSpec, ReferenceGrantSpec } from '../../config/schemas/gateway-api.js';
+import type {
+  GatewayClassSpec,
+  GatewaySpec,
+  HTTPRouteSpec,
+  ReferenceGrantSpec,
+} from '../../config/schemas/gateway-api.js';
 import { ofKind } from '../../config/validate.js';
 import type { RouteSourceContext } from '../build-table.js';
 import { byAge } from './precedence.js';

@@ -23,7 +23,10 @@ export function headerOps(h: HeaderFilter | undefined): HeaderOps | undefined {
  * ReplaceFullPath, or ReplacePrefixMatch against the match's PathPrefix. The prefix "/" is the empty
  * run of segments, so "/" → "/xyz" turns "/foo" into "/xyz/foo" (the spec's whole-segment reading).
  */
-export function pathReplacement(mod: PathModifier | undefined, match: HTTPRouteMatch): PathReplacement | undefined {
+export function pathReplacement(
+  mod: PathModifier | undefined,
+  match: HTTPRouteMatch,
+): PathReplacement | undefined {
   if (!mod) return undefined;
   if (mod.type === 'ReplaceFullPath') return { kind: 'full', value: mod.replaceFullPath ?? '/' };
   const p = match.path.type === 'PathPrefix' ? match.path.value : '/';

@@ -5,14 +5,27 @@
 // Semantics: gateway_types.go and httproute_types.go, gateway.networking.k8s.io/v1.
 
 import type { Resource } from '../../config/resource.js';
-import { GATEWAY_GROUP, type GatewaySpec, type Listener, type ParentReference } from '../../config/schemas/gateway-api.js';
+import {
+  GATEWAY_GROUP,
+  type GatewaySpec,
+  type Listener,
+  type ParentReference,
+} from '../../config/schemas/gateway-api.js';
 import type { GatewayListener, VirtualHost, WildcardHost } from '../../model/route-table.js';
 import { issueAt } from '../issue-at.js';
 import type { GatewayApiContext } from './context.js';
 import { ANY_HOST, covers, intersectHostnames, specificity } from './hostnames.js';
 import { compareKeys } from './precedence.js';
 import { routesForPort, type CompiledRoute, type RouteEntry } from './rules.js';
-import { ACCEPTED, condition, CONTROLLER_NAME, type Condition, type ListenerStatus, type RouteAcceptedReason, type Verdict } from './status.js';
+import {
+  ACCEPTED,
+  condition,
+  CONTROLLER_NAME,
+  type Condition,
+  type ListenerStatus,
+  type RouteAcceptedReason,
+  type Verdict,
+} from './status.js';
 
 const HTTP_ROUTE_KIND = { group: GATEWAY_GROUP, kind: 'HTTPRoute' };
 
@@ -52,12 +65,22 @@ export class GatewaySet {
   private readonly gatewayProblems = new Map<Resource, { reason: string; message: string }>();
 
   constructor(private readonly ctx: GatewayApiContext) {
-    const ourClasses = new Set(ctx.classes.filter((c) => c.spec.controllerName === CONTROLLER_NAME).map((c) => c.metadata.name));
+    const ourClasses = new Set(
+      ctx.classes.filter((c) => c.spec.controllerName === CONTROLLER_NAME).map((c) => c.metadata.name),
+    );
     for (const gw of ctx.gateways) {
       if (!ourClasses.has(gw.spec.gatewayClassName)) {
         const known = ctx.classes.some((c) => c.metadata.name === gw.spec.gatewayClassName);
         ctx.build.issues.push(
-          issueAt(gw, 'spec.gatewayClassName', 'warning', known ? `GatewayClass ${gw.spec.gatewayClassName} belongs to another controller; Umbra does not serve this Gateway` : `GatewayClass ${gw.spec.gatewayClassName} does not exist; Umbra does not serve this Gateway`, `Umbra serves Gateways whose GatewayClass has controllerName ${CONTROLLER_NAME}`),
+          issueAt(
+            gw,
+            'spec.gatewayClassName',
+            'warning',
+            known
+              ? `GatewayClass ${gw.spec.gatewayClassName} belongs to another controller; Umbra does not serve this Gateway`
+              : `GatewayClass ${gw.spec.gatewayClassName} does not exist; Umbra does not serve this Gateway`,
+            `Umbra serves Gateways whose GatewayClass has controllerName ${CONTROLLER_NAME}`,
+          ),
         );
         continue;
       }
@@ -70,7 +93,11 @@ export class GatewaySet {
   private addListeners(gw: Resource<GatewaySpec>): void {
     const addrs = gw.spec.addresses ?? [];
     const ip = addrs.find((a) => a.type === 'IPAddress' && a.value);
-    if (addrs.length > 0 && !ip) this.gatewayProblems.set(gw, { reason: 'UnsupportedAddress', message: 'only IPAddress addresses are supported by Umbra' });
+    if (addrs.length > 0 && !ip)
+      this.gatewayProblems.set(gw, {
+        reason: 'UnsupportedAddress',
+        message: 'only IPAddress addresses are supported by Umbra',
+      });
     const address = ip?.value ?? '';
     gw.spec.listeners.forEach((spec, index) => {
       const kinds = spec.allowedRoutes.kinds;
@@ -79,15 +106,29 @@ export class GatewaySet {
         index,
         spec,
         address,
-        supportedKinds: kinds ? kinds.filter((k) => k.group === GATEWAY_GROUP && k.kind === 'HTTPRoute') : [HTTP_ROUTE_KIND],
+        supportedKinds: kinds
+          ? kinds.filter((k) => k.group === GATEWAY_GROUP && k.kind === 'HTTPRoute')
+          : [HTTP_ROUTE_KIND],
         attachedRoutes: 0,
         attachments: [],
       };
       if (spec.protocol !== 'HTTP') {
-        l.problem = { reason: 'UnsupportedProtocol', message: `protocol ${spec.protocol} is not supported by Umbra (HTTP only)` };
+        l.problem = {
+          reason: 'UnsupportedProtocol',
+          message: `protocol ${spec.protocol} is not supported by Umbra (HTTP only)`,
+        };
         l.supportedKinds = [];
-        this.ctx.build.issues.push(issueAt(gw, `spec.listeners[${index}].protocol`, 'warning', l.problem.message, 'the listener is not served'));
-      } else if (this.gatewayProblems.has(gw)) l.problem = { reason: 'Invalid', message: this.gatewayProblems.get(gw)!.message };
+        this.ctx.build.issues.push(
+          issueAt(
+            gw,
+            `spec.listeners[${index}].protocol`,
+            'warning',
+            l.problem.message,
+            'the listener is not served',
+          ),
+        );
+      } else if (this.gatewayProblems.has(gw))
+        l.problem = { reason: 'Invalid', message: this.gatewayProblems.get(gw)!.message };
       this.listeners.push(l);
     });
   }
@@ -101,7 +142,15 @@ export class GatewaySet {
       const first = seen.get(key);
       if (first && first.gateway !== l.gateway) {
         l.conflicted = `Gateway ${first.gateway.metadata.namespace}/${first.gateway.metadata.name} listener ${first.spec.name} already serves hostname "${l.spec.hostname ?? '*'}" on port ${l.spec.port}`;
-        this.ctx.build.issues.push(issueAt(l.gateway, `spec.listeners[${l.index}]`, 'warning', l.conflicted, 'the listener is not served'));
+        this.ctx.build.issues.push(
+          issueAt(
+            l.gateway,
+            `spec.listeners[${l.index}]`,
+            'warning',
+            l.conflicted,
+            'the listener is not served',
+          ),
+        );
       } else if (!first) seen.set(key, l);
     }
   }
@@ -120,7 +169,9 @@ export class GatewaySet {
     const ns = l.spec.allowedRoutes.namespaces;
     if (ns.from === 'All') return true;
     if (ns.from === 'Same') return route.metadata.namespace === l.gateway.metadata.namespace;
-    return ns.selector !== undefined && labelsMatch(ns.selector, this.namespaceLabels(route.metadata.namespace));
+    return (
+      ns.selector !== undefined && labelsMatch(ns.selector, this.namespaceLabels(route.metadata.namespace))
+    );
   }
 
   /**
@@ -133,20 +184,51 @@ export class GatewaySet {
     const gw = this.ctx.gateways.find((g) => g.metadata.namespace === ns && g.metadata.name === ref.name);
     if (!gw) return { ok: false, reason: 'NoMatchingParent', message: `Gateway ${ns}/${ref.name} not found` };
     if (!this.ours.has(gw)) return undefined;
-    const candidates = this.listeners.filter((l) => l.gateway === gw && (ref.sectionName === undefined || l.spec.name === ref.sectionName) && (ref.port === undefined || l.spec.port === ref.port));
+    const candidates = this.listeners.filter(
+      (l) =>
+        l.gateway === gw &&
+        (ref.sectionName === undefined || l.spec.name === ref.sectionName) &&
+        (ref.port === undefined || l.spec.port === ref.port),
+    );
     if (candidates.length === 0) {
-      const what = [ref.sectionName !== undefined ? `named "${ref.sectionName}"` : '', ref.port !== undefined ? `on port ${ref.port}` : ''].filter(Boolean).join(' ');
-      return { ok: false, reason: 'NoMatchingParent', message: `Gateway ${ns}/${ref.name} has no listener ${what}` };
+      const what = [
+        ref.sectionName !== undefined ? `named "${ref.sectionName}"` : '',
+        ref.port !== undefined ? `on port ${ref.port}` : '',
+      ]
+        .filter(Boolean)
+        .join(' ');
+      return {
+        ok: false,
+        reason: 'NoMatchingParent',
+        message: `Gateway ${ns}/${ref.name} has no listener ${what}`,
+      };
     }
     const allowed = candidates.filter((l) => this.usable(l) && this.allows(l, hr));
     if (allowed.length === 0) {
-      const why = candidates.map((l) => (l.problem ? l.problem.message : l.conflicted ? 'conflicted' : `allowedRoutes does not admit HTTPRoutes from namespace ${hr.metadata.namespace}`));
-      return { ok: false, reason: 'NotAllowedByListeners', message: `no listener of Gateway ${ns}/${ref.name} admits this route: ${[...new Set(why)].join('; ')}` };
+      const why = candidates.map((l) =>
+        l.problem
+          ? l.problem.message
+          : l.conflicted
+            ? 'conflicted'
+            : `allowedRoutes does not admit HTTPRoutes from namespace ${hr.metadata.namespace}`,
+      );
+      return {
+        ok: false,
+        reason: 'NotAllowedByListeners',
+        message: `no listener of Gateway ${ns}/${ref.name} admits this route: ${[...new Set(why)].join('; ')}`,
+      };
     }
     for (const l of allowed) l.attachedRoutes++;
     const hostnames = hr.spec.hostnames ?? [];
-    const matched = allowed.map((l) => ({ l, hosts: intersectHostnames(l.spec.hostname, hostnames) })).filter((x) => x.hosts.length > 0);
-    if (matched.length === 0) return { ok: false, reason: 'NoMatchingListenerHostname', message: `no listener hostname of Gateway ${ns}/${ref.name} intersects the route's hostnames` };
+    const matched = allowed
+      .map((l) => ({ l, hosts: intersectHostnames(l.spec.hostname, hostnames) }))
+      .filter((x) => x.hosts.length > 0);
+    if (matched.length === 0)
+      return {
+        ok: false,
+        reason: 'NoMatchingListenerHostname',
+        message: `no listener hostname of Gateway ${ns}/${ref.name} intersects the route's hostnames`,
+      };
     if (!route.accepted.ok) return route.accepted;
     for (const { l, hosts } of matched) l.attachments.push({ route, hosts });
     return ACCEPTED;
@@ -155,7 +237,12 @@ export class GatewaySet {
   /** The most specific usable listener on this address and port whose hostname covers `h`. */
   private owner(group: readonly ListenerState[], h: string): ListenerState | undefined {
     let best: ListenerState | undefined;
-    for (const l of group) if (covers(l.spec.hostname, h) && (!best || specificity(l.spec.hostname) > specificity(best.spec.hostname))) best = l;
+    for (const l of group)
+      if (
+        covers(l.spec.hostname, h) &&
+        (!best || specificity(l.spec.hostname) > specificity(best.spec.hostname))
+      )
+        best = l;
     return best;
   }
 
@@ -191,7 +278,9 @@ export class GatewaySet {
       }
       wildcardHosts.sort((a, b) => b.suffix.length - a.suffix.length);
       out.push({
-        name: group.map((l) => `${l.gateway.metadata.namespace}/${l.gateway.metadata.name}/${l.spec.name}`).join(','),
+        name: group
+          .map((l) => `${l.gateway.metadata.namespace}/${l.gateway.metadata.name}/${l.spec.name}`)
+          .join(','),
         address: group[0].address,
         port,
         hostIndex,
@@ -207,36 +296,68 @@ export class GatewaySet {
     const now = this.ctx.now;
     for (const c of this.ctx.classes)
       if (c.spec.controllerName === CONTROLLER_NAME)
-        set(c, { conditions: [condition(c, 'Accepted', true, 'Accepted', `Handled by ${CONTROLLER_NAME}`, now)] });
+        set(c, {
+          conditions: [condition(c, 'Accepted', true, 'Accepted', `Handled by ${CONTROLLER_NAME}`, now)],
+        });
     for (const gw of this.ours) {
       const ls = this.listeners.filter((l) => l.gateway === gw);
       const served = ls.filter((l) => this.usable(l));
       const listeners: ListenerStatus[] = ls.map((l) => this.listenerStatus(l));
       const gp = this.gatewayProblems.get(gw);
       const conditions: Condition[] = gp
-        ? [condition(gw, 'Accepted', false, gp.reason, gp.message, now), condition(gw, 'Programmed', false, 'AddressNotUsable', gp.message, now)]
+        ? [
+            condition(gw, 'Accepted', false, gp.reason, gp.message, now),
+            condition(gw, 'Programmed', false, 'AddressNotUsable', gp.message, now),
+          ]
         : [
             served.length === ls.length
               ? condition(gw, 'Accepted', true, 'Accepted', 'Gateway is served by Umbra', now)
-              : condition(gw, 'Accepted', served.length > 0, 'ListenersNotValid', `${ls.length - served.length} of ${ls.length} listeners cannot be served`, now),
-            condition(gw, 'Programmed', served.length > 0, served.length > 0 ? 'Programmed' : 'Invalid', served.length > 0 ? 'Listeners are programmed' : 'No listener can be served', now),
+              : condition(
+                  gw,
+                  'Accepted',
+                  served.length > 0,
+                  'ListenersNotValid',
+                  `${ls.length - served.length} of ${ls.length} listeners cannot be served`,
+                  now,
+                ),
+            condition(
+              gw,
+              'Programmed',
+              served.length > 0,
+              served.length > 0 ? 'Programmed' : 'Invalid',
+              served.length > 0 ? 'Listeners are programmed' : 'No listener can be served',
+              now,
+            ),
           ];
       const address = ls[0]?.address;
-      set(gw, { ...(address ? { addresses: [{ type: 'IPAddress', value: address }] } : {}), conditions, listeners });
+      set(gw, {
+        ...(address ? { addresses: [{ type: 'IPAddress', value: address }] } : {}),
+        conditions,
+        listeners,
+      });
     }
   }
 
   private listenerStatus(l: ListenerState): ListenerStatus {
     const now = this.ctx.now;
     const gw = l.gateway;
-    const kindsOk = l.spec.allowedRoutes.kinds === undefined || l.supportedKinds.length === l.spec.allowedRoutes.kinds.length;
+    const kindsOk =
+      l.spec.allowedRoutes.kinds === undefined ||
+      l.supportedKinds.length === l.spec.allowedRoutes.kinds.length;
     const conditions: Condition[] = [
       l.problem
         ? condition(gw, 'Accepted', false, l.problem.reason, l.problem.message, now)
         : condition(gw, 'Accepted', true, 'Accepted', 'Listener is valid', now),
       this.usable(l)
         ? condition(gw, 'Programmed', true, 'Programmed', `Served on ${l.address || '*'}:${l.spec.port}`, now)
-        : condition(gw, 'Programmed', false, 'Invalid', l.problem?.message ?? l.conflicted ?? 'not served', now),
+        : condition(
+            gw,
+            'Programmed',
+            false,
+            'Invalid',
+            l.problem?.message ?? l.conflicted ?? 'not served',
+            now,
+          ),
       kindsOk
         ? condition(gw, 'ResolvedRefs', true, 'ResolvedRefs', 'All references resolved', now)
         : condition(gw, 'ResolvedRefs', false, 'InvalidRouteKinds', 'Umbra supports HTTPRoute only', now),
@@ -244,6 +365,11 @@ export class GatewaySet {
         ? condition(gw, 'Conflicted', true, 'HostnameConflict', l.conflicted, now)
         : condition(gw, 'Conflicted', false, 'NoConflicts', 'No conflicts', now),
     ];
-    return { name: l.spec.name, supportedKinds: l.supportedKinds, attachedRoutes: l.attachedRoutes, conditions };
+    return {
+      name: l.spec.name,
+      supportedKinds: l.supportedKinds,
+      attachedRoutes: l.attachedRoutes,
+      conditions,
+    };
   }
 }

@@ -37,8 +37,13 @@ export class MeshRoutes {
     const ns = ref.namespace ?? hr.metadata.namespace;
     const found = this.ctx.build.registry.resolve(serviceFqdn(ref.name, ns), ns);
     const svc = found?.origin.kind === 'Service' ? found : undefined;
-    if (!svc) return { ok: false, reason: 'NoMatchingParent', message: `Service ${ns}/${ref.name} not found` };
-    const ports = svc.ports.filter((p) => (ref.port === undefined || p.port === ref.port) && (ref.sectionName === undefined || p.name === ref.sectionName));
+    if (!svc)
+      return { ok: false, reason: 'NoMatchingParent', message: `Service ${ns}/${ref.name} not found` };
+    const ports = svc.ports.filter(
+      (p) =>
+        (ref.port === undefined || p.port === ref.port) &&
+        (ref.sectionName === undefined || p.name === ref.sectionName),
+    );
     if (ports.length === 0) {
       const want = ref.port !== undefined ? `port ${ref.port}` : `a port named "${ref.sectionName}"`;
       return { ok: false, reason: 'NoMatchingParent', message: `Service ${ns}/${ref.name} has no ${want}` };
@@ -46,7 +51,14 @@ export class MeshRoutes {
     if (!route.accepted.ok) return route.accepted;
     if ((hr.spec.hostnames ?? []).length > 0 && !this.hostnamesNoted.has(hr)) {
       this.hostnamesNoted.add(hr);
-      this.ctx.build.issues.push(issueAt(hr, 'spec.hostnames', 'info', `hostnames do not apply to Service parents (${refPath}); the route serves every name of the service`));
+      this.ctx.build.issues.push(
+        issueAt(
+          hr,
+          'spec.hostnames',
+          'info',
+          `hostnames do not apply to Service parents (${refPath}); the route serves every name of the service`,
+        ),
+      );
     }
     for (const p of ports) {
       const key = `${svc.fqdn}:${p.port}`;
@@ -64,8 +76,22 @@ export class MeshRoutes {
     for (const [key, a] of this.attachments) {
       const all = [...a.routes];
       const consumers = all.filter((r) => r.resource.metadata.namespace === client);
-      const chosen = consumers.length > 0 ? consumers : all.filter((r) => r.resource.metadata.namespace === a.svc.namespace);
-      if (chosen.length === 0) continue; // only consumer routes of other namespaces: not for Umbra's clients
+      const chosen =
+        consumers.length > 0
+          ? consumers
+          : all.filter((r) => r.resource.metadata.namespace === a.svc.namespace);
+      if (chosen.length === 0) {
+        for (const r of all)
+          this.ctx.build.issues.push(
+            issueAt(
+              r.resource,
+              'spec.parentRefs',
+              'info',
+              `a consumer route for clients in namespace ${r.resource.metadata.namespace}; Umbra's clients are in ${client}, so it is not used for ${a.svc.fqdn}:${a.port}`,
+            ),
+          );
+        continue;
+      }
       const vs = vsByHost.get(a.svc.fqdn);
       if (vs) {
         const oldest = [...chosen].sort((x, y) => byAge(x.resource, y.resource))[0].resource;
@@ -74,12 +100,26 @@ export class MeshRoutes {
         if (!routeWins) {
           for (const r of chosen)
             this.ctx.build.issues.push(
-              issueAt(r.resource, 'spec.parentRefs', 'warning', `VirtualService ${resourceName(vs)} (older) routes ${a.svc.fqdn}; this route is not used for port ${a.port}`, 'Istio keeps the older of the two unless the HTTPRoute is in the client namespace'),
+              issueAt(
+                r.resource,
+                'spec.parentRefs',
+                'warning',
+                `VirtualService ${resourceName(vs)} (older) routes ${a.svc.fqdn}; this route is not used for port ${a.port}`,
+                'Istio keeps the older of the two unless the HTTPRoute is in the client namespace',
+              ),
             );
           continue;
         }
         this.ctx.build.issues.push(
-          issueAt(vs, 'spec.hosts', 'warning', `${a.svc.fqdn} port ${a.port} is routed by ${names}; this VirtualService is ignored for that port`, consumers.length > 0 ? `Gateway API routes in the client namespace (${client}) take precedence, as in Istio` : 'the HTTPRoute is older; Istio keeps the older one'),
+          issueAt(
+            vs,
+            'spec.hosts',
+            'warning',
+            `${a.svc.fqdn} port ${a.port} is routed by ${names}; this VirtualService is ignored for that port`,
+            consumers.length > 0
+              ? `Gateway API routes in the client namespace (${client}) take precedence, as in Istio`
+              : 'the HTTPRoute is older; Istio keeps the older one',
+          ),
         );
       }
       const entries = chosen.flatMap((r) => r.entries).sort((x, y) => compareKeys(x.key, y.key));
@@ -97,7 +137,9 @@ export class MeshRoutes {
     const vss = [...ofKind<{ hosts?: string[] }>(this.ctx.build.resources, 'VirtualService')].sort(byAge);
     for (const vs of vss)
       for (const h of vs.spec.hosts ?? []) {
-        const fqdn = this.ctx.build.registry.resolve(h, vs.metadata.namespace)?.fqdn ?? qualifyHost(h, vs.metadata.namespace);
+        const fqdn =
+          this.ctx.build.registry.resolve(h, vs.metadata.namespace)?.fqdn ??
+          qualifyHost(h, vs.metadata.namespace);
         if (!out.has(fqdn)) out.set(fqdn, vs);
       }
     return out;

@@ -40,7 +40,10 @@ function compareText(a: string, b: string): number {
 
 /** Oldest first, then "{namespace}/{name}": the order conflicts between resources are settled in. */
 export function byAge(a: Resource, b: Resource): number {
-  return compareText(a.metadata.creationTimestamp ?? '', b.metadata.creationTimestamp ?? '') || compareText(resourceName(a), resourceName(b));
+  return (
+    compareText(a.metadata.creationTimestamp ?? '', b.metadata.creationTimestamp ?? '') ||
+    compareText(resourceName(a), resourceName(b))
+  );
 }
 
 export function resourceName(r: Resource): string {

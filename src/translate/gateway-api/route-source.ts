@@ -11,10 +11,20 @@ import { gatewayApiContext } from './context.js';
 import { GatewaySet } from './gateways.js';
 import { MeshRoutes } from './mesh.js';
 import { compileRoute, type CompiledRoute } from './rules.js';
-import { routeParentStatus, type ParentRefEcho, type RouteAcceptedReason, type RouteParentStatus, type Verdict } from './status.js';
+import {
+  routeParentStatus,
+  type ParentRefEcho,
+  type RouteAcceptedReason,
+  type RouteParentStatus,
+  type Verdict,
+} from './status.js';
 
 function echo(ref: ParentReference): ParentRefEcho {
-  const out: { -readonly [K in keyof ParentRefEcho]: ParentRefEcho[K] } = { group: ref.group, kind: ref.kind, name: ref.name };
+  const out: { -readonly [K in keyof ParentRefEcho]: ParentRefEcho[K] } = {
+    group: ref.group,
+    kind: ref.kind,
+    name: ref.name,
+  };
   if (ref.namespace !== undefined) out.namespace = ref.namespace;
   if (ref.sectionName !== undefined) out.sectionName = ref.sectionName;
   if (ref.port !== undefined) out.port = ref.port;
@@ -31,18 +41,37 @@ export function gatewayApiRoutes(build: RouteSourceContext): MeshRouteSource {
     const route: CompiledRoute = compileRoute(ctx, hr);
     const parents: RouteParentStatus[] = [];
     const refs = hr.spec.parentRefs ?? [];
-    if (refs.length === 0) build.issues.push(issueAt(hr, 'spec', 'warning', 'the route has no parentRefs; it is attached to nothing and serves no traffic'));
+    if (refs.length === 0)
+      build.issues.push(
+        issueAt(
+          hr,
+          'spec',
+          'warning',
+          'the route has no parentRefs; it is attached to nothing and serves no traffic',
+        ),
+      );
     refs.forEach((ref, i) => {
       const path = `spec.parentRefs[${i}]`;
       let verdict: Verdict<RouteAcceptedReason> | undefined;
       if (ref.group === '' && ref.kind === 'Service') verdict = mesh.attach(route, ref, path);
       else if (ref.group === GATEWAY_GROUP && ref.kind === 'Gateway') verdict = gateways.attach(route, ref);
       else {
-        build.issues.push(issueAt(hr, path, 'warning', `parent kind ${ref.group ? `${ref.kind}.${ref.group}` : ref.kind} is not supported by Umbra; ignored`, 'use a Gateway or a Service'));
+        build.issues.push(
+          issueAt(
+            hr,
+            path,
+            'warning',
+            `parent kind ${ref.group ? `${ref.kind}.${ref.group}` : ref.kind} is not supported by Umbra; ignored`,
+            'use a Gateway or a Service',
+          ),
+        );
         return;
       }
       if (!verdict) return; // another controller's Gateway
-      if (!verdict.ok && verdict.reason !== 'UnsupportedValue') build.issues.push(issueAt(hr, path, 'warning', `not attached: ${verdict.message} (${verdict.reason})`));
+      if (!verdict.ok && verdict.reason !== 'UnsupportedValue')
+        build.issues.push(
+          issueAt(hr, path, 'warning', `not attached: ${verdict.message} (${verdict.reason})`),
+        );
       parents.push(routeParentStatus(hr, echo(ref), verdict, route.refs, ctx.now));
     });
     if (parents.length > 0) setStatus(hr, { parents });

@@ -7,7 +7,12 @@ import type { Resource } from '../../config/resource.js';
 /** The controllerName a GatewayClass must carry for Umbra to serve its Gateways. */
 export const CONTROLLER_NAME = 'umbra.dev/gateway-controller';
 
-export type RouteAcceptedReason = 'Accepted' | 'NotAllowedByListeners' | 'NoMatchingListenerHostname' | 'NoMatchingParent' | 'UnsupportedValue';
+export type RouteAcceptedReason =
+  | 'Accepted'
+  | 'NotAllowedByListeners'
+  | 'NoMatchingListenerHostname'
+  | 'NoMatchingParent'
+  | 'UnsupportedValue';
 export type RouteResolvedRefsReason = 'ResolvedRefs' | 'RefNotPermitted' | 'InvalidKind' | 'BackendNotFound';
 
 export interface Condition {
@@ -20,7 +25,14 @@ export interface Condition {
 }
 
 /** A condition about `r`, observed at `now` (one timestamp per table build). */
-export function condition(r: Resource, type: string, ok: boolean, reason: string, message: string, now: string): Condition {
+export function condition(
+  r: Resource,
+  type: string,
+  ok: boolean,
+  reason: string,
+  message: string,
+  now: string,
+): Condition {
   const c: Condition = { type, status: ok ? 'True' : 'False', reason, message, lastTransitionTime: now };
   return r.metadata.generation !== undefined ? { ...c, observedGeneration: r.metadata.generation } : c;
 }
@@ -32,8 +44,16 @@ export interface Verdict<R extends string> {
   readonly message: string;
 }
 
-export const ACCEPTED: Verdict<RouteAcceptedReason> = { ok: true, reason: 'Accepted', message: 'Route was valid and is served by Umbra' };
-export const REFS_RESOLVED: Verdict<RouteResolvedRefsReason> = { ok: true, reason: 'ResolvedRefs', message: 'All references resolved' };
+export const ACCEPTED: Verdict<RouteAcceptedReason> = {
+  ok: true,
+  reason: 'Accepted',
+  message: 'Route was valid and is served by Umbra',
+};
+export const REFS_RESOLVED: Verdict<RouteResolvedRefsReason> = {
+  ok: true,
+  reason: 'ResolvedRefs',
+  message: 'All references resolved',
+};
 
 export interface ParentRefEcho {
   readonly group: string;
