@@ -48,7 +48,7 @@ test('directories are read recursively, sorted, skipping dot-entries and other e
 
 test('a missing path is an error naming it; the other paths still load', async () => {
   const missing = fixture('does-not-exist.yaml');
-  const r = await loadPaths([missing, fixture('seed/service.yaml')]);
+  const r = await loadPaths([missing, fixture('../../examples/seed/service.yaml')]);
   assert.equal(r.resources.length, 1);
   assert.equal(r.issues.length, 1);
   assert.equal(r.issues[0].severity, 'error');
