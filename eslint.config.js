@@ -28,7 +28,7 @@ const nodeGlobals = Object.fromEntries(
 );
 
 export default defineConfig(
-  { ignores: ['dist/', 'node_modules/', '.umbra-state/', 'bench/results/', 'coverage/'] },
+  { ignores: ['dist/', 'node_modules/', '.umbra-state/', 'bench/results/', 'coverage/', '.scratch*/**'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {

@@ -58,7 +58,10 @@ export function authorised(req: IncomingMessage, token: string | undefined): boo
 }
 
 export async function startAdmin(ctx: AdminContext, host: string, port: number): Promise<Server> {
-  if (!isLoopback(host) && !ctx.token) throw new Error(`admin API on ${host} is reachable from other hosts: set --admin-token (or UMBRA_ADMIN_TOKEN) so writes are authenticated`);
+  if (!isLoopback(host) && !ctx.token)
+    throw new Error(
+      `admin API on ${host} is reachable from other hosts: set --admin-token (or UMBRA_ADMIN_TOKEN) so writes are authenticated`,
+    );
   const server = createServer((req, res) => {
     handle(ctx, req, res).catch((err: Error) => send(res, 500, { error: err.message }));
   });
@@ -79,7 +82,9 @@ async function handle(ctx: AdminContext, req: IncomingMessage, res: ServerRespon
     if (extra) return void (await extra(req, res));
     switch (path) {
       case '/ready':
-        return ctx.state.ready ? send(res, 200, 'LIVE\n', 'text/plain') : send(res, 503, 'NOT READY\n', 'text/plain');
+        return ctx.state.ready
+          ? send(res, 200, 'LIVE\n', 'text/plain')
+          : send(res, 503, 'NOT READY\n', 'text/plain');
       case '/healthz':
         return send(res, 200, 'OK\n', 'text/plain');
       case '/config_dump':
@@ -92,11 +97,20 @@ async function handle(ctx: AdminContext, req: IncomingMessage, res: ServerRespon
   }
   if (method === 'POST' && path === '/apis/apply') {
     if (!authorised(req, ctx.token)) return send(res, 401, { error: 'admin token required' });
-    return applyResources(ctx, await readBody(req), url.searchParams.get('source') ?? 'apply', url.searchParams.get('dryRun') === 'true', res);
+    return applyResources(
+      ctx,
+      await readBody(req),
+      url.searchParams.get('source') ?? 'apply',
+      url.searchParams.get('dryRun') === 'true',
+      res,
+    );
   }
   if (method === 'DELETE' && path.startsWith('/apis/resources/')) {
     if (!authorised(req, ctx.token)) return send(res, 401, { error: 'admin token required' });
-    const [kindName, namespace, name] = path.slice('/apis/resources/'.length).split('/').map(decodeURIComponent);
+    const [kindName, namespace, name] = path
+      .slice('/apis/resources/'.length)
+      .split('/')
+      .map(decodeURIComponent);
     return deleteResource(ctx, kindName, namespace, name, res);
   }
   send(res, 404, { error: `no admin endpoint ${method} ${path}` });
@@ -110,18 +124,37 @@ function listResources(ctx: AdminContext, q: URLSearchParams): unknown {
   const ns = q.get('namespace');
   const statuses = ctx.state.statuses;
   const items = ctx.state.resources
-    .filter((r) => (!kind || r.kind === kind) && (!name || r.metadata.name === name) && (!ns || ns === '*' || r.metadata.namespace === ns))
+    .filter(
+      (r) =>
+        (!kind || r.kind === kind) &&
+        (!name || r.metadata.name === name) &&
+        (!ns || ns === '*' || r.metadata.namespace === ns),
+    )
     .map((r) => {
       const status = statuses.get(resourceKey(r));
-      return { ...plain(r), ...(status !== undefined ? { status } : {}), source: ctx.store.has(resourceKey(r)) ? 'applied' : r.source.file };
+      return {
+        ...plain(r),
+        ...(status !== undefined ? { status } : {}),
+        source: ctx.store.has(resourceKey(r)) ? 'applied' : r.source.file,
+      };
     });
   return { items };
 }
 
-async function applyResources(ctx: AdminContext, text: string, source: string, dryRun: boolean, res: ServerResponse): Promise<void> {
+async function applyResources(
+  ctx: AdminContext,
+  text: string,
+  source: string,
+  dryRun: boolean,
+  res: ServerResponse,
+): Promise<void> {
   const loaded = loadText(text, source);
   if (hasErrors(loaded.issues)) return send(res, 422, { applied: false, issues: loaded.issues });
-  if (loaded.resources.length === 0) return send(res, 422, { applied: false, issues: [{ severity: 'error', resource: source, path: '', message: 'no resources in input' }] });
+  if (loaded.resources.length === 0)
+    return send(res, 422, {
+      applied: false,
+      issues: [{ severity: 'error', resource: source, path: '', message: 'no resources in input' }],
+    });
   // Admission: compile the whole candidate set; any error refuses the change and nothing moves.
   const files = await ctx.loader.readFiles();
   const stored = ctx.store.with(loaded.resources);
@@ -131,8 +164,18 @@ async function applyResources(ctx: AdminContext, text: string, source: string, d
   if (hasErrors(issues)) return send(res, 422, { applied: false, issues: relevant });
   const results = loaded.resources.map((r) => {
     const before = ctx.state.resources.find((x) => resourceKey(x) === resourceKey(r));
-    const verb = !before ? 'created' : JSON.stringify(plain(before)) === JSON.stringify(plain(r)) ? 'unchanged' : 'configured';
-    return { apiVersion: r.apiVersion, kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name, result: verb };
+    const verb = !before
+      ? 'created'
+      : JSON.stringify(plain(before)) === JSON.stringify(plain(r))
+        ? 'unchanged'
+        : 'configured';
+    return {
+      apiVersion: r.apiVersion,
+      kind: r.kind,
+      namespace: r.metadata.namespace,
+      name: r.metadata.name,
+      result: verb,
+    };
   });
   if (dryRun) return send(res, 200, { applied: false, dryRun: true, results, issues: relevant });
   ctx.store.replace(stored);
@@ -140,15 +183,30 @@ async function applyResources(ctx: AdminContext, text: string, source: string, d
   send(res, r.applied ? 200 : 422, { applied: r.applied, results, issues: r.issues });
 }
 
-async function deleteResource(ctx: AdminContext, kindName: string, namespace: string, name: string, res: ServerResponse): Promise<void> {
+async function deleteResource(
+  ctx: AdminContext,
+  kindName: string,
+  namespace: string,
+  name: string,
+  res: ServerResponse,
+): Promise<void> {
   const kind = canonicalKind(kindName ?? '');
   if (!kind) return send(res, 404, { error: `unknown kind "${kindName}"` });
-  const found: Resource | undefined = ctx.state.resources.find((r) => r.kind === kind && r.metadata.name === name && r.metadata.namespace === namespace);
+  const found: Resource | undefined = ctx.state.resources.find(
+    (r) => r.kind === kind && r.metadata.name === name && r.metadata.namespace === namespace,
+  );
   if (!found) return send(res, 404, { error: `${kind} ${namespace}/${name} not found` });
   const key = resourceKey(found);
-  if (!ctx.store.has(key)) return send(res, 409, { error: `${kind} ${namespace}/${name} comes from ${found.source.file}; edit or remove it there` });
+  if (!ctx.store.has(key))
+    return send(res, 409, {
+      error: `${kind} ${namespace}/${name} comes from ${found.source.file}; edit or remove it there`,
+    });
   const stored = ctx.store.without(key);
   ctx.store.replace(stored);
   const r = await ctx.loader.reload(stored);
-  send(res, r.applied ? 200 : 422, { deleted: { kind, namespace, name }, applied: r.applied, issues: r.issues });
+  send(res, r.applied ? 200 : 422, {
+    deleted: { kind, namespace, name },
+    applied: r.applied,
+    issues: r.issues,
+  });
 }

@@ -35,7 +35,13 @@ function routeView(r: Route): Record<string, unknown> {
             forward: a.backends.map((b) => ({ cluster: b.cluster ?? '(invalid)', weight: b.weight })),
             timeoutMs: a.timeoutMs || undefined,
             retry: a.retry,
-            mirrors: a.mirrors.map((x) => ({ name: x.name, cluster: x.cluster, percent: x.ppm / 10_000, authority: x.authority, policy: x.policy })),
+            mirrors: a.mirrors.map((x) => ({
+              name: x.name,
+              cluster: x.cluster,
+              percent: x.ppm / 10_000,
+              authority: x.authority,
+              policy: x.policy,
+            })),
           }
         : a,
   };
@@ -54,8 +60,17 @@ export function configDump(state: ConfigState, proxy: Proxy): unknown {
     version: t.version,
     lastLoad: state.lastLoad,
     issues: state.issues,
-    virtualHosts: vhostsOf(t).map(({ vhost, domains }) => ({ name: vhost.name, domains, routes: vhost.routes.map(routeView) })),
-    gatewayListeners: t.gatewayListeners.map((l) => ({ name: l.name, address: l.address, port: l.port, hosts: [...l.hostIndex.keys()] })),
+    virtualHosts: vhostsOf(t).map(({ vhost, domains }) => ({
+      name: vhost.name,
+      domains,
+      routes: vhost.routes.map(routeView),
+    })),
+    gatewayListeners: t.gatewayListeners.map((l) => ({
+      name: l.name,
+      address: l.address,
+      port: l.port,
+      hosts: [...l.hostIndex.keys()],
+    })),
     clusters: clustersView(state, proxy).clusters,
   };
 }
@@ -63,9 +78,14 @@ export function configDump(state: ConfigState, proxy: Proxy): unknown {
 /** Mirror name → the cluster its copies go to, over every route of the table. */
 function mirrorClusters(table: RouteTable): Map<string, string> {
   const out = new Map<string, string>();
-  const vhosts = new Set<VirtualHost>([...table.hostIndex.values(), ...table.wildcardHosts.map((w) => w.vhost)]);
+  const vhosts = new Set<VirtualHost>([
+    ...table.hostIndex.values(),
+    ...table.wildcardHosts.map((w) => w.vhost),
+  ]);
   for (const l of table.gatewayListeners) for (const v of l.hostIndex.values()) vhosts.add(v);
-  for (const v of vhosts) for (const r of v.routes) if (r.action.kind === 'forward') for (const m of r.action.mirrors) out.set(m.name, m.cluster);
+  for (const v of vhosts)
+    for (const r of v.routes)
+      if (r.action.kind === 'forward') for (const m of r.action.mirrors) out.set(m.name, m.cluster);
   return out;
 }
 
@@ -92,7 +112,11 @@ export function clustersView(state: ConfigState, proxy: Proxy): { clusters: unkn
       // Mirrors whose copies go to this cluster, with their breaker (open: copies are being dropped).
       mirroredBy: [...mirrorTargets]
         .filter(([, cluster]) => cluster === c.name)
-        .map(([name]) => ({ mirror: name, breaker: writer.breakerState(name), inFlight: writer.counters.get(name)?.inFlight ?? 0 })),
+        .map(([name]) => ({
+          mirror: name,
+          breaker: writer.breakerState(name),
+          inFlight: writer.counters.get(name)?.inFlight ?? 0,
+        })),
     })),
     mirrors: [...writer.counters.entries()].map(([name, c]) => {
       const { latencyBuckets: _buckets, ...counters } = c;

@@ -31,7 +31,13 @@ export interface ResourceItem {
 
 export class AdminError extends Error {}
 
-export async function adminCall(admin: string, method: 'GET' | 'POST' | 'DELETE', path: string, body?: string, token?: string): Promise<{ status: number; json: AdminJson }> {
+export async function adminCall(
+  admin: string,
+  method: 'GET' | 'POST' | 'DELETE',
+  path: string,
+  body?: string,
+  token?: string,
+): Promise<{ status: number; json: AdminJson }> {
   const base = admin.startsWith('http') ? admin : `http://${admin}`;
   try {
     const res = await request(`${base}${path}`, {
@@ -48,6 +54,8 @@ export async function adminCall(admin: string, method: 'GET' | 'POST' | 'DELETE'
     }
     return { status: res.statusCode, json };
   } catch (e) {
-    throw new AdminError(`cannot reach Umbra's admin API at ${base} (${(e as Error).message}); is \`umbra run\` running? (--admin ADDR)`);
+    throw new AdminError(
+      `cannot reach Umbra's admin API at ${base} (${(e as Error).message}); is \`umbra run\` running? (--admin ADDR)`,
+    );
   }
 }

@@ -30,25 +30,48 @@ interface Step {
 
 const STEPS: Record<'istio' | 'gateway', { route: Step; mirror: Step }> = {
   istio: {
-    route: { title: 'Create a default route rule that sends all traffic to v1 (VirtualService + DestinationRule)', files: ['route-v1.yaml'] },
-    mirror: { title: 'Change the route rule to mirror traffic to httpbin-v2 (mirror + mirrorPercentage 100)', files: ['mirror.yaml'] },
+    route: {
+      title: 'Create a default route rule that sends all traffic to v1 (VirtualService + DestinationRule)',
+      files: ['route-v1.yaml'],
+    },
+    mirror: {
+      title: 'Change the route rule to mirror traffic to httpbin-v2 (mirror + mirrorPercentage 100)',
+      files: ['mirror.yaml'],
+    },
   },
   gateway: {
-    route: { title: 'Create httpbin-v1/httpbin-v2 Services and an HTTPRoute that sends all traffic to v1', files: ['gateway-api-route-v1.yaml'] },
-    mirror: { title: 'Add a RequestMirror filter to the HTTPRoute, mirroring to httpbin-v2', files: ['gateway-api-mirror.yaml'] },
+    route: {
+      title: 'Create httpbin-v1/httpbin-v2 Services and an HTTPRoute that sends all traffic to v1',
+      files: ['gateway-api-route-v1.yaml'],
+    },
+    mirror: {
+      title: 'Add a RequestMirror filter to the HTTPRoute, mirroring to httpbin-v2',
+      files: ['gateway-api-mirror.yaml'],
+    },
   },
 };
 
 /** What `kubectl exec deploy/curl -- curl -sS http://httpbin:8000/headers` does, through the proxy. */
-function curlThroughProxy(proxy: { host: string; port: number }, url: string): Promise<{ status: number; body: string }> {
+function curlThroughProxy(
+  proxy: { host: string; port: number },
+  url: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((ok, fail) => {
     const u = new URL(url);
-    const req = request({ host: proxy.host, port: proxy.port, path: url, headers: { host: u.host, 'user-agent': 'curl/7.35.0', accept: '*/*' } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => ok({ status: res.statusCode ?? 0, body }));
-    });
+    const req = request(
+      {
+        host: proxy.host,
+        port: proxy.port,
+        path: url,
+        headers: { host: u.host, 'user-agent': 'curl/7.35.0', accept: '*/*' },
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => ok({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('error', fail);
     req.end();
   });
@@ -58,11 +81,17 @@ async function applyFile(admin: string, file: string): Promise<void> {
   const text = readFileSync(join(EXAMPLES, file), 'utf8');
   say(dim(`$ umbra apply -f examples/seed/${file}`));
   const { status, json } = await adminCall(admin, 'POST', `/apis/apply?source=examples/seed/${file}`, text);
-  if (status !== 200) throw new Error(`apply ${file} failed:\n${(json.issues as ConfigIssue[]).map(formatIssue).join('\n')}`);
+  if (status !== 200)
+    throw new Error(`apply ${file} failed:\n${(json.issues as ConfigIssue[]).map(formatIssue).join('\n')}`);
   for (const r of json.results ?? []) say(`${kindRef(r)} ${r.result}`);
 }
 
-export async function demoCommand(f: { once?: boolean; api: 'istio' | 'gateway'; listen: string; admin: string }): Promise<void> {
+export async function demoCommand(f: {
+  once?: boolean;
+  api: 'istio' | 'gateway';
+  listen: string;
+  admin: string;
+}): Promise<void> {
   const logs: Record<string, string[]> = { 'httpbin-v1': [], 'httpbin-v2': [] };
   let live = false;
   const sink = (name: string) => (line: string) => {
@@ -75,11 +104,22 @@ export async function demoCommand(f: { once?: boolean; api: 'istio' | 'gateway';
   // The seed's Deployments, declared as WorkloadEntries on the ports the built-in httpbins got.
   mkdirSync(join(state, 'config'));
   const workloads = join(state, 'config', 'workloads.yaml');
-  writeFileSync(workloads, readFileSync(join(EXAMPLES, 'workloads.yaml'), 'utf8').replace('http: 18081', `http: ${v1.port}`).replace('http: 18082', `http: ${v2.port}`));
+  writeFileSync(
+    workloads,
+    readFileSync(join(EXAMPLES, 'workloads.yaml'), 'utf8')
+      .replace('http: 18081', `http: ${v1.port}`)
+      .replace('http: 18082', `http: ${v2.port}`),
+  );
   const listen = parseAddress(f.listen);
   const adminAddr = parseAddress(f.admin);
   const files = [join(EXAMPLES, 'service.yaml'), workloads];
-  const umbra = await startUmbra({ files, listen, admin: adminAddr, stateDir: join(state, 'state'), log: (l) => say(dim(`umbra: ${l}`)) });
+  const umbra = await startUmbra({
+    files,
+    listen,
+    admin: adminAddr,
+    stateDir: join(state, 'state'),
+    log: (l) => say(dim(`umbra: ${l}`)),
+  });
   const admin = umbra.adminUrl;
   const proxy = umbra.listener.address;
   const steps = STEPS[f.api];
@@ -90,7 +130,11 @@ export async function demoCommand(f: { once?: boolean; api: 'istio' | 'gateway';
   };
 
   try {
-    say(bold(`Umbra demo — Istio's "Mirroring" task on one machine (${f.api === 'istio' ? 'Istio API' : 'Gateway API'})`));
+    say(
+      bold(
+        `Umbra demo — Istio's "Mirroring" task on one machine (${f.api === 'istio' ? 'Istio API' : 'Gateway API'})`,
+      ),
+    );
     say(`httpbin-v1 on ${v1.url}, httpbin-v2 on ${v2.url} (declared by WorkloadEntry: ${dim(workloads)})`);
     say(`Umbra proxy on ${umbra.proxyUrl}, admin on ${admin}; resources: examples/seed/service.yaml`);
     say();
@@ -102,7 +146,11 @@ export async function demoCommand(f: { once?: boolean; api: 'istio' | 'gateway';
     say(bold(`2. ${steps.mirror.title}`));
     for (const file of steps.mirror.files) await applyFile(admin, file);
     await sendAndShow(proxy, logs, true);
-    say(bold('   Both logged it: v2 received the mirrored copy with the Host "-shadow" appended; its response was discarded.'));
+    say(
+      bold(
+        '   Both logged it: v2 received the mirrored copy with the Host "-shadow" appended; its response was discarded.',
+      ),
+    );
     if (f.api === 'gateway') await showRouteStatus(admin);
   } catch (e) {
     await shutdown();
@@ -118,7 +166,9 @@ export async function demoCommand(f: { once?: boolean; api: 'istio' | 'gateway';
   say(`  http_proxy=${umbra.proxyUrl} curl -sS http://httpbin:8000/headers`);
   say(`  curl -sS -H 'Host: httpbin:8000' ${umbra.proxyUrl}/anything`);
   say(`  npx umbra status --admin ${adminAddr.host}:${adminAddr.port}`);
-  say(`  npx umbra get ${f.api === 'gateway' ? 'httproute' : 'virtualservice'} httpbin -o yaml --admin ${adminAddr.host}:${adminAddr.port}`);
+  say(
+    `  npx umbra get ${f.api === 'gateway' ? 'httproute' : 'virtualservice'} httpbin -o yaml --admin ${adminAddr.host}:${adminAddr.port}`,
+  );
   say('New access-log lines of both workloads appear below. Ctrl-C stops everything.');
   live = true;
   await new Promise<void>((ok) => {
@@ -128,7 +178,11 @@ export async function demoCommand(f: { once?: boolean; api: 'istio' | 'gateway';
   await shutdown();
 }
 
-async function sendAndShow(proxy: { host: string; port: number }, logs: Record<string, string[]>, expectCopy: boolean): Promise<void> {
+async function sendAndShow(
+  proxy: { host: string; port: number },
+  logs: Record<string, string[]>,
+  expectCopy: boolean,
+): Promise<void> {
   const before = logs['httpbin-v2'].length;
   say(dim('$ curl -sS http://httpbin:8000/headers   (through Umbra, as the curl pod would)'));
   const res = await curlThroughProxy(proxy, 'http://httpbin:8000/headers');
@@ -136,7 +190,8 @@ async function sendAndShow(proxy: { host: string; port: number }, logs: Record<s
   // The copy is fire-and-forget and may land just after the primary's answer: wait for it a
   // little when one is expected, and briefly otherwise so a stray copy would show.
   const deadline = Date.now() + (expectCopy ? 3000 : 300);
-  while (Date.now() < deadline && (!expectCopy || logs['httpbin-v2'].length === before)) await new Promise((r) => setTimeout(r, 25));
+  while (Date.now() < deadline && (!expectCopy || logs['httpbin-v2'].length === before))
+    await new Promise((r) => setTimeout(r, 25));
   say(dim('httpbin-v1 access log (what `kubectl logs deploy/httpbin-v1 -c httpbin` shows in the task):'));
   say(logs['httpbin-v1'].join('\n') || '<none>');
   say(dim('httpbin-v2 access log:'));
@@ -146,7 +201,19 @@ async function sendAndShow(proxy: { host: string; port: number }, logs: Record<s
 /** The HTTPRoute's status as Umbra set it (what `umbra get httproute httpbin -o yaml` shows). */
 async function showRouteStatus(admin: string): Promise<void> {
   const { json } = await adminCall(admin, 'GET', '/apis/resources?kind=HTTPRoute&name=httpbin');
-  const items = (json as { items?: { status?: { parents?: { parentRef: { kind: string; name: string; port?: number }; conditions: { type: string; status: string; reason: string }[] }[] } }[] }).items ?? [];
+  const items =
+    (
+      json as {
+        items?: {
+          status?: {
+            parents?: {
+              parentRef: { kind: string; name: string; port?: number };
+              conditions: { type: string; status: string; reason: string }[];
+            }[];
+          };
+        }[];
+      }
+    ).items ?? [];
   say(dim('$ umbra get httproute httpbin -o yaml   (status, as the Gateway API controller writes it)'));
   for (const p of items[0]?.status?.parents ?? []) {
     const ref = `${p.parentRef.kind} ${p.parentRef.name}${p.parentRef.port ? `:${p.parentRef.port}` : ''}`;

@@ -19,12 +19,16 @@ program
   .showHelpAfterError();
 
 const adminOpt = () => new Option('--admin <addr>', "Umbra's admin address").default('127.0.0.1:15000');
-const tokenOpt = () => new Option('--token <token>', 'admin token (or UMBRA_ADMIN_TOKEN)').env('UMBRA_ADMIN_TOKEN');
+const tokenOpt = () =>
+  new Option('--token <token>', 'admin token (or UMBRA_ADMIN_TOKEN)').env('UMBRA_ADMIN_TOKEN');
 
 program
   .command('run')
   .description('serve: route and mirror traffic as the resources say')
-  .option('-f, --file <path...>', 'YAML files or directories with resources (watched for changes); optional with --kubernetes')
+  .option(
+    '-f, --file <path...>',
+    'YAML files or directories with resources (watched for changes); optional with --kubernetes',
+  )
   .option('--listen <addr>', 'outbound listener (http_proxy target or Host-routed)', '127.0.0.1:15001')
   .option('--admin <addr>', 'admin API and /ready', '127.0.0.1:15000')
   .option('--state-dir <dir>', 'where `umbra apply` stores resources', '.umbra-state')
@@ -32,30 +36,111 @@ program
   .option('--shadow-suffix <suffix>', 'appended to the mirrored request’s host', '-shadow')
   .option('--no-shadow-suffix', 'send copies with the primary’s Host unchanged')
   .option('--mirror-timeout <ms>', 'timeout of each mirrored request', '10000')
-  .option('--mirror-max-in-flight <n>', 'mirrored requests in flight per mirror before copies are dropped', '512')
-  .option('--mirror-body-buffer <bytes>', 'request body bytes buffered per mirror before the copy is aborted', String(4 * 1024 * 1024))
-  .option('--mirror-total-body-buffer <bytes>', 'request body bytes buffered for all copies to one mirror (MirrorPolicy totalBodyBufferBytes)', String(16 * 1024 * 1024))
-  .option('--mirror-body-budget <bytes>', 'request body bytes buffered for all mirrors together', String(64 * 1024 * 1024))
-  .option('--compare-budget <bytes>', 'response body bytes kept for shadow comparison (per worker); past it, bodies are compared by size and hash', String(64 * 1024 * 1024))
+  .option(
+    '--mirror-max-in-flight <n>',
+    'mirrored requests in flight per mirror before copies are dropped',
+    '512',
+  )
+  .option(
+    '--mirror-body-buffer <bytes>',
+    'request body bytes buffered per mirror before the copy is aborted',
+    String(4 * 1024 * 1024),
+  )
+  .option(
+    '--mirror-total-body-buffer <bytes>',
+    'request body bytes buffered for all copies to one mirror (MirrorPolicy totalBodyBufferBytes)',
+    String(16 * 1024 * 1024),
+  )
+  .option(
+    '--mirror-body-budget <bytes>',
+    'request body bytes buffered for all mirrors together',
+    String(64 * 1024 * 1024),
+  )
+  .option(
+    '--compare-budget <bytes>',
+    'response body bytes kept for shadow comparison (per worker); past it, bodies are compared by size and hash',
+    String(64 * 1024 * 1024),
+  )
   .option('--access-log <dest>', '"stdout", "off" or a file path', 'stdout')
-  .addOption(new Option('--access-log-format <fmt>', 'access log format').choices(['text', 'json']).default('text'))
-  .addOption(new Option('--admin-token <token>', 'required for admin writes; mandatory when --admin is not loopback').env('UMBRA_ADMIN_TOKEN'))
+  .addOption(
+    new Option('--access-log-format <fmt>', 'access log format').choices(['text', 'json']).default('text'),
+  )
+  .addOption(
+    new Option(
+      '--admin-token <token>',
+      'required for admin writes; mandatory when --admin is not loopback',
+    ).env('UMBRA_ADMIN_TOKEN'),
+  )
   .option('--no-watch', 'do not reload when files change')
-  .option('--drain-timeout <ms>', 'on SIGTERM/SIGINT: how long in-flight requests may take to finish (mirrors are never waited for)', '10000')
-  .addOption(new Option('--log-format <fmt>', 'operational log format (startup, reloads, drains)').choices(['text', 'json']).default('text'))
+  .option(
+    '--drain-timeout <ms>',
+    'on SIGTERM/SIGINT: how long in-flight requests may take to finish (mirrors are never waited for)',
+    '10000',
+  )
+  .addOption(
+    new Option('--log-format <fmt>', 'operational log format (startup, reloads, drains)')
+      .choices(['text', 'json'])
+      .default('text'),
+  )
   .option('--max-connections <n>', 'open client connections per listener (per worker); 0 = unlimited', '0')
-  .option('--max-requests-per-connection <n>', 'requests per client connection before it is closed; 0 = unlimited', '0')
-  .option('--max-headers-count <n>', 'request header lines; more are answered 431', String(DEFAULT_DOWNSTREAM.maxHeadersCount))
-  .option('--max-header-size <bytes>', 'bytes of request line and headers; more are answered 431', String(DEFAULT_DOWNSTREAM.maxHeaderBytes))
-  .option('--request-headers-timeout <ms>', 'time to receive a request head, else 408', String(DEFAULT_DOWNSTREAM.headersTimeoutMs))
-  .option('--request-timeout <ms>', 'time to receive a whole request, body included, else 408; 0 = none', String(DEFAULT_DOWNSTREAM.requestTimeoutMs))
-  .option('--idle-timeout <ms>', 'a connection with no traffic either way for this long is closed (408 if a request waits); 0 = none', String(DEFAULT_DOWNSTREAM.idleTimeoutMs))
-  .option('--keep-alive-timeout <ms>', 'an idle keep-alive client connection is closed after this', String(DEFAULT_DOWNSTREAM.keepAliveTimeoutMs))
-  .option('--xff-trusted-hops <n>', 'proxies in front of Umbra whose X-Forwarded-For/-Proto are trusted (Envoy xff_num_trusted_hops)', '0')
-  .addOption(new Option('--path-normalization <mode>', 'request path normalisation shared by matching and forwarding (Istio pathNormalization)').choices([...PATH_NORMALIZATIONS]).default('base'))
-  .option('--workers <n>', 'processes serving the listener (node:cluster); 1 = a single process', String(availableParallelism()))
+  .option(
+    '--max-requests-per-connection <n>',
+    'requests per client connection before it is closed; 0 = unlimited',
+    '0',
+  )
+  .option(
+    '--max-headers-count <n>',
+    'request header lines; more are answered 431',
+    String(DEFAULT_DOWNSTREAM.maxHeadersCount),
+  )
+  .option(
+    '--max-header-size <bytes>',
+    'bytes of request line and headers; more are answered 431',
+    String(DEFAULT_DOWNSTREAM.maxHeaderBytes),
+  )
+  .option(
+    '--request-headers-timeout <ms>',
+    'time to receive a request head, else 408',
+    String(DEFAULT_DOWNSTREAM.headersTimeoutMs),
+  )
+  .option(
+    '--request-timeout <ms>',
+    'time to receive a whole request, body included, else 408; 0 = none',
+    String(DEFAULT_DOWNSTREAM.requestTimeoutMs),
+  )
+  .option(
+    '--idle-timeout <ms>',
+    'a connection with no traffic either way for this long is closed (408 if a request waits); 0 = none',
+    String(DEFAULT_DOWNSTREAM.idleTimeoutMs),
+  )
+  .option(
+    '--keep-alive-timeout <ms>',
+    'an idle keep-alive client connection is closed after this',
+    String(DEFAULT_DOWNSTREAM.keepAliveTimeoutMs),
+  )
+  .option(
+    '--xff-trusted-hops <n>',
+    'proxies in front of Umbra whose X-Forwarded-For/-Proto are trusted (Envoy xff_num_trusted_hops)',
+    '0',
+  )
+  .addOption(
+    new Option(
+      '--path-normalization <mode>',
+      'request path normalisation shared by matching and forwarding (Istio pathNormalization)',
+    )
+      .choices([...PATH_NORMALIZATIONS])
+      .default('base'),
+  )
+  .option(
+    '--workers <n>',
+    'processes serving the listener (node:cluster); 1 = a single process',
+    String(availableParallelism()),
+  )
   .option('--kubernetes', 'also read resources and Pods from the Kubernetes API server (list+watch)')
-  .option('--kubeconfig <path>', 'kubeconfig for --kubernetes (default: $KUBECONFIG, in-cluster service account, ~/.kube/config)')
+  .option(
+    '--kubeconfig <path>',
+    'kubeconfig for --kubernetes (default: $KUBECONFIG, in-cluster service account, ~/.kube/config)',
+  )
   .option('--watch-namespace <ns>', 'with --kubernetes: the namespace to watch (default: --namespace)')
   .option('--all-namespaces', 'with --kubernetes: watch every namespace')
   .option('--no-write-status', 'with --kubernetes: do not write HTTPRoute/Gateway status back')
@@ -85,7 +170,9 @@ program
   .argument('[name]')
   .option('-n, --namespace <ns>', 'namespace', 'default')
   .option('-A, --all-namespaces', 'every namespace')
-  .addOption(new Option('-o, --output <fmt>', 'output format').choices(['table', 'yaml', 'json']).default('table'))
+  .addOption(
+    new Option('-o, --output <fmt>', 'output format').choices(['table', 'yaml', 'json']).default('table'),
+  )
   .addOption(adminOpt())
   .action(getCommand);
 
@@ -116,7 +203,11 @@ program
   .command('demo')
   .description("walk through the seed's task: route all traffic to v1, then mirror it to v2")
   .option('--once', 'exit after the walkthrough')
-  .addOption(new Option('--api <api>', 'configuration API to walk through').choices(['istio', 'gateway']).default('istio'))
+  .addOption(
+    new Option('--api <api>', 'configuration API to walk through')
+      .choices(['istio', 'gateway'])
+      .default('istio'),
+  )
   .option('--listen <addr>', 'proxy listener', '127.0.0.1:15001')
   .option('--admin <addr>', 'admin API', '127.0.0.1:15000')
   .action(demoCommand);

@@ -15,18 +15,32 @@ function printIssues(issues: ConfigIssue[] | undefined, stream: NodeJS.WriteStre
   for (const i of issues ?? []) stream.write(`${formatIssue(i)}\n`);
 }
 
-export async function applyCommand(f: { file: string; admin: string; token?: string; dryRun?: boolean }): Promise<void> {
+export async function applyCommand(f: {
+  file: string;
+  admin: string;
+  token?: string;
+  dryRun?: boolean;
+}): Promise<void> {
   const text = readInput(f.file);
   const source = f.file === '-' ? 'stdin' : f.file;
-  const { status, json } = await adminCall(f.admin, 'POST', `/apis/apply?source=${encodeURIComponent(source)}${f.dryRun ? '&dryRun=true' : ''}`, text, f.token);
+  const { status, json } = await adminCall(
+    f.admin,
+    'POST',
+    `/apis/apply?source=${encodeURIComponent(source)}${f.dryRun ? '&dryRun=true' : ''}`,
+    text,
+    f.token,
+  );
   if (status !== 200) {
-    process.stderr.write(`error: the change was refused${status === 401 ? ' (admin token required)' : ''}; nothing was applied:\n`);
+    process.stderr.write(
+      `error: the change was refused${status === 401 ? ' (admin token required)' : ''}; nothing was applied:\n`,
+    );
     printIssues(json.issues, process.stderr);
     if (json.error) process.stderr.write(`${json.error}\n`);
     process.exitCode = 1;
     return;
   }
-  for (const r of json.results ?? []) process.stdout.write(`${kindRef(r)} ${r.result}${f.dryRun ? ' (dry run)' : ''}\n`);
+  for (const r of json.results ?? [])
+    process.stdout.write(`${kindRef(r)} ${r.result}${f.dryRun ? ' (dry run)' : ''}\n`);
   printIssues(
     (json.issues as ConfigIssue[] | undefined)?.filter((i) => i.severity !== 'info'),
     process.stderr,
@@ -39,7 +53,11 @@ export function kindRef(r: { apiVersion: string; kind: string; name: string }): 
   return `${r.kind.toLowerCase()}${group}/${r.name}`;
 }
 
-export async function getCommand(kindArg: string, name: string | undefined, f: { namespace: string; allNamespaces?: boolean; output: string; admin: string }): Promise<void> {
+export async function getCommand(
+  kindArg: string,
+  name: string | undefined,
+  f: { namespace: string; allNamespaces?: boolean; output: string; admin: string },
+): Promise<void> {
   const kind = canonicalKind(kindArg);
   if (!kind) throw new Error(`unknown resource type "${kindArg}"`);
   const q = new URLSearchParams({ kind, namespace: f.allNamespaces ? '*' : f.namespace });
@@ -56,27 +74,54 @@ export async function getCommand(kindArg: string, name: string | undefined, f: {
     return rest;
   };
   if (f.output === 'json') {
-    process.stdout.write(JSON.stringify(name ? strip(items[0]) : { apiVersion: 'v1', kind: 'List', items: items.map(strip) }, null, 2) + '\n');
+    process.stdout.write(
+      JSON.stringify(
+        name ? strip(items[0]) : { apiVersion: 'v1', kind: 'List', items: items.map(strip) },
+        null,
+        2,
+      ) + '\n',
+    );
     return;
   }
   if (f.output === 'yaml') {
-    process.stdout.write(name ? stringify(strip(items[0])) : items.map((i) => stringify(strip(i))).join('---\n'));
+    process.stdout.write(
+      name ? stringify(strip(items[0])) : items.map((i) => stringify(strip(i))).join('---\n'),
+    );
     return;
   }
   if (items.length === 0) {
     process.stderr.write(`No resources found in ${f.allNamespaces ? 'any' : f.namespace} namespace.\n`);
     return;
   }
-  const rows = [['NAMESPACE', 'NAME', 'SOURCE'], ...items.map((i) => [i.metadata.namespace, i.metadata.name, i.source])];
+  const rows = [
+    ['NAMESPACE', 'NAME', 'SOURCE'],
+    ...items.map((i) => [i.metadata.namespace, i.metadata.name, i.source]),
+  ];
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => String(r[c]).length)));
-  for (const r of rows) process.stdout.write(r.map((v, c) => String(v).padEnd(widths[c] + 3)).join('').trimEnd() + '\n');
+  for (const r of rows)
+    process.stdout.write(
+      r
+        .map((v, c) => String(v).padEnd(widths[c] + 3))
+        .join('')
+        .trimEnd() + '\n',
+    );
 }
 
-export async function deleteCommand(kindArg: string, names: string[], f: { namespace: string; admin: string; token?: string }): Promise<void> {
+export async function deleteCommand(
+  kindArg: string,
+  names: string[],
+  f: { namespace: string; admin: string; token?: string },
+): Promise<void> {
   const kind = canonicalKind(kindArg);
   if (!kind) throw new Error(`unknown resource type "${kindArg}"`);
   for (const name of names) {
-    const { status, json } = await adminCall(f.admin, 'DELETE', `/apis/resources/${kind}/${encodeURIComponent(f.namespace)}/${encodeURIComponent(name)}`, undefined, f.token);
+    const { status, json } = await adminCall(
+      f.admin,
+      'DELETE',
+      `/apis/resources/${kind}/${encodeURIComponent(f.namespace)}/${encodeURIComponent(name)}`,
+      undefined,
+      f.token,
+    );
     if (status === 200) process.stdout.write(`${kind.toLowerCase()} "${name}" deleted\n`);
     else {
       process.stderr.write(`error: ${json.error ?? 'delete failed'}\n`);
@@ -87,6 +132,11 @@ export async function deleteCommand(kindArg: string, names: string[], f: { names
 }
 
 export async function statusCommand(f: { admin: string }): Promise<void> {
-  const [dump, clusters] = await Promise.all([adminCall(f.admin, 'GET', '/config_dump'), adminCall(f.admin, 'GET', '/clusters')]);
-  process.stdout.write(formatStatus(dump.json as unknown as ConfigDumpJson, clusters.json as unknown as ClustersJson));
+  const [dump, clusters] = await Promise.all([
+    adminCall(f.admin, 'GET', '/config_dump'),
+    adminCall(f.admin, 'GET', '/clusters'),
+  ]);
+  process.stdout.write(
+    formatStatus(dump.json as unknown as ConfigDumpJson, clusters.json as unknown as ClustersJson),
+  );
 }

@@ -67,7 +67,8 @@ export function downstreamFlags(f: RunFlags): DownstreamOptions {
   if (d.maxHeadersCount < 1) throw new Error('--max-headers-count must be at least 1');
   if (d.maxHeaderBytes < 1024) throw new Error('--max-header-size must be at least 1024 bytes');
   // node refuses a headers timeout longer than the whole-request timeout.
-  if (d.requestTimeoutMs > 0 && d.headersTimeoutMs > d.requestTimeoutMs) throw new Error('--request-headers-timeout cannot be longer than --request-timeout');
+  if (d.requestTimeoutMs > 0 && d.headersTimeoutMs > d.requestTimeoutMs)
+    throw new Error('--request-headers-timeout cannot be longer than --request-timeout');
   return d;
 }
 
@@ -98,19 +99,30 @@ function starter(workers: number, accessLogDest: string): (o: UmbraOptions) => P
 }
 
 export async function runCommand(f: RunFlags): Promise<void> {
-  if (!f.file?.length && !f.kubernetes) throw new Error("run: give resources with -f PATH, or read them from a cluster with --kubernetes");
-  if (!f.kubernetes && (f.kubeconfig || f.watchNamespace || f.allNamespaces)) throw new Error('run: --kubeconfig, --watch-namespace and --all-namespaces need --kubernetes');
-  if (f.watchNamespace && f.allNamespaces) throw new Error('run: --watch-namespace and --all-namespaces exclude each other');
+  if (!f.file?.length && !f.kubernetes)
+    throw new Error('run: give resources with -f PATH, or read them from a cluster with --kubernetes');
+  if (!f.kubernetes && (f.kubeconfig || f.watchNamespace || f.allNamespaces))
+    throw new Error('run: --kubeconfig, --watch-namespace and --all-namespaces need --kubernetes');
+  if (f.watchNamespace && f.allNamespaces)
+    throw new Error('run: --watch-namespace and --all-namespaces exclude each other');
   const workers = f.workers === undefined ? availableParallelism() : positiveInt('--workers', f.workers) || 1;
   const log = opLogger(f.logFormat ?? 'text');
   const downstream = downstreamFlags(f);
   const drainMs = positiveInt('--drain-timeout', f.drainTimeout ?? '10000');
   let umbra;
   try {
-    umbra = await starter(workers, f.accessLog)({
+    umbra = await starter(
+      workers,
+      f.accessLog,
+    )({
       files: f.file ?? [],
       kubernetes: f.kubernetes
-        ? { kubeconfig: f.kubeconfig, watchNamespace: f.watchNamespace, allNamespaces: f.allNamespaces, writeStatus: f.writeStatus }
+        ? {
+            kubeconfig: f.kubeconfig,
+            watchNamespace: f.watchNamespace,
+            allNamespaces: f.allNamespaces,
+            writeStatus: f.writeStatus,
+          }
         : undefined,
       listen: parseAddress(f.listen),
       admin: parseAddress(f.admin),
@@ -126,7 +138,10 @@ export async function runCommand(f: RunFlags): Promise<void> {
         totalBodyBufferBytes: positiveInt('--mirror-total-body-buffer', f.mirrorTotalBodyBuffer),
       },
       mirrorBodyBudget: positiveInt('--mirror-body-budget', f.mirrorBodyBudget),
-      compare: f.compareBudget !== undefined ? { budgetBytes: positiveInt('--compare-budget', f.compareBudget) } : undefined,
+      compare:
+        f.compareBudget !== undefined
+          ? { budgetBytes: positiveInt('--compare-budget', f.compareBudget) }
+          : undefined,
       accessLog: workers > 1 ? undefined : accessLogSink(f.accessLog),
       accessLogFormat: f.accessLogFormat,
       log,
@@ -141,19 +156,27 @@ export async function runCommand(f: RunFlags): Promise<void> {
     throw e;
   }
   const t = umbra.state.table;
-  log(`umbra: serving config v${t.version} (${t.hostIndex.size} host names, ${t.clusters.size} clusters) on ${umbra.proxyUrl}${workers > 1 ? ` with ${workers} workers` : ''}; admin ${umbra.adminUrl}`, {
-    level: 'info',
-    event: 'serving',
-    configVersion: t.version,
-    proxyUrl: umbra.proxyUrl,
-    adminUrl: umbra.adminUrl,
-  });
+  log(
+    `umbra: serving config v${t.version} (${t.hostIndex.size} host names, ${t.clusters.size} clusters) on ${umbra.proxyUrl}${workers > 1 ? ` with ${workers} workers` : ''}; admin ${umbra.adminUrl}`,
+    {
+      level: 'info',
+      event: 'serving',
+      configVersion: t.version,
+      proxyUrl: umbra.proxyUrl,
+      adminUrl: umbra.adminUrl,
+    },
+  );
   let stopping = false;
   const stop = (sig: string) => {
     if (stopping) return;
     stopping = true;
     // Stop accepting, let in-flight requests finish within the drain time; mirrors are not waited for.
-    log(`umbra: ${sig}: draining (up to ${drainMs} ms)`, { level: 'info', event: 'draining', signal: sig, drainMs });
+    log(`umbra: ${sig}: draining (up to ${drainMs} ms)`, {
+      level: 'info',
+      event: 'draining',
+      signal: sig,
+      drainMs,
+    });
     void umbra.close(drainMs).then(() => {
       log('umbra: stopped', { level: 'info', event: 'stopped' });
       process.exit(0);

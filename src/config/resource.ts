@@ -38,7 +38,11 @@ export function resourceId(r: { kind: string; metadata: { namespace?: string; na
 }
 
 /** Identity used to replace a resource on apply: group/kind/namespace/name. */
-export function resourceKey(r: { apiVersion: string; kind: string; metadata: { namespace?: string; name?: string } }): string {
+export function resourceKey(r: {
+  apiVersion: string;
+  kind: string;
+  metadata: { namespace?: string; name?: string };
+}): string {
   const group = r.apiVersion.includes('/') ? r.apiVersion.split('/')[0] : '';
   return `${group}/${r.kind}/${r.metadata.namespace ?? 'default'}/${r.metadata.name ?? ''}`;
 }

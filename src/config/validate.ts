@@ -259,7 +259,8 @@ export interface UnsupportedField {
   readonly message?: string;
 }
 
-const NOT_ACCEPTED = 'not supported by Umbra; the route is not served (status Accepted=False, UnsupportedValue)';
+const NOT_ACCEPTED =
+  'not supported by Umbra; the route is not served (status Accepted=False, UnsupportedValue)';
 const onlyMesh = (v: unknown) => !(Array.isArray(v) && v.every((g) => g === 'mesh'));
 
 /**

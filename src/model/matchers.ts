@@ -38,7 +38,7 @@ export function segmentPrefix(value: string): Matcher {
   return {
     kind: 'segment-prefix',
     value,
-    test: (s) => s.startsWith(p) && (s.length === p.length || s.charCodeAt(p.length) === 47 /* / */),
+    test: (s) => s.startsWith(p) && (s.length === p.length || s.charCodeAt(p.length) === 47) /* / */,
   };
 }
 
@@ -66,6 +66,9 @@ export function compileRegex(pattern: string, ignoreCase = false): RE2JS {
     throw new RegexSyntaxError(`not a valid RE2 regular expression: ${(e as Error).message}`);
   }
   const size = re.programSize();
-  if (size > MAX_REGEX_PROGRAM_SIZE) throw new RegexSyntaxError(`regular expression too large: its RE2 program has ${size} instructions; the limit is ${MAX_REGEX_PROGRAM_SIZE}`);
+  if (size > MAX_REGEX_PROGRAM_SIZE)
+    throw new RegexSyntaxError(
+      `regular expression too large: its RE2 program has ${size} instructions; the limit is ${MAX_REGEX_PROGRAM_SIZE}`,
+    );
   return re;
 }

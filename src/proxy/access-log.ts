@@ -37,7 +37,15 @@ export class AccessLog {
 
   log(e: AccessLogEntry): void {
     if (!this.write) return;
-    this.pending.push(this.format === 'json' ? JSON.stringify({ ...e, start: new Date(e.start).toISOString(), kind: e.mirror ? 'mirror' : 'primary' }) : textLine(e));
+    this.pending.push(
+      this.format === 'json'
+        ? JSON.stringify({
+            ...e,
+            start: new Date(e.start).toISOString(),
+            kind: e.mirror ? 'mirror' : 'primary',
+          })
+        : textLine(e),
+    );
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());

@@ -19,7 +19,11 @@ export class DownstreamAbortError extends Error {
 export class MirrorOverflowError extends Error {
   readonly code = 'UMBRA_MIRROR_BODY_OVERFLOW';
   constructor(readonly reason: 'body_limit' | 'body_budget') {
-    super(reason === 'body_limit' ? 'mirror fell behind: per-mirror body buffer limit exceeded' : 'mirror fell behind: global mirror body budget exceeded');
+    super(
+      reason === 'body_limit'
+        ? 'mirror fell behind: per-mirror body buffer limit exceeded'
+        : 'mirror fell behind: global mirror body budget exceeded',
+    );
   }
 }
 
@@ -129,7 +133,8 @@ export class BodyTee {
     if (held > b.limit) return this.abort(b, new MirrorOverflowError('body_limit'));
     const delta = held - b.counted;
     const mine = b.mirrorBudget;
-    if (this.budget.used + delta > this.budget.limit || (mine && mine.used + delta > mine.limit)) return this.abort(b, new MirrorOverflowError('body_budget'));
+    if (this.budget.used + delta > this.budget.limit || (mine && mine.used + delta > mine.limit))
+      return this.abort(b, new MirrorOverflowError('body_budget'));
     this.budget.used += delta;
     if (mine) mine.used += delta;
     b.counted += delta;

@@ -15,7 +15,8 @@ export function applyHeaderOps(headers: string[], ops: HeaderOps | undefined): s
   for (const [name] of ops.set ?? []) drop.add(name);
   if (drop.size > 0) {
     out = [];
-    for (let i = 0; i < headers.length; i += 2) if (!drop.has(headers[i])) out.push(headers[i], headers[i + 1]);
+    for (let i = 0; i < headers.length; i += 2)
+      if (!drop.has(headers[i])) out.push(headers[i], headers[i + 1]);
   } else if (ops.add !== undefined && ops.add.length > 0) out = headers.slice();
   for (const [name, value] of ops.set ?? []) out.push(name, value);
   for (const [name, value] of ops.add ?? []) out.push(name, value);

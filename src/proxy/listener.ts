@@ -3,7 +3,13 @@
 // local reply and a closed connection; close() drains (stop accepting, let in-flight requests
 // finish with `Connection: close`, cut what is left when the drain time is up).
 
-import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerOptions,
+  type ServerResponse,
+} from 'node:http';
 import type { Socket } from 'node:net';
 import { DEFAULT_DOWNSTREAM, type DownstreamOptions } from './downstream-options.js';
 import type { Proxy, VhostResolver } from './proxy.js';
@@ -58,7 +64,11 @@ function currentResponse(socket: Socket): ServerResponse | null | undefined {
   return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
 }
 
-const REASONS: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+};
 
 /**
  * Answers on the raw socket and closes it — unless a response has already started on this
@@ -76,7 +86,9 @@ function replyAndClose(socket: Socket, status: number): void {
     socket.destroy();
     return;
   }
-  socket.end(`HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  socket.end(
+    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
+  );
   // A client that never reads must not hold the socket open.
   setTimeout(() => socket.destroy(), 1_000).unref();
 }
@@ -111,7 +123,11 @@ function clientErrorStatus(code: string | undefined): number {
   return 400;
 }
 
-export async function startListener(proxy: Proxy, resolve: VhostResolver, opts: ListenerOptions): Promise<Listener> {
+export async function startListener(
+  proxy: Proxy,
+  resolve: VhostResolver,
+  opts: ListenerOptions,
+): Promise<Listener> {
   const limits: Partial<DownstreamOptions> = { ...proxy.downstream, ...opts };
   let draining = false;
   const maxRequests = limits.maxRequestsPerConnection ?? 0;
@@ -135,8 +151,15 @@ export async function startListener(proxy: Proxy, resolve: VhostResolver, opts: 
     s.once('close', () => sockets.delete(s));
   });
   server.on('connect', (req: IncomingMessage, socket: Socket) => {
-    logRefused(proxy, 405, 'DPE', Buffer.from(`CONNECT ${req.url ?? '-'} HTTP/${req.httpVersion}\r\n`, 'latin1'));
-    socket.end('HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    logRefused(
+      proxy,
+      405,
+      'DPE',
+      Buffer.from(`CONNECT ${req.url ?? '-'} HTTP/${req.httpVersion}\r\n`, 'latin1'),
+    );
+    socket.end(
+      'HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
+    );
   });
   // Upgrade requests (WebSocket, h2c) are not proxied: node hands them over only with a listener,
   // otherwise it answers them as plain requests with the Upgrade header dropped upstream.
@@ -161,7 +184,8 @@ export async function startListener(proxy: Proxy, resolve: VhostResolver, opts: 
     });
   });
   const a = server.address();
-  const address = typeof a === 'object' && a ? { host: a.address, port: a.port } : { host: opts.host, port: opts.port };
+  const address =
+    typeof a === 'object' && a ? { host: a.address, port: a.port } : { host: opts.host, port: opts.port };
   let closing: Promise<void> | undefined;
   return {
     server,

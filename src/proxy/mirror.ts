@@ -9,7 +9,14 @@ import { shadowAuthority } from '../model/shadow-authority.js';
 import { PPM_ALL } from '../model/percent.js';
 import { MirrorBodyBudget, MirrorOverflowError, releaseBody } from './body-tee.js';
 import { StratifiedSampler } from './mirror-sampler.js';
-import { MIRROR_FAILED_CLASS, newMirrorCounters, observeLatency, statusClass, type MirrorCounters, type MirrorFailReason } from './mirror-stats.js';
+import {
+  MIRROR_FAILED_CLASS,
+  newMirrorCounters,
+  observeLatency,
+  statusClass,
+  type MirrorCounters,
+  type MirrorFailReason,
+} from './mirror-stats.js';
 import { hash32, type Upstreams } from './upstreams.js';
 
 /** Marks a copy so that another Umbra never mirrors it again (loop protection). */
@@ -61,7 +68,14 @@ export type MirrorObserver = (e: MirrorLogEntry) => void;
 
 export interface MirrorComparisonSink {
   /** Called once the mirror's response is complete (only for policies with compare set). */
-  mirrorResponse(policy: MirrorPolicy, requestId: string, status: number, headers: Record<string, string | string[] | undefined>, body: Buffer | null, truncated: boolean): void;
+  mirrorResponse(
+    policy: MirrorPolicy,
+    requestId: string,
+    status: number,
+    headers: Record<string, string | string[] | undefined>,
+    body: Buffer | null,
+    truncated: boolean,
+  ): void;
 }
 
 /** The first error code along the `cause` chain (undici may wrap a body stream's error). */
@@ -78,9 +92,22 @@ function codeOf(err: unknown): string {
 function failReason(err: unknown): MirrorFailReason {
   const code = codeOf(err);
   if (code === 'UMBRA_DOWNSTREAM_ABORTED') return 'client_abort';
-  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'EAI_AGAIN') return 'connect';
-  if (code === 'UMBRA_MIRROR_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
-  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE' || code === 'UND_ERR_ABORTED') return 'reset';
+  if (
+    code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    code === 'ECONNREFUSED' ||
+    code === 'ENOTFOUND' ||
+    code === 'EHOSTUNREACH' ||
+    code === 'EAI_AGAIN'
+  )
+    return 'connect';
+  if (
+    code === 'UMBRA_MIRROR_TIMEOUT' ||
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT'
+  )
+    return 'timeout';
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE' || code === 'UND_ERR_ABORTED')
+    return 'reset';
   return 'other';
 }
 
@@ -103,7 +130,10 @@ function copyDropSet(policy: MirrorPolicy): ReadonlySet<string> {
   let s = copyDropSets.get(policy);
   if (!s) {
     const h = policy.headers;
-    copyDropSets.set(policy, (s = new Set(['host', MIRROR_MARKER, ...(h?.remove ?? []), ...(h?.set ?? []).map(([n]) => n)])));
+    copyDropSets.set(
+      policy,
+      (s = new Set(['host', MIRROR_MARKER, ...(h?.remove ?? []), ...(h?.set ?? []).map(([n]) => n)])),
+    );
   }
   return s;
 }
@@ -145,7 +175,12 @@ export class MirrorWriter {
    * Decides whether this request is copied to `policy`'s cluster. Returns true when a copy will be
    * sent, so the caller can give it a body branch. Counting here keeps sent + dropped + skipped = N.
    */
-  admit(policy: MirrorPolicy, method: string, isCopy: boolean, headersIn: Readonly<Record<string, string | string[] | undefined>>): boolean {
+  admit(
+    policy: MirrorPolicy,
+    method: string,
+    isCopy: boolean,
+    headersIn: Readonly<Record<string, string | string[] | undefined>>,
+  ): boolean {
     const c = this.countersFor(policy.name);
     c.considered++;
     if (isCopy) {
@@ -184,13 +219,19 @@ export class MirrorWriter {
     return b;
   }
 
-  private sample(policy: MirrorPolicy, headersIn: Readonly<Record<string, string | string[] | undefined>>): boolean {
+  private sample(
+    policy: MirrorPolicy,
+    headersIn: Readonly<Record<string, string | string[] | undefined>>,
+  ): boolean {
     if (policy.ppm >= PPM_ALL) return true;
     const key = policy.sampleKey;
     if (key) {
-      const value = key.header ? headerString(headersIn[key.header]) : cookieValue(headersIn['cookie'], key.cookie ?? '');
+      const value = key.header
+        ? headerString(headersIn[key.header])
+        : cookieValue(headersIn['cookie'], key.cookie ?? '');
       // Keyed sampling: the same key is in or out on every replica and every run.
-      if (value !== undefined) return (keyHash(`${policy.name}|${value}`) / 0x1_0000_0000) * PPM_ALL < policy.ppm;
+      if (value !== undefined)
+        return (keyHash(`${policy.name}|${value}`) / 0x1_0000_0000) * PPM_ALL < policy.ppm;
     }
     // Per policy object, so a reload starts afresh and two routes never share one stream of draws.
     let s = this.samplers.get(policy);
@@ -199,7 +240,13 @@ export class MirrorWriter {
   }
 
   /** Sends the copy. Never throws; never awaited by the primary. */
-  send(table: RouteTable, policy: MirrorPolicy, req: MirrorRequest, body: Readable | null, pairing: MirrorPairing): void {
+  send(
+    table: RouteTable,
+    policy: MirrorPolicy,
+    req: MirrorRequest,
+    body: Readable | null,
+    pairing: MirrorPairing,
+  ): void {
     const c = pairing.counters;
     const cluster = table.clusters.get(policy.cluster);
     const endpoint = cluster && this.upstreams.pick(cluster, undefined);
@@ -255,7 +302,14 @@ export class MirrorWriter {
           const reason = timedOut ? 'timeout' : failReason(err);
           countSent();
           c.failed[reason]++;
-          flag = reason === 'timeout' ? 'UT' : reason === 'connect' ? 'UF' : reason === 'client_abort' ? 'DC' : 'UC';
+          flag =
+            reason === 'timeout'
+              ? 'UT'
+              : reason === 'connect'
+                ? 'UF'
+                : reason === 'client_abort'
+                  ? 'DC'
+                  : 'UC';
           // A client that gave up on its upload says nothing about the mirror's health.
           if (reason === 'client_abort') this.releaseProbe(policy);
           else this.breakerResult(policy, false);
@@ -271,7 +325,15 @@ export class MirrorWriter {
         this.breakerResult(policy, status < 500 && !slow);
         pairing.mirrorClass = cls;
         recordPair(pairing);
-        if (compare) this.comparison!.mirrorResponse(policy, req.requestId, status, respHeaders, Buffer.concat(chunks), truncated);
+        if (compare)
+          this.comparison!.mirrorResponse(
+            policy,
+            req.requestId,
+            status,
+            respHeaders,
+            Buffer.concat(chunks),
+            truncated,
+          );
       }
       // Gives the copy's body bytes back to the budgets (its socket is done with them now).
       releaseBody(body);
@@ -311,7 +373,19 @@ export class MirrorWriter {
     };
     try {
       // servername: a DestinationRule's tls.sni; otherwise undici sends the copy's Host (as Istio's auto SNI).
-      this.upstreams.pool(cluster, endpoint).dispatch({ method: req.method, path: req.path, headers, body, blocking: false, servername: cluster.tls?.sni } as Dispatcher.DispatchOptions, handler);
+      this.upstreams
+        .pool(cluster, endpoint)
+        .dispatch(
+          {
+            method: req.method,
+            path: req.path,
+            headers,
+            body,
+            blocking: false,
+            servername: cluster.tls?.sni,
+          } as Dispatcher.DispatchOptions,
+          handler,
+        );
     } catch (err) {
       finish(err);
     }

@@ -5,7 +5,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { Endpoint, ForwardAction, HeaderOps, MirrorPolicy, RetryPolicy, Route, RouteTable, VirtualHost } from '../model/route-table.js';
+import type {
+  Endpoint,
+  ForwardAction,
+  HeaderOps,
+  MirrorPolicy,
+  RetryPolicy,
+  Route,
+  RouteTable,
+  VirtualHost,
+} from '../model/route-table.js';
 import { sampled } from '../model/percent.js';
 import type { ConfigState } from '../runtime/config-state.js';
 import { AccessLog, type AccessLogEntry } from './access-log.js';
@@ -13,9 +22,22 @@ import { BodyTee, MirrorBodyBudget } from './body-tee.js';
 import { corsDecision } from './cors.js';
 import { applyHeaderOps, withHeader } from './header-ops.js';
 import { generatedCookie, hashKeyOf } from './load-balancer.js';
-import { backoffMs, ReplayableBody, RETRY_BODY_LIMIT, retryOnFailure, retryOnResponse, type AttemptFailure } from './retry.js';
+import {
+  backoffMs,
+  ReplayableBody,
+  RETRY_BODY_LIMIT,
+  retryOnFailure,
+  retryOnResponse,
+  type AttemptFailure,
+} from './retry.js';
 import type { ResponseCapture } from '../compare/primary-capture.js';
-import { MIRROR_MARKER, MirrorWriter, primaryStatusKnown, type MirrorPairing, type MirrorRequest } from './mirror.js';
+import {
+  MIRROR_MARKER,
+  MirrorWriter,
+  primaryStatusKnown,
+  type MirrorPairing,
+  type MirrorRequest,
+} from './mirror.js';
 import { copyRequestFrom } from './mirror-copy.js';
 import { LOCAL_REPLY_TEXT } from './response-flags.js';
 import { prepareRequestHeaders, responseHeaders, trustedClientAddress } from './request-headers.js';
@@ -85,7 +107,15 @@ export class Proxy {
   readonly downstream: DownstreamOptions;
   private readonly normalizePath: PathNormalizer;
   /** Shadow comparison (issue 9): a capture only for requests mirrored with compare on. */
-  comparison?: { begin(requestId: string, route: string, method: string, path: string, admitted: readonly MirrorPolicy[]): ResponseCapture | undefined };
+  comparison?: {
+    begin(
+      requestId: string,
+      route: string,
+      method: string,
+      path: string,
+      admitted: readonly MirrorPolicy[],
+    ): ResponseCapture | undefined;
+  };
 
   constructor(
     readonly state: ConfigState,
@@ -124,22 +154,85 @@ export class Proxy {
       this.routeRequest(req, res, start, resolve);
     } catch (err) {
       // A bug must cost one request, never the process (and never a hung client).
-      this.localReply(req, res, start, 500, 'LR', undefined, `internal error: ${(err as Error)?.message ?? String(err)}`, undefined, '-', true);
+      this.localReply(
+        req,
+        res,
+        start,
+        500,
+        'LR',
+        undefined,
+        `internal error: ${(err as Error)?.message ?? String(err)}`,
+        undefined,
+        '-',
+        true,
+      );
     }
   }
 
-  private routeRequest(req: IncomingMessage, res: ServerResponse, start: number, resolve: VhostResolver): void {
+  private routeRequest(
+    req: IncomingMessage,
+    res: ServerResponse,
+    start: number,
+    resolve: VhostResolver,
+  ): void {
     const table = this.state.table;
     const bad = checkRequestHead(req, this.downstream.maxHeadersCount);
-    if (bad) return this.localReply(req, res, start, bad.status, 'DPE', undefined, bad.message, undefined, '-', true);
-    const target = parseTarget(req.url ?? '', req.headers.host, this.normalizePath, req.method, (req.socket as { encrypted?: boolean }).encrypted === true);
+    if (bad)
+      return this.localReply(
+        req,
+        res,
+        start,
+        bad.status,
+        'DPE',
+        undefined,
+        bad.message,
+        undefined,
+        '-',
+        true,
+      );
+    const target = parseTarget(
+      req.url ?? '',
+      req.headers.host,
+      this.normalizePath,
+      req.method,
+      (req.socket as { encrypted?: boolean }).encrypted === true,
+    );
     if (isTargetError(target)) {
       if (target === ASTERISK) return this.asteriskReply(req, res, start);
-      return this.localReply(req, res, start, target.status, 'DPE', undefined, target.message, undefined, '-', true);
+      return this.localReply(
+        req,
+        res,
+        start,
+        target.status,
+        'DPE',
+        undefined,
+        target.message,
+        undefined,
+        '-',
+        true,
+      );
     }
     const vhost = resolve(table, target.authority);
-    if (!vhost) return this.localReply(req, res, start, 404, 'NR', target, `no service or route for host "${target.authority}"`, undefined);
-    const view: RequestView = { method: req.method ?? 'GET', path: target.path, query: target.query, authority: target.authority, port: target.port, scheme: target.scheme, headers: req.headers };
+    if (!vhost)
+      return this.localReply(
+        req,
+        res,
+        start,
+        404,
+        'NR',
+        target,
+        `no service or route for host "${target.authority}"`,
+        undefined,
+      );
+    const view: RequestView = {
+      method: req.method ?? 'GET',
+      path: target.path,
+      query: target.query,
+      authority: target.authority,
+      port: target.port,
+      scheme: target.scheme,
+      headers: req.headers,
+    };
     const route = matchRoute(vhost, view);
     if (!route) return this.localReply(req, res, start, 404, 'NR', target, undefined, undefined);
 
@@ -155,28 +248,61 @@ export class Proxy {
       // Envoy's fault filter delays first, then aborts (a delayed abort is flagged DI,FI).
       if (fault.delay && fault.delay.ms > 0 && sampled(fault.delay.ppm)) {
         setTimeout(() => {
-          if (fault.abort && sampled(fault.abort.ppm)) return this.localReply(req, res, start, fault.abort.status, 'DI,FI', target, LOCAL_REPLY_TEXT.FI, route);
+          if (fault.abort && sampled(fault.abort.ppm))
+            return this.localReply(
+              req,
+              res,
+              start,
+              fault.abort.status,
+              'DI,FI',
+              target,
+              LOCAL_REPLY_TEXT.FI,
+              route,
+            );
           this.dispatchRoute(req, res, start, table, target, view, route, 'DI');
         }, fault.delay.ms);
         return;
       }
-      if (fault.abort && sampled(fault.abort.ppm)) return this.localReply(req, res, start, fault.abort.status, 'FI', target, undefined, route);
+      if (fault.abort && sampled(fault.abort.ppm))
+        return this.localReply(req, res, start, fault.abort.status, 'FI', target, undefined, route);
     }
     this.dispatchRoute(req, res, start, table, target, view, route, '-');
   }
 
-  private dispatchRoute(req: IncomingMessage, res: ServerResponse, start: number, table: RouteTable, target: RequestTarget, view: RequestView, route: Route, flag: string): void {
+  private dispatchRoute(
+    req: IncomingMessage,
+    res: ServerResponse,
+    start: number,
+    table: RouteTable,
+    target: RequestTarget,
+    view: RequestView,
+    route: Route,
+    flag: string,
+  ): void {
     const action = route.action;
     if (res.destroyed) return;
     switch (action.kind) {
       case 'direct': {
         const body = action.body ?? '';
         // The route's response header operations apply to direct responses too (Envoy).
-        const h = { 'content-type': 'text/plain', 'content-length': String(Buffer.byteLength(body, 'latin1')) };
+        const h = {
+          'content-type': 'text/plain',
+          'content-length': String(Buffer.byteLength(body, 'latin1')),
+        };
         res.writeHead(action.status, route.responseHeaders ? applyObjectOps(h, [route.responseHeaders]) : h);
         res.end(body, 'latin1');
         this.drainBody(req);
-        return this.logPrimary(req, start, target, action.status, flag, Buffer.byteLength(body), '-', route, undefined);
+        return this.logPrimary(
+          req,
+          start,
+          target,
+          action.status,
+          flag,
+          Buffer.byteLength(body),
+          '-',
+          route,
+          undefined,
+        );
       }
       case 'redirect': {
         const location = redirectLocation(action, target);
@@ -191,10 +317,21 @@ export class Proxy {
     }
   }
 
-  private forward(req: IncomingMessage, res: ServerResponse, start: number, table: RouteTable, target: RequestTarget, view: RequestView, route: Route, action: ForwardAction, flag: string): void {
+  private forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    start: number,
+    table: RouteTable,
+    target: RequestTarget,
+    view: RequestView,
+    route: Route,
+    action: ForwardAction,
+    flag: string,
+  ): void {
     const backend = pickBackend(action.backends, action.totalWeight);
     const cluster = backend?.cluster !== undefined ? table.clusters.get(backend.cluster) : undefined;
-    if (!backend || !cluster) return this.localReply(req, res, start, action.noBackendStatus, 'UH', target, undefined, route);
+    if (!backend || !cluster)
+      return this.localReply(req, res, start, action.noBackendStatus, 'UH', target, undefined, route);
     // Consistent hashing: the request's key, or a generated cookie (httpCookie with a ttl).
     const lb = cluster.lb;
     let key: string | undefined;
@@ -202,7 +339,10 @@ export class Proxy {
     if (lb.kind === 'hash') {
       // useSourceIp hashes Envoy's downstream address: the trusted client address behind trusted proxies.
       const hops = this.downstream.xffTrustedHops;
-      const remoteAddress = hops > 0 ? trustedClientAddress(req.headers['x-forwarded-for'], req.socket.remoteAddress, hops) : req.socket.remoteAddress;
+      const remoteAddress =
+        hops > 0
+          ? trustedClientAddress(req.headers['x-forwarded-for'], req.socket.remoteAddress, hops)
+          : req.socket.remoteAddress;
       key = hashKeyOf(lb, { headers: req.headers, query: target.query, remoteAddress }, queryValue);
       if (key === undefined && lb.cookieTtlSeconds !== undefined) {
         const g = generatedCookie(lb, `${req.socket.remoteAddress}:${req.socket.remotePort}`);
@@ -216,7 +356,13 @@ export class Proxy {
     const path = action.rewrite?.path ? rewritePath(action.rewrite.path, target.path) : target.path;
     const fullPath = target.query ? `${path}?${target.query}` : path;
     const authority = action.rewrite?.authority ?? backend.authority ?? target.authority;
-    const prepared = prepareRequestHeaders(req.rawHeaders, authority, req.socket.remoteAddress, target.scheme, this.downstream.xffTrustedHops);
+    const prepared = prepareRequestHeaders(
+      req.rawHeaders,
+      authority,
+      req.socket.remoteAddress,
+      target.scheme,
+      this.downstream.xffTrustedHops,
+    );
     let headers = applyHeaderOps(prepared.headers, route.requestHeaders);
     headers = applyHeaderOps(headers, backend.requestHeaders);
     // Istio asks Envoy to count attempts upstream (include_request_attempt_count): 1 on the first,
@@ -230,7 +376,8 @@ export class Proxy {
     let admitted: MirrorPolicy[] | undefined;
     if (action.mirrors.length > 0) {
       const isCopy = req.headers[MIRROR_MARKER] !== undefined;
-      for (const m of action.mirrors) if (this.mirrors.admit(m, method, isCopy, req.headers)) (admitted ??= []).push(m);
+      for (const m of action.mirrors)
+        if (this.mirrors.admit(m, method, isCopy, req.headers)) (admitted ??= []).push(m);
     }
     let body: Readable | null = withBody ? req : null;
     let tee: BodyTee | undefined;
@@ -240,14 +387,28 @@ export class Proxy {
       const paired: MirrorPairing[] = [];
       pairings = paired;
       // Before the copies leave, so their responses find the pending comparison.
-      if (this.comparison) capture = this.comparison.begin(prepared.requestId, route.name, method, target.path, admitted);
+      if (this.comparison)
+        capture = this.comparison.begin(prepared.requestId, route.name, method, target.path, admitted);
       if (withBody) tee = new BodyTee(req, this.budget);
-      const mreq: MirrorRequest = { method, path: fullPath, headers, authority, requestId: prepared.requestId, headersIn: req.headers };
+      const mreq: MirrorRequest = {
+        method,
+        path: fullPath,
+        headers,
+        authority,
+        requestId: prepared.requestId,
+        headersIn: req.headers,
+      };
       for (const m of admitted) {
         const p: MirrorPairing = { counters: this.mirrors.countersFor(m.name) };
         paired.push(p);
         const copy = m.copyOf ? copyRequestFrom(m.copyOf, mreq, prepared.headers, target) : mreq;
-        this.mirrors.send(table, m, copy, tee ? tee.branch(m.bodyBufferBytes, this.mirrors.budgetFor(m)) : null, p);
+        this.mirrors.send(
+          table,
+          m,
+          copy,
+          tee ? tee.branch(m.bodyBufferBytes, this.mirrors.budgetFor(m)) : null,
+          p,
+        );
       }
       if (tee) {
         body = tee.primary;
@@ -278,7 +439,10 @@ export class Proxy {
     // stays replayable while it fits the replay buffer; a larger one goes out once, never retried.
     const retry = action.retry;
     const declared = req.headers['content-length'];
-    const replay = retry && retry.attempts > 0 && body && !(declared !== undefined && Number(declared) > RETRY_BODY_LIMIT) ? new ReplayableBody(body) : undefined;
+    const replay =
+      retry && retry.attempts > 0 && body && !(declared !== undefined && Number(declared) > RETRY_BODY_LIMIT)
+        ? new ReplayableBody(body)
+        : undefined;
     const perTryMs = retry ? retry.perTryTimeoutMs : action.perTryTimeoutMs;
     let attempt = 1;
     /** The current attempt holds its place in the endpoint's and the cluster's counters. */
@@ -316,22 +480,66 @@ export class Proxy {
         capture?.fail();
         const e = classifyUpstreamError(err);
         // A client that went away says nothing about the upstream's health.
-        if (e.flag !== 'DC') upstreams.record(cluster, st, e.flag === 'UF' ? 'connect-failure' : e.status || 503, true);
+        if (e.flag !== 'DC')
+          upstreams.record(cluster, st, e.flag === 'UF' ? 'connect-failure' : e.status || 503, true);
         if (e.flag === 'DC') {
           tee?.primary.destroy();
-          return this.logPrimary(req, start, target, status || 499, 'DC', bytesOut, upstream, route, cluster.name, prepared.requestId);
+          return this.logPrimary(
+            req,
+            start,
+            target,
+            status || 499,
+            'DC',
+            bytesOut,
+            upstream,
+            route,
+            cluster.name,
+            prepared.requestId,
+          );
         }
         if (!res.headersSent) {
           for (const p of pairings) primaryStatusKnown(p, e.status);
           this.drainBody(req);
-          return this.localReply(req, res, start, e.status, exhausted ? `${e.flag},URX` : e.flag, target, LOCAL_REPLY_TEXT[e.flag], route, upstream);
+          return this.localReply(
+            req,
+            res,
+            start,
+            e.status,
+            exhausted ? `${e.flag},URX` : e.flag,
+            target,
+            LOCAL_REPLY_TEXT[e.flag],
+            route,
+            upstream,
+          );
         }
         // Mid-body failure: abort the client's connection so it never sees a clean, short response.
         res.destroy(err as Error);
-        return this.logPrimary(req, start, target, status, e.flag, bytesOut, upstream, route, cluster.name, prepared.requestId);
+        return this.logPrimary(
+          req,
+          start,
+          target,
+          status,
+          e.flag,
+          bytesOut,
+          upstream,
+          route,
+          cluster.name,
+          prepared.requestId,
+        );
       }
       upstreams.record(cluster, st, status);
-      this.logPrimary(req, start, target, status, exhausted ? (flag === '-' ? 'URX' : `${flag},URX`) : flag, bytesOut, upstream, route, cluster.name, prepared.requestId);
+      this.logPrimary(
+        req,
+        start,
+        target,
+        status,
+        exhausted ? (flag === '-' ? 'URX' : `${flag},URX`) : flag,
+        bytesOut,
+        upstream,
+        route,
+        cluster.name,
+        prepared.requestId,
+      );
     };
 
     /** Ends the request with a local reply before (another) attempt could start: no endpoint, or overflow. */
@@ -352,33 +560,44 @@ export class Proxy {
      * schedules the next attempt when retries, the retry budget and the body allow it.
      */
     // Created only for routes that retry (Istio's default policy gives one to every VirtualService route).
-    const retryAfter = retry && ((outcome: number | 'connect-failure', localOrigin: boolean, retry: RetryPolicy): boolean => {
-      if (done || res.headersSent) return false;
-      if (attempt > retry.attempts) {
-        exhausted = true;
-        return false;
-      }
-      if (body && (!replay || !replay.replayable)) return false;
-      const cs = upstreams.clusterState(cluster);
-      const maxRetries = cluster.pool.maxRetries ?? 0;
-      if (maxRetries > 0 && cs.retries - (retrySlot ? 1 : 0) >= maxRetries) return false; // Envoy: retry overflow
-      upstreams.record(cluster, st, outcome, localOrigin);
-      (tried ??= []).push(endpoint!);
-      endAttempt(false);
-      if (!retrySlot) {
-        retrySlot = true;
-        cs.retries++;
-      }
-      replay?.hold();
-      attempt++;
-      backoff = setTimeout(startAttempt, backoffMs(retry, attempt - 1));
-      return true;
-    });
+    const retryAfter =
+      retry &&
+      ((outcome: number | 'connect-failure', localOrigin: boolean, retry: RetryPolicy): boolean => {
+        if (done || res.headersSent) return false;
+        if (attempt > retry.attempts) {
+          exhausted = true;
+          return false;
+        }
+        if (body && (!replay || !replay.replayable)) return false;
+        const cs = upstreams.clusterState(cluster);
+        const maxRetries = cluster.pool.maxRetries ?? 0;
+        if (maxRetries > 0 && cs.retries - (retrySlot ? 1 : 0) >= maxRetries) return false; // Envoy: retry overflow
+        upstreams.record(cluster, st, outcome, localOrigin);
+        (tried ??= []).push(endpoint!);
+        endAttempt(false);
+        if (!retrySlot) {
+          retrySlot = true;
+          cs.retries++;
+        }
+        replay?.hold();
+        attempt++;
+        backoff = setTimeout(startAttempt, backoffMs(retry, attempt - 1));
+        return true;
+      });
 
     const onAttemptError = (n: number, err: unknown) => {
       if (n !== attempt || done) return; // an attempt already given up on
       const kind = retry && !headOnly ? attemptFailure(err) : undefined;
-      if (kind && retryOnFailure(retry!, kind) && retryAfter!(kind === 'connect-failure' ? 'connect-failure' : kind === 'per-try-timeout' ? 504 : 503, true, retry!)) return;
+      if (
+        kind &&
+        retryOnFailure(retry!, kind) &&
+        retryAfter!(
+          kind === 'connect-failure' ? 'connect-failure' : kind === 'per-try-timeout' ? 504 : 503,
+          true,
+          retry!,
+        )
+      )
+        return;
       finish(err);
     };
 
@@ -391,7 +610,12 @@ export class Proxy {
         if (done || n !== attempt) return ctl.abort(new DownstreamClosedError('attempt abandoned'));
         status = statusCode;
         // A retriable answer is dropped (the connection with it) and the request tried again.
-        if (retry && retryOnResponse(retry, statusCode, h, req.headers) && retryAfter!(statusCode, false, retry)) return ctl.abort(new DownstreamClosedError('retrying'));
+        if (
+          retry &&
+          retryOnResponse(retry, statusCode, h, req.headers) &&
+          retryAfter!(statusCode, false, retry)
+        )
+          return ctl.abort(new DownstreamClosedError('retrying'));
         for (const p of pairings) primaryStatusKnown(p, statusCode);
         let out = responseHeaders(h);
         if (respOps.length > 0) out = applyObjectOps(out, respOps);
@@ -466,7 +690,14 @@ export class Proxy {
         const h = n === 1 ? headers : withHeader(headers, 'x-envoy-attempt-count', String(n));
         const once = cluster!.pool.maxRequestsPerConnection === 1 ? true : undefined; // Connection: close
         // undici takes the SNI from Host unless the request names one (DestinationRule tls.sni).
-        const opts: Dispatcher.DispatchOptions & { servername?: string } = { method, path: fullPath, headers: h, body: replay ? replay.attempt() : body, reset: once, servername: cluster!.tls?.sni };
+        const opts: Dispatcher.DispatchOptions & { servername?: string } = {
+          method,
+          path: fullPath,
+          headers: h,
+          body: replay ? replay.attempt() : body,
+          reset: once,
+          servername: cluster!.tls?.sni,
+        };
         upstreams.pool(cluster!, endpoint!).dispatch(opts, handlerFor(n));
       } catch (err) {
         onAttemptError(n, err);
@@ -500,7 +731,18 @@ export class Proxy {
    * @param close end the connection after the reply: for requests whose framing or head cannot
    *   be trusted (a protocol error), so nothing left of them is read as a next request.
    */
-  private localReply(req: IncomingMessage, res: ServerResponse, start: number, status: number, flag: string, target: RequestTarget | undefined, text: string | undefined, route: Route | undefined, upstream = '-', close = false): void {
+  private localReply(
+    req: IncomingMessage,
+    res: ServerResponse,
+    start: number,
+    status: number,
+    flag: string,
+    target: RequestTarget | undefined,
+    text: string | undefined,
+    route: Route | undefined,
+    upstream = '-',
+    close = false,
+  ): void {
     const body = `${text ?? LOCAL_REPLY_TEXT[flag] ?? 'error'}\n`;
     if (!res.headersSent && !res.destroyed) {
       if (close) res.shouldKeepAlive = false;
@@ -512,7 +754,14 @@ export class Proxy {
   }
 
   /** A CORS preflight from an allowed origin (or any, with unmatchedPreflights IGNORE): 200, no body. */
-  private corsPreflight(req: IncomingMessage, res: ServerResponse, start: number, target: RequestTarget, route: Route, headers: readonly (readonly [string, string])[]): void {
+  private corsPreflight(
+    req: IncomingMessage,
+    res: ServerResponse,
+    start: number,
+    target: RequestTarget,
+    route: Route,
+    headers: readonly (readonly [string, string])[],
+  ): void {
     res.writeHead(200, [...headers.flat(), 'content-length', '0']);
     res.end();
     this.drainBody(req);
@@ -527,7 +776,18 @@ export class Proxy {
     this.logPrimary(req, start, undefined, 200, '-', 0, '-', undefined, undefined);
   }
 
-  private logPrimary(req: IncomingMessage, start: number, target: RequestTarget | undefined, status: number, flags: string, bytesOut: number, upstream: string, route: Route | undefined, cluster: string | undefined, requestId?: string): void {
+  private logPrimary(
+    req: IncomingMessage,
+    start: number,
+    target: RequestTarget | undefined,
+    status: number,
+    flags: string,
+    bytesOut: number,
+    upstream: string,
+    route: Route | undefined,
+    cluster: string | undefined,
+    requestId?: string,
+  ): void {
     if (!this.log.enabled && !this.observer) return;
     const cl = req.headers['content-length'];
     const e: AccessLogEntry = {
@@ -556,7 +816,10 @@ export class Proxy {
   }
 }
 
-function applyObjectOps(h: Record<string, string | string[] | undefined>, ops: readonly HeaderOps[]): Record<string, string | string[] | undefined> {
+function applyObjectOps(
+  h: Record<string, string | string[] | undefined>,
+  ops: readonly HeaderOps[],
+): Record<string, string | string[] | undefined> {
   const out = { ...h };
   for (const op of ops) {
     for (const name of op.remove ?? []) delete out[name];

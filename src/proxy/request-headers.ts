@@ -28,7 +28,10 @@ const HOP_BY_HOP = new Set([
 export const INTERNAL_HEADERS = new Set(['x-envoy-attempt-count']);
 
 function isInternal(name: string): boolean {
-  return (name.length > 8 && name.charCodeAt(0) === 120 /* x */ && name.startsWith('x-envoy-')) || INTERNAL_HEADERS.has(name);
+  return (
+    (name.length > 8 && name.charCodeAt(0) === 120 /* x */ && name.startsWith('x-envoy-')) ||
+    INTERNAL_HEADERS.has(name)
+  );
 }
 
 export interface PreparedHeaders {
@@ -46,7 +49,11 @@ function plainIp(ip: string): string {
 }
 
 /** Envoy's rule for xff_num_trusted_hops = n > 0: the nth entry from the right, else the peer. */
-export function trustedClientAddress(xff: string | readonly string[] | undefined, peer: string | undefined, trustedHops: number): string | undefined {
+export function trustedClientAddress(
+  xff: string | readonly string[] | undefined,
+  peer: string | undefined,
+  trustedHops: number,
+): string | undefined {
   if (trustedHops <= 0 || !xff || xff.length === 0) return peer;
   const list = (typeof xff === 'string' ? xff : xff.join(',')).split(',');
   if (list.length < trustedHops) return peer;
@@ -61,7 +68,13 @@ export function trustedClientAddress(xff: string | readonly string[] | undefined
  * @param proto the scheme the request arrived with (x-forwarded-proto)
  * @param trustedHops proxies in front of Umbra whose X-Forwarded-For / X-Forwarded-Proto are trusted
  */
-export function prepareRequestHeaders(raw: readonly string[], authority: string, clientIp: string | undefined, proto: string, trustedHops = 0): PreparedHeaders {
+export function prepareRequestHeaders(
+  raw: readonly string[],
+  authority: string,
+  clientIp: string | undefined,
+  proto: string,
+  trustedHops = 0,
+): PreparedHeaders {
   const out: string[] = ['host', authority];
   let requestId: string | undefined;
   let connectionTokens: Set<string> | undefined;
@@ -114,13 +127,31 @@ export function prepareRequestHeaders(raw: readonly string[], authority: string,
 }
 
 /** Response headers never passed back to the client (hop-by-hop). */
-const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'trailer', 'te']);
+const RESPONSE_HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'trailer',
+  'te',
+]);
 
 /** Filters an undici response header object in place of copying when nothing needs removing. */
-export function responseHeaders(h: Record<string, string | string[] | undefined>): Record<string, string | string[] | undefined> {
+export function responseHeaders(
+  h: Record<string, string | string[] | undefined>,
+): Record<string, string | string[] | undefined> {
   let out = h;
   const conn = h['connection'];
-  const nominated = typeof conn === 'string' ? new Set(conn.toLowerCase().split(',').map((t) => t.trim())) : undefined;
+  const nominated =
+    typeof conn === 'string'
+      ? new Set(
+          conn
+            .toLowerCase()
+            .split(',')
+            .map((t) => t.trim()),
+        )
+      : undefined;
   for (const k in h) {
     if (RESPONSE_HOP_BY_HOP.has(k) || nominated?.has(k)) {
       if (out === h) out = { ...h };

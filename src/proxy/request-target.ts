@@ -62,7 +62,11 @@ function checked(a: string): CheckedAuthority | null {
     if (checkAuthority(a)) {
       const authority = normaliseAuthority(a);
       const colon = authority.lastIndexOf(':');
-      c = { authority, port: colon !== -1 && authority.lastIndexOf(']') < colon ? Number(authority.slice(colon + 1)) : undefined };
+      c = {
+        authority,
+        port:
+          colon !== -1 && authority.lastIndexOf(']') < colon ? Number(authority.slice(colon + 1)) : undefined,
+      };
     } else c = null;
     if (checkedAuthorities.size >= CHECKED_AUTHORITIES_MAX) checkedAuthorities.clear();
     checkedAuthorities.set(a, c);
@@ -87,7 +91,13 @@ export const ASTERISK: TargetError = { status: 200, message: '*' };
  *   (Envoy does the same: it would let a client claim a scheme it did not use). Undefined: not
  *   judged (dry runs).
  */
-export function parseTarget(url: string, host: string | string[] | undefined, normalize: PathNormalizer = defaultNormalizer, method = 'GET', secure?: boolean): RequestTarget | TargetError {
+export function parseTarget(
+  url: string,
+  host: string | string[] | undefined,
+  normalize: PathNormalizer = defaultNormalizer,
+  method = 'GET',
+  secure?: boolean,
+): RequestTarget | TargetError {
   let scheme = 'http';
   let authority: CheckedAuthority | null;
   let rest: string;
@@ -98,13 +108,16 @@ export function parseTarget(url: string, host: string | string[] | undefined, no
     if (authority === null) return { status: 400, message: 'malformed Host header' };
     rest = url;
   } else if (url === '*') {
-    return method === 'OPTIONS' ? ASTERISK : { status: 400, message: 'the asterisk request target is only allowed with OPTIONS' };
+    return method === 'OPTIONS'
+      ? ASTERISK
+      : { status: 400, message: 'the asterisk request target is only allowed with OPTIONS' };
   } else {
     const lower = url.slice(0, 8).toLowerCase();
     if (lower.startsWith('http://')) scheme = 'http';
     else if (lower.startsWith('https://')) scheme = 'https';
     else return { status: 400, message: 'unsupported request target' };
-    if (scheme === 'https' && secure === false) return { status: 400, message: 'an https request target on a plaintext connection' };
+    if (scheme === 'https' && secure === false)
+      return { status: 400, message: 'an https request target on a plaintext connection' };
     const after = url.slice(scheme.length + 3);
     const slash = after.search(/[/?#]/);
     authority = checked(slash === -1 ? after : after.slice(0, slash));
@@ -118,7 +131,13 @@ export function parseTarget(url: string, host: string | string[] | undefined, no
   const split = splitPathQuery(rest);
   const path = normalize(split.path);
   if (path === undefined) return { status: 400, message: 'request path cannot be normalised (%00)' };
-  return { authority: authority.authority, path, query: split.query, port: authority.port ?? (scheme === 'https' ? 443 : 80), scheme };
+  return {
+    authority: authority.authority,
+    path,
+    query: split.query,
+    port: authority.port ?? (scheme === 'https' ? 443 : 80),
+    scheme,
+  };
 }
 
 export function isTargetError(t: RequestTarget | TargetError): t is TargetError {

@@ -49,7 +49,10 @@ export function redirectLocation(a: RedirectAction, t: RequestTarget): string {
     const base = a.host ?? t.authority;
     const c = portColon(base);
     const host = c === -1 ? base : base.slice(0, c);
-    authority = (scheme === 'http' && a.port === 80) || (scheme === 'https' && a.port === 443) ? host : `${host}:${a.port}`;
+    authority =
+      (scheme === 'http' && a.port === 80) || (scheme === 'https' && a.port === 443)
+        ? host
+        : `${host}:${a.port}`;
   } else if (a.host !== undefined) authority = a.host;
   else {
     const c = portColon(t.authority);

@@ -2,7 +2,16 @@
 // first route whose match passes (tables are already in the API's precedence order), then a backend.
 
 import type { IncomingHttpHeaders } from 'node:http';
-import type { GatewayListener, HeaderMatch, Route, RouteMatch, RouteTable, VirtualHost, WeightedBackend, WildcardHost } from '../model/route-table.js';
+import type {
+  GatewayListener,
+  HeaderMatch,
+  Route,
+  RouteMatch,
+  RouteTable,
+  VirtualHost,
+  WeightedBackend,
+  WildcardHost,
+} from '../model/route-table.js';
 
 export interface RequestView {
   readonly method: string;
@@ -17,7 +26,11 @@ export interface RequestView {
   readonly headers: IncomingHttpHeaders;
 }
 
-function lookupHost(hostIndex: ReadonlyMap<string, VirtualHost>, wildcards: readonly WildcardHost[], authority: string): VirtualHost | undefined {
+function lookupHost(
+  hostIndex: ReadonlyMap<string, VirtualHost>,
+  wildcards: readonly WildcardHost[],
+  authority: string,
+): VirtualHost | undefined {
   const exact = hostIndex.get(authority);
   if (exact) return exact;
   const colon = authority.lastIndexOf(':');
@@ -36,7 +49,10 @@ export function findVirtualHost(table: RouteTable, authority: string): VirtualHo
   return lookupHost(table.hostIndex, table.wildcardHosts, authority);
 }
 
-export function findGatewayVirtualHost(listener: GatewayListener, authority: string): VirtualHost | undefined {
+export function findGatewayVirtualHost(
+  listener: GatewayListener,
+  authority: string,
+): VirtualHost | undefined {
   return lookupHost(listener.hostIndex, listener.wildcardHosts, authority) ?? listener.catchAll;
 }
 
@@ -79,7 +95,8 @@ export function queryValue(query: string, name: string): string | undefined {
     if (end === -1) end = query.length;
     const eq = query.indexOf('=', start);
     const keyEnd = eq !== -1 && eq < end ? eq : end;
-    if (keyEnd - start === name.length && query.startsWith(name, start)) return keyEnd === end ? '' : query.slice(keyEnd + 1, end);
+    if (keyEnd - start === name.length && query.startsWith(name, start))
+      return keyEnd === end ? '' : query.slice(keyEnd + 1, end);
     start = end + 1;
   }
   return undefined;
@@ -108,7 +125,11 @@ export function matchRoute(vhost: VirtualHost, req: RequestView): Route | undefi
 }
 
 /** Weighted random choice; undefined when every weight is zero. `draw` in [0, 1) is for simulation. */
-export function pickBackend(backends: readonly WeightedBackend[], totalWeight: number, draw?: number): WeightedBackend | undefined {
+export function pickBackend(
+  backends: readonly WeightedBackend[],
+  totalWeight: number,
+  draw?: number,
+): WeightedBackend | undefined {
   if (backends.length === 1) return backends[0].weight > 0 ? backends[0] : undefined;
   if (totalWeight <= 0) return undefined;
   let n = (draw ?? Math.random()) * totalWeight;

@@ -42,7 +42,9 @@ export type Overflow = 'max-requests' | 'max-pending' | undefined;
 function poolKey(c: Cluster, e: Endpoint): string {
   const p = c.pool;
   const t = c.tls;
-  const tls = t ? `|${t.sni ?? ''}|${t.insecureSkipVerify ?? ''}|${t.caCertificates ?? ''}|${(t.subjectAltNames ?? []).join(',')}` : '';
+  const tls = t
+    ? `|${t.sni ?? ''}|${t.insecureSkipVerify ?? ''}|${t.caCertificates ?? ''}|${(t.subjectAltNames ?? []).join(',')}`
+    : '';
   return `${t ? 'https' : 'http'}://${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}|${p.maxConnections}|${p.maxRequestsPerConnection}|${p.idleTimeoutMs}|${p.connectTimeoutMs}|${p.tcpKeepaliveMs ?? ''}${tls}`;
 }
 
@@ -56,9 +58,16 @@ function tlsOptions(c: Cluster): Record<string, unknown> {
   const sans = t.subjectAltNames;
   if (sans && sans.length > 0 && !t.insecureSkipVerify)
     out.checkServerIdentity = (_host: string, cert: PeerCertificate) => {
-      const names = (cert.subjectaltname ?? '').split(',').map((n) => n.trim().replace(/^(DNS|URI|IP Address):/, ''));
+      const names = (cert.subjectaltname ?? '')
+        .split(',')
+        .map((n) => n.trim().replace(/^(DNS|URI|IP Address):/, ''));
       if (names.some((n) => sans.includes(n))) return undefined;
-      return Object.assign(new Error(`upstream certificate names ${names.join(', ') || '(none)'} match none of ${sans.join(', ')}`), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+      return Object.assign(
+        new Error(
+          `upstream certificate names ${names.join(', ') || '(none)'} match none of ${sans.join(', ')}`,
+        ),
+        { code: 'ERR_TLS_CERT_ALTNAME_INVALID' },
+      );
     };
   return out;
 }
@@ -100,11 +109,14 @@ export class Upstreams {
         keepAliveMaxTimeout: Math.min(c.pool.idleTimeoutMs, 600_000),
         // undici closes a connection after maxRequestsPerClient + 1 requests; Envoy after exactly N
         // (N = 1 is done per request with `reset`, see proxy.ts).
-        maxRequestsPerClient: c.pool.maxRequestsPerConnection > 1 ? c.pool.maxRequestsPerConnection - 1 : undefined,
+        maxRequestsPerClient:
+          c.pool.maxRequestsPerConnection > 1 ? c.pool.maxRequestsPerConnection - 1 : undefined,
         // Route and mirror timeouts are enforced by Umbra; undici's own 300 s limits stay as a backstop.
         connect: {
           ...(c.tls ? tlsOptions(c) : {}),
-          ...(c.pool.tcpKeepaliveMs !== undefined ? { keepAlive: true, keepAliveInitialDelay: c.pool.tcpKeepaliveMs } : {}),
+          ...(c.pool.tcpKeepaliveMs !== undefined
+            ? { keepAlive: true, keepAliveInitialDelay: c.pool.tcpKeepaliveMs }
+            : {}),
         },
       });
       this.pools.set(key, p);
@@ -121,7 +133,18 @@ export class Upstreams {
     const key = `${c.name}|${e.address}:${e.port}`;
     let s = this.endpoints.get(key);
     if (!s) {
-      s = { endpoint: e, key, hostPort: `${e.address}:${e.port}`, inFlight: 0, mirrorInFlight: 0, consecutive5xx: 0, consecutiveGatewayErrors: 0, consecutiveLocalOrigin: 0, ejectedUntil: 0, ejections: 0 };
+      s = {
+        endpoint: e,
+        key,
+        hostPort: `${e.address}:${e.port}`,
+        inFlight: 0,
+        mirrorInFlight: 0,
+        consecutive5xx: 0,
+        consecutiveGatewayErrors: 0,
+        consecutiveLocalOrigin: 0,
+        ejectedUntil: 0,
+        ejections: 0,
+      };
       this.endpoints.set(key, s);
     }
     if (!byEndpoint) this.stateByObject.set(c, (byEndpoint = new WeakMap()));
@@ -131,7 +154,8 @@ export class Upstreams {
 
   clusterState(c: Cluster): ClusterState {
     let s = this.clusterStates.get(c.name);
-    if (!s) this.clusterStates.set(c.name, (s = { rr: 0, active: 0, pending: 0, retries: 0, ejectedUntilMax: 0 }));
+    if (!s)
+      this.clusterStates.set(c.name, (s = { rr: 0, active: 0, pending: 0, retries: 0, ejectedUntilMax: 0 }));
     return s;
   }
 
@@ -150,7 +174,10 @@ export class Upstreams {
       const now = Date.now();
       const healthy = eps.map((e) => this.state(c, e).ejectedUntil <= now);
       const count = healthy.filter(Boolean).length;
-      const panic = c.outlier.minHealthPercent !== undefined && c.outlier.minHealthPercent > 0 && (count * 100) / eps.length < c.outlier.minHealthPercent;
+      const panic =
+        c.outlier.minHealthPercent !== undefined &&
+        c.outlier.minHealthPercent > 0 &&
+        (count * 100) / eps.length < c.outlier.minHealthPercent;
       if (!panic) {
         if (count === 0) return undefined;
         if (count < eps.length) usable = (i) => healthy[i];
@@ -176,8 +203,15 @@ export class Upstreams {
    */
   overflow(c: Cluster, st: EndpointState): Overflow {
     const p = c.pool;
-    if (p.maxRequests && p.maxRequests > 0 && this.clusterState(c).active >= p.maxRequests) return 'max-requests';
-    if (p.maxPendingRequests > 0 && p.maxConnections > 0 && st.inFlight >= p.maxConnections && this.clusterState(c).pending >= p.maxPendingRequests) return 'max-pending';
+    if (p.maxRequests && p.maxRequests > 0 && this.clusterState(c).active >= p.maxRequests)
+      return 'max-requests';
+    if (
+      p.maxPendingRequests > 0 &&
+      p.maxConnections > 0 &&
+      st.inFlight >= p.maxConnections &&
+      this.clusterState(c).pending >= p.maxPendingRequests
+    )
+      return 'max-pending';
     return undefined;
   }
 
@@ -209,14 +243,21 @@ export class Upstreams {
    * resets and timeouts (status 503/504 here), counted apart when splitLocalOriginErrors is set.
    * At most maxEjectionPercent of the endpoints are ejected at once, but always at least one.
    */
-  record(c: Cluster, st: EndpointState, status: number | 'connect-failure', localOrigin = status === 'connect-failure'): void {
+  record(
+    c: Cluster,
+    st: EndpointState,
+    status: number | 'connect-failure',
+    localOrigin = status === 'connect-failure',
+  ): void {
     const o = c.outlier;
     if (!o) return;
     const code = status === 'connect-failure' ? 503 : status;
     let trip = false;
     if (o.splitLocalOriginErrors && localOrigin) {
       st.consecutiveLocalOrigin++;
-      trip = (o.consecutiveLocalOriginFailures ?? 5) > 0 && st.consecutiveLocalOrigin >= (o.consecutiveLocalOriginFailures ?? 5);
+      trip =
+        (o.consecutiveLocalOriginFailures ?? 5) > 0 &&
+        st.consecutiveLocalOrigin >= (o.consecutiveLocalOriginFailures ?? 5);
     } else {
       if (o.splitLocalOriginErrors) st.consecutiveLocalOrigin = 0;
       const gatewayError = code === 502 || code === 503 || code === 504;
@@ -232,7 +273,8 @@ export class Upstreams {
     const ejected = c.endpoints.filter((e) => this.state(c, e).ejectedUntil > now).length;
     if (ejected > 0 && ((ejected + 1) * 100) / c.endpoints.length > o.maxEjectionPercent) return;
     // The multiplier drops by one for every interval the endpoint stayed in since its last ejection.
-    if (st.ejections > 0 && o.intervalMs > 0) st.ejections = Math.max(0, st.ejections - Math.floor((now - st.ejectedUntil) / o.intervalMs));
+    if (st.ejections > 0 && o.intervalMs > 0)
+      st.ejections = Math.max(0, st.ejections - Math.floor((now - st.ejectedUntil) / o.intervalMs));
     st.ejections++;
     st.ejectedUntil = now + Math.min(o.baseEjectionMs * st.ejections, Math.max(300_000, o.baseEjectionMs));
     st.consecutive5xx = 0;
@@ -255,9 +297,21 @@ export class Upstreams {
     this.poolByObject = new WeakMap();
   }
 
-  snapshot(): { key: string; inFlight: number; mirrorInFlight: number; ejected: boolean; ejections: number }[] {
+  snapshot(): {
+    key: string;
+    inFlight: number;
+    mirrorInFlight: number;
+    ejected: boolean;
+    ejections: number;
+  }[] {
     const now = Date.now();
-    return [...this.endpoints.values()].map((s) => ({ key: s.key, inFlight: s.inFlight, mirrorInFlight: s.mirrorInFlight, ejected: s.ejectedUntil > now, ejections: s.ejections }));
+    return [...this.endpoints.values()].map((s) => ({
+      key: s.key,
+      inFlight: s.inFlight,
+      mirrorInFlight: s.mirrorInFlight,
+      ejected: s.ejectedUntil > now,
+      ejections: s.ejections,
+    }));
   }
 
   async close(): Promise<void> {

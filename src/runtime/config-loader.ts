@@ -21,7 +21,11 @@ const TORN_READ_PATIENCE_MS = 500;
 
 /** Resources kept elsewhere (the Kubernetes API server), merged after files and before the store. */
 export interface ResourceFeed {
-  snapshot(): { readonly resources: readonly Resource[]; readonly issues: readonly ConfigIssue[]; readonly workloads: readonly Workload[] };
+  snapshot(): {
+    readonly resources: readonly Resource[];
+    readonly issues: readonly ConfigIssue[];
+    readonly workloads: readonly Workload[];
+  };
 }
 
 export interface LoaderOptions {
@@ -59,18 +63,27 @@ export class ConfigLoader {
     // A file that held resources reads empty: most likely caught between a writer's truncate and
     // its write (editors and `>` do both). Publishing that would drop its routes for a moment, so
     // read again a little later; a file still empty after TORN_READ_PATIENCE_MS was emptied on purpose.
-    for (let waited = 0; waited < TORN_READ_PATIENCE_MS && this.tornFiles(r).length > 0; waited += TORN_READ_RETRY_MS) {
+    for (
+      let waited = 0;
+      waited < TORN_READ_PATIENCE_MS && this.tornFiles(r).length > 0;
+      waited += TORN_READ_RETRY_MS
+    ) {
       await new Promise((ok) => setTimeout(ok, TORN_READ_RETRY_MS));
       r = await loadPaths([...this.opts.paths]);
     }
     this.files = r.files;
     this.resourcesPerFile = new Map(r.files.map((f) => [f, 0]));
-    for (const res of r.resources) this.resourcesPerFile.set(res.source.file, (this.resourcesPerFile.get(res.source.file) ?? 0) + 1);
+    for (const res of r.resources)
+      this.resourcesPerFile.set(res.source.file, (this.resourcesPerFile.get(res.source.file) ?? 0) + 1);
     return { resources: r.resources, issues: r.issues };
   }
 
   /** Files that had resources at the last read and now have none, without any issue about them. */
-  private tornFiles(r: { resources: readonly Resource[]; issues: readonly ConfigIssue[]; files: readonly string[] }): string[] {
+  private tornFiles(r: {
+    resources: readonly Resource[];
+    issues: readonly ConfigIssue[];
+    files: readonly string[];
+  }): string[] {
     const torn: string[] = [];
     for (const f of r.files) {
       if (!this.resourcesPerFile.get(f)) continue;
@@ -80,7 +93,11 @@ export class ConfigLoader {
     return torn;
   }
 
-  merge(fileResources: readonly Resource[], stored: readonly Resource[], fed: readonly Resource[] = this.opts.feed?.snapshot().resources ?? []): Resource[] {
+  merge(
+    fileResources: readonly Resource[],
+    stored: readonly Resource[],
+    fed: readonly Resource[] = this.opts.feed?.snapshot().resources ?? [],
+  ): Resource[] {
     const m = new Map<string, Resource>();
     for (const r of fileResources) m.set(resourceKey(r), r);
     for (const r of fed) m.set(resourceKey(r), r);
@@ -90,11 +107,18 @@ export class ConfigLoader {
 
   /** Compiles a resource set without publishing it (admission checks and validate use this). */
   compile(resources: readonly Resource[], loadIssues: readonly ConfigIssue[]) {
-    const workloads = this.opts.feed ? [...(this.opts.build.workloads ?? []), ...this.opts.feed.snapshot().workloads] : this.opts.build.workloads;
+    const workloads = this.opts.feed
+      ? [...(this.opts.build.workloads ?? []), ...this.opts.feed.snapshot().workloads]
+      : this.opts.build.workloads;
     const options: BuildOptions = { ...this.opts.build, workloads, version: this.version + 1 };
     const built = buildRouteTable(resources, options);
     // `options` goes back too: with --workers, each worker rebuilds this very table from them.
-    return { table: built.table, issues: [...loadIssues, ...built.issues], statuses: built.statuses, options };
+    return {
+      table: built.table,
+      issues: [...loadIssues, ...built.issues],
+      statuses: built.statuses,
+      options,
+    };
   }
 
   /** Loads everything and publishes when error-free. Serialised: one load at a time. */
@@ -118,7 +142,9 @@ export class ConfigLoader {
       this.version++;
       if (hasErrors(issues)) {
         this.state.reject(this.version, issues);
-        this.opts.log(`config v${this.version} rejected; ${this.state.ready ? `still serving v${this.state.table.version}` : 'nothing is served yet'}:`);
+        this.opts.log(
+          `config v${this.version} rejected; ${this.state.ready ? `still serving v${this.state.table.version}` : 'nothing is served yet'}:`,
+        );
         for (const i of issues) this.opts.log(`  ${formatIssue(i)}`);
         return { applied: false, issues };
       }

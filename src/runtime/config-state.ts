@@ -33,7 +33,12 @@ export class ConfigState extends EventEmitter {
   /** Status written by translation (Gateway API conditions), by resourceKey. */
   statuses: ReadonlyMap<string, unknown> = new Map();
 
-  publish(table: RouteTable, resources: readonly Resource[], issues: readonly ConfigIssue[], statuses: ReadonlyMap<string, unknown> = new Map()): void {
+  publish(
+    table: RouteTable,
+    resources: readonly Resource[],
+    issues: readonly ConfigIssue[],
+    statuses: ReadonlyMap<string, unknown> = new Map(),
+  ): void {
     this.table = table;
     this.statuses = statuses;
     this.resources = resources;

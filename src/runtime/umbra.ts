@@ -79,7 +79,11 @@ export async function startUmbra(o: UmbraOptions): Promise<Umbra> {
   let kube;
   try {
     // Loaded only with --kubernetes: @kubernetes/client-node costs ~75 MiB of RSS and ~0.5 s of start-up.
-    kube = o.kubernetes ? await (await import('../kubernetes/start.js')).startKubernetesSource(o.kubernetes, o.namespace ?? 'default', log) : undefined;
+    kube = o.kubernetes
+      ? await (
+          await import('../kubernetes/start.js')
+        ).startKubernetesSource(o.kubernetes, o.namespace ?? 'default', log)
+      : undefined;
   } catch (e) {
     throw new StartupError(`kubernetes: ${(e as Error).message}`, []);
   }
@@ -94,18 +98,36 @@ export async function startUmbra(o: UmbraOptions): Promise<Umbra> {
   const first = await loader.reload();
   if (!first.applied) {
     await kube?.close();
-    throw new StartupError(`configuration has errors:\n${[...storeIssues, ...first.issues].map((i) => `  ${formatIssue(i)}`).join('\n')}`, first.issues);
+    throw new StartupError(
+      `configuration has errors:\n${[...storeIssues, ...first.issues].map((i) => `  ${formatIssue(i)}`).join('\n')}`,
+      first.issues,
+    );
   }
-  const proxy = new Proxy(state, { mirrorBodyBudget: o.mirrorBodyBudget ?? 64 * 1024 * 1024, accessLog: o.accessLog, accessLogFormat: o.accessLogFormat, downstream: o.downstream });
+  const proxy = new Proxy(state, {
+    mirrorBodyBudget: o.mirrorBodyBudget ?? 64 * 1024 * 1024,
+    accessLog: o.accessLog,
+    accessLogFormat: o.accessLogFormat,
+    downstream: o.downstream,
+  });
   const telemetry = new Telemetry(proxy, state, { namespace: o.namespace });
   const listener = await startListener(proxy, findVirtualHost, { host: o.listen.host, port: o.listen.port });
   self.splice(0, self.length, ...selfAddresses(listener.address.host, listener.address.port));
-  const extraRoutes = new Map([...telemetry.routes(), ...(kube ? (await import('../kubernetes/start.js')).kubernetesAdminRoutes(kube) : [])]);
-  const comparison = startComparison({ proxy, routes: extraRoutes, registry: telemetry.registry, stateDir: o.stateDir, log }, o.compare);
+  const extraRoutes = new Map([
+    ...telemetry.routes(),
+    ...(kube ? (await import('../kubernetes/start.js')).kubernetesAdminRoutes(kube) : []),
+  ]);
+  const comparison = startComparison(
+    { proxy, routes: extraRoutes, registry: telemetry.registry, stateDir: o.stateDir, log },
+    o.compare,
+  );
   registerDashboardRoutes(extraRoutes);
   let admin: Server;
   try {
-    admin = await startAdmin({ state, loader, store, proxy, token: o.adminToken, extraRoutes }, o.admin.host, o.admin.port);
+    admin = await startAdmin(
+      { state, loader, store, proxy, token: o.adminToken, extraRoutes },
+      o.admin.host,
+      o.admin.port,
+    );
   } catch (e) {
     stopComparison(comparison);
     await listener.close(0);
@@ -132,7 +154,11 @@ export async function startUmbra(o: UmbraOptions): Promise<Umbra> {
       await kube?.close();
       loader.close();
       admin.closeAllConnections();
-      await Promise.all([listener.close(drainMs), gateways.close(drainMs), new Promise<void>((ok) => admin.close(() => ok()))]);
+      await Promise.all([
+        listener.close(drainMs),
+        gateways.close(drainMs),
+        new Promise<void>((ok) => admin.close(() => ok())),
+      ]);
       await proxy.close();
       stopComparison(comparison);
     },

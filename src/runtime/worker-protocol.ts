@@ -77,7 +77,14 @@ export type FromWorker =
 export const WORKER_OPTIONS_ENV = 'UMBRA_WORKER_OPTIONS';
 
 export function plainResource(r: Resource): PlainResource {
-  return { apiVersion: r.apiVersion, kind: r.kind, metadata: r.metadata, spec: r.spec, status: r.status, source: { file: r.source.file, doc: r.source.doc } };
+  return {
+    apiVersion: r.apiVersion,
+    kind: r.kind,
+    metadata: r.metadata,
+    spec: r.spec,
+    status: r.status,
+    source: { file: r.source.file, doc: r.source.doc },
+  };
 }
 
 /** Back to a Resource; line numbers stay with the primary, which reports every issue. */
@@ -86,7 +93,12 @@ export function fromPlain(p: PlainResource): Resource {
 }
 
 export function isFromWorker(m: unknown): m is FromWorker {
-  return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string' && (m as { type: string }).type.startsWith('umbra:');
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    typeof (m as { type?: unknown }).type === 'string' &&
+    (m as { type: string }).type.startsWith('umbra:')
+  );
 }
 
 /**

@@ -15,11 +15,22 @@ import { buildRouteTable } from '../translate/build-table.js';
 import { ConfigState } from './config-state.js';
 import { opLogger } from './op-log.js';
 import { startGatewayListeners, type GatewayListeners } from './gateway-listeners.js';
-import { fromPlain, WORKER_OPTIONS_ENV, type BreakerStateName, type FromWorker, type ToWorker, type WorkerOptions, type WorkerStats } from './worker-protocol.js';
+import {
+  fromPlain,
+  WORKER_OPTIONS_ENV,
+  type BreakerStateName,
+  type FromWorker,
+  type ToWorker,
+  type WorkerOptions,
+  type WorkerStats,
+} from './worker-protocol.js';
 
 const opts = JSON.parse(process.env[WORKER_OPTIONS_ENV] ?? '{}') as WorkerOptions;
 const state = new ConfigState();
-const log = opLogger(opts.logFormat ?? 'text', (l) => process.stderr.write(l), { prefix: `umbra worker ${process.pid}: `, worker: process.pid });
+const log = opLogger(opts.logFormat ?? 'text', (l) => process.stderr.write(l), {
+  prefix: `umbra worker ${process.pid}: `,
+  worker: process.pid,
+});
 let proxy: Proxy | undefined;
 let listener: Listener | undefined;
 let gateways: GatewayListeners | undefined;
@@ -41,18 +52,32 @@ function accessLogSink(dest: string): ((s: string) => void) | undefined {
   return (s) => out.write(s);
 }
 
-async function apply(version: number, inputs: Extract<ToWorker, { type: 'umbra:config' }>['inputs']): Promise<void> {
+async function apply(
+  version: number,
+  inputs: Extract<ToWorker, { type: 'umbra:config' }>['inputs'],
+): Promise<void> {
   try {
     if (state.ready && version <= state.table.version) return send({ type: 'umbra:applied', version });
     const resources = inputs.resources.map(fromPlain);
     const built = buildRouteTable(resources, inputs.options);
     state.publish(built.table, resources, built.issues, built.statuses);
     if (!proxy) {
-      proxy = new Proxy(state, { mirrorBodyBudget: opts.mirrorBodyBudget, accessLog: accessLogSink(opts.accessLog), accessLogFormat: opts.accessLogFormat, downstream: opts.downstream });
+      proxy = new Proxy(state, {
+        mirrorBodyBudget: opts.mirrorBodyBudget,
+        accessLog: accessLogSink(opts.accessLog),
+        accessLogFormat: opts.accessLogFormat,
+        downstream: opts.downstream,
+      });
       telemetry = new Telemetry(proxy, state, { namespace: opts.namespace });
       // Pairs are compared here; the primary adds up the results and keeps them (worker-aggregate.ts).
-      comparison = startComparison({ proxy, routes: new Map(), registry: telemetry.registry, stateDir: '', log }, { ...opts.compare, persist: false });
-      listener = await startListener(proxy, findVirtualHost, { host: opts.listen.host, port: opts.listen.port });
+      comparison = startComparison(
+        { proxy, routes: new Map(), registry: telemetry.registry, stateDir: '', log },
+        { ...opts.compare, persist: false },
+      );
+      listener = await startListener(proxy, findVirtualHost, {
+        host: opts.listen.host,
+        port: opts.listen.port,
+      });
       gateways = startGatewayListeners(proxy, state, { host: opts.listen.host, log });
       await gateways.settled();
       send({ type: 'umbra:listening', host: listener.address.host, port: listener.address.port });
@@ -72,7 +97,9 @@ async function stats(): Promise<WorkerStats> {
     pid: process.pid,
     version: state.table.version,
     mirrors: [...mirrors.counters.entries()],
-    breakers: [...mirrors.counters.keys()].map((name) => [name, mirrors.breakerState(name) as BreakerStateName] as const),
+    breakers: [...mirrors.counters.keys()].map(
+      (name) => [name, mirrors.breakerState(name) as BreakerStateName] as const,
+    ),
     endpoints: proxy.upstreams.snapshot(),
     metrics: await telemetry?.metricsJson(),
     compare: comparison?.snapshot(),

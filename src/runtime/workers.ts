@@ -111,7 +111,11 @@ export async function startUmbraCluster(o: ClusterOptions): Promise<UmbraCluster
   let kube;
   try {
     // Loaded only with --kubernetes, as in startUmbra (the client library is large).
-    kube = o.kubernetes ? await (await import('../kubernetes/start.js')).startKubernetesSource(o.kubernetes, o.namespace ?? 'default', log) : undefined;
+    kube = o.kubernetes
+      ? await (
+          await import('../kubernetes/start.js')
+        ).startKubernetesSource(o.kubernetes, o.namespace ?? 'default', log)
+      : undefined;
   } catch (e) {
     throw new StartupError(`kubernetes: ${(e as Error).message}`, []);
   }
@@ -147,20 +151,34 @@ export async function startUmbraCluster(o: ClusterOptions): Promise<UmbraCluster
     const msg: ToWorker = { type: 'umbra:config', version: table.version, inputs };
     const live = [...slots.values()];
     for (const s of live) sendTo(s, msg);
-    const acked = await Promise.all(live.map((s) => waitFor(s, () => s.applied >= table.version || !s.worker.isConnected(), ACK_TIMEOUT_MS)));
-    if (acked.includes(false)) log(`config v${table.version}: not every worker confirmed it within ${ACK_TIMEOUT_MS} ms`);
+    const acked = await Promise.all(
+      live.map((s) =>
+        waitFor(s, () => s.applied >= table.version || !s.worker.isConnected(), ACK_TIMEOUT_MS),
+      ),
+    );
+    if (acked.includes(false))
+      log(`config v${table.version}: not every worker confirmed it within ${ACK_TIMEOUT_MS} ms`);
   };
 
   const loader = new PrimaryLoader(
     state,
-    { paths: o.files, store, feed: kube, build: { namespace: o.namespace ?? 'default', mirrorDefaults, selfAddresses: self }, log },
+    {
+      paths: o.files,
+      store,
+      feed: kube,
+      build: { namespace: o.namespace ?? 'default', mirrorDefaults, selfAddresses: self },
+      log,
+    },
     distribute,
   );
   kube?.onChange(() => loader.schedule('the API server'));
   const first = await loader.reload();
   if (!first.applied) {
     await kube?.close();
-    throw new StartupError(`configuration has errors:\n${[...storeIssues, ...first.issues].map((i) => `  ${formatIssue(i)}`).join('\n')}`, first.issues);
+    throw new StartupError(
+      `configuration has errors:\n${[...storeIssues, ...first.issues].map((i) => `  ${formatIssue(i)}`).join('\n')}`,
+      first.issues,
+    );
   }
 
   // Counters asked of every worker, summed for the admin API.
@@ -224,13 +242,17 @@ export async function startUmbraCluster(o: ClusterOptions): Promise<UmbraCluster
   const firstInputs = loader.inputsOf(state.table)!;
   latest = { version: state.table.version, inputs: firstInputs };
   const started = Array.from({ length: n }, () => fork());
-  const ready = await Promise.all(started.map((s) => waitFor(s, () => s.listening !== undefined || !s.worker.isConnected(), 30_000)));
+  const ready = await Promise.all(
+    started.map((s) => waitFor(s, () => s.listening !== undefined || !s.worker.isConnected(), 30_000)),
+  );
   const listening = started.find((s) => s.listening)?.listening;
   if (ready.includes(false) || !listening || started.some((s) => !s.listening)) {
     stopping = true;
     for (const s of started) s.worker.kill();
     await kube?.close();
-    throw new Error(`workers did not start listening on ${o.listen.host}:${o.listen.port} (is the port in use?)`);
+    throw new Error(
+      `workers did not start listening on ${o.listen.host}:${o.listen.port} (is the port in use?)`,
+    );
   }
   self.splice(0, self.length, ...selfAddresses(listening.host, listening.port));
 
@@ -264,7 +286,8 @@ export async function startUmbraCluster(o: ClusterOptions): Promise<UmbraCluster
     const eps = new Map<string, EndpointSnapshotView>();
     const br = new Map<string, BreakerStateName>();
     for (const s of got) {
-      for (const [name, c] of s.mirrors) addCounters(counters.get(name) ?? counters.set(name, {}).get(name)!, c);
+      for (const [name, c] of s.mirrors)
+        addCounters(counters.get(name) ?? counters.set(name, {}).get(name)!, c);
       for (const [name, b] of s.breakers) br.set(name, worstBreaker(br.get(name), b));
       for (const e of s.endpoints) {
         const sum = eps.get(e.key);
@@ -282,14 +305,19 @@ export async function startUmbraCluster(o: ClusterOptions): Promise<UmbraCluster
     breakers = br;
     metrics = got.flatMap((s) => (s.metrics ? [s.metrics] : []));
     for (const s of got) if (s.compare) comparisons.update(s.pid, s.compare);
-    perWorker = got.map((s) => ({ pid: s.pid, configVersion: s.version, requests: primaryRequests(s.metrics) })).sort((a, b) => a.pid - b.pid);
+    perWorker = got
+      .map((s) => ({ pid: s.pid, configVersion: s.version, requests: primaryRequests(s.metrics) }))
+      .sort((a, b) => a.pid - b.pid);
   };
 
   const extraRoutes: NonNullable<AdminContext['extraRoutes']> = new Map();
   extraRoutes.set(PROMETHEUS_PATH, async (_req, res) => {
     // Counters and histograms summed over workers (prom-client's AggregatorRegistry.aggregate).
     const body = await aggregateMetrics(metrics);
-    res.writeHead(200, { 'content-type': Registry.PROMETHEUS_CONTENT_TYPE, 'content-length': Buffer.byteLength(body) });
+    res.writeHead(200, {
+      'content-type': Registry.PROMETHEUS_CONTENT_TYPE,
+      'content-length': Buffer.byteLength(body),
+    });
     res.end(body);
   });
   // Each worker's pid, the table version it serves and the requests it answered: is load spread?
@@ -298,16 +326,29 @@ export async function startUmbraCluster(o: ClusterOptions): Promise<UmbraCluster
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   });
-  if (kube) for (const [path, h] of (await import('../kubernetes/start.js')).kubernetesAdminRoutes(kube)) extraRoutes.set(path, h);
+  if (kube)
+    for (const [path, h] of (await import('../kubernetes/start.js')).kubernetesAdminRoutes(kube))
+      extraRoutes.set(path, h);
   registerDashboardRoutes(extraRoutes);
   registerCompareRoutes(extraRoutes, comparisons);
   // Comparison results are saved even when nobody reads the admin API.
-  const saver = setInterval(() => void gather().then(() => comparisons.flush(), () => undefined), 5_000);
+  const saver = setInterval(
+    () =>
+      void gather().then(
+        () => comparisons.flush(),
+        () => undefined,
+      ),
+    5_000,
+  );
   saver.unref();
 
   let admin: Server;
   try {
-    admin = await startAdmin({ state, loader, store, proxy: view, token: o.adminToken, extraRoutes, beforeRead: gather }, o.admin.host, o.admin.port);
+    admin = await startAdmin(
+      { state, loader, store, proxy: view, token: o.adminToken, extraRoutes, beforeRead: gather },
+      o.admin.host,
+      o.admin.port,
+    );
   } catch (e) {
     stopping = true;
     for (const s of slots.values()) s.worker.kill();

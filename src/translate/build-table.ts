@@ -3,17 +3,34 @@
 
 import type { ConfigIssue } from '../config/issues.js';
 import type { Resource } from '../config/resource.js';
-import type { Cluster, GatewayListener, Route, RouteTable, VirtualHost, WildcardHost } from '../model/route-table.js';
+import type {
+  Cluster,
+  GatewayListener,
+  Route,
+  RouteTable,
+  VirtualHost,
+  WildcardHost,
+} from '../model/route-table.js';
 import { ClusterBuilder } from './clusters.js';
 import { qualifyHost } from './host-names.js';
 import { issueAt } from './issue-at.js';
 import { analyze, dedupeIssues, dropDuplicates } from './analysis.js';
 import { delegateIndex } from './istio-delegates.js';
-import { istioRetryPolicy, virtualServiceRoutes, type IstioContext, type VirtualServiceView } from './istio-routes.js';
+import {
+  istioRetryPolicy,
+  virtualServiceRoutes,
+  type IstioContext,
+  type VirtualServiceView,
+} from './istio-routes.js';
 import { refuseSelfMirrors } from './mirror-loops.js';
 import { gatewayApiRoutes } from './gateway-api/route-source.js';
 import { DEFAULT_MIRROR, type MirrorDefaults } from './mirror-policies.js';
-import { buildServiceRegistry, type MeshService, type ServiceRegistry, type Workload } from './service-registry.js';
+import {
+  buildServiceRegistry,
+  type MeshService,
+  type ServiceRegistry,
+  type Workload,
+} from './service-registry.js';
 
 export interface BuildOptions {
   /** Namespace Umbra's clients live in: short names ("httpbin") resolve here. */
@@ -26,7 +43,11 @@ export interface BuildOptions {
   readonly selfAddresses?: readonly string[];
 }
 
-export const DEFAULT_BUILD: BuildOptions = { namespace: 'default', mirrorDefaults: DEFAULT_MIRROR, version: 1 };
+export const DEFAULT_BUILD: BuildOptions = {
+  namespace: 'default',
+  mirrorDefaults: DEFAULT_MIRROR,
+  version: 1,
+};
 
 /** Hooks the Gateway API translation plugs into (kept apart so each API has its own module). */
 export interface RouteSourceContext extends IstioContext {
@@ -61,7 +82,11 @@ function byAge(a: Resource, b: Resource): number {
 }
 
 /** Istio applies one VirtualService per host for sidecars; the oldest wins and the rest are reported. */
-function virtualServicesByHost(vss: readonly Resource[], registry: ServiceRegistry, issues: ConfigIssue[]): Map<string, Resource> {
+function virtualServicesByHost(
+  vss: readonly Resource[],
+  registry: ServiceRegistry,
+  issues: ConfigIssue[],
+): Map<string, Resource> {
   const out = new Map<string, Resource>();
   for (const vs of [...vss].sort(byAge)) {
     const hosts = (vs.spec as VirtualServiceView).hosts ?? [];
@@ -69,7 +94,15 @@ function virtualServicesByHost(vss: readonly Resource[], registry: ServiceRegist
       const key = registry.resolve(h, vs.metadata.namespace)?.fqdn ?? qualifyHost(h, vs.metadata.namespace);
       const prev = out.get(key);
       if (prev) {
-        issues.push(issueAt(vs, `spec.hosts[${i}]`, 'warning', `host ${key} is already routed by VirtualService ${prev.metadata.namespace}/${prev.metadata.name}; this one is ignored for it`, 'merge the rules into one VirtualService'));
+        issues.push(
+          issueAt(
+            vs,
+            `spec.hosts[${i}]`,
+            'warning',
+            `host ${key} is already routed by VirtualService ${prev.metadata.namespace}/${prev.metadata.name}; this one is ignored for it`,
+            'merge the rules into one VirtualService',
+          ),
+        );
         return;
       }
       out.set(key, vs);
@@ -89,7 +122,10 @@ export interface BuildResult {
   readonly statuses: Map<string, unknown>;
 }
 
-export function buildRouteTable(resources: readonly Resource[], options: BuildOptions = DEFAULT_BUILD): BuildResult {
+export function buildRouteTable(
+  resources: readonly Resource[],
+  options: BuildOptions = DEFAULT_BUILD,
+): BuildResult {
   const issues: ConfigIssue[] = [];
   // One definition per identity, the last one as the loader would keep it (reported by analysis.ts).
   resources = dropDuplicates(resources, issues);
@@ -122,11 +158,18 @@ export function buildRouteTable(resources: readonly Resource[], options: BuildOp
     const vs = vsByHost.get(svc.fqdn);
     const dflt = defaultPort(svc);
     for (const sp of svc.ports) {
-      const routes = sources.map((s) => s.routesFor(svc, sp.port)).find((r) => r !== undefined) ?? (vs ? virtualServiceRoutes(vs, ctx, sp.port) : defaultRoutes(svc, sp.port, clusters));
-      const vhost: VirtualHost = { name: `${svc.fqdn}:${sp.port}`, service: { name: svc.name, namespace: svc.namespace, fqdn: svc.fqdn, port: sp.port }, routes };
+      const routes =
+        sources.map((s) => s.routesFor(svc, sp.port)).find((r) => r !== undefined) ??
+        (vs ? virtualServiceRoutes(vs, ctx, sp.port) : defaultRoutes(svc, sp.port, clusters));
+      const vhost: VirtualHost = {
+        name: `${svc.fqdn}:${sp.port}`,
+        service: { name: svc.name, namespace: svc.namespace, fqdn: svc.fqdn, port: sp.port },
+        routes,
+      };
       for (const alias of svc.aliases) {
         // A bare short name means "a service in my namespace", as kube-dns search paths do.
-        if (alias === svc.name && svc.namespace !== options.namespace && svc.origin.kind === 'Service') continue;
+        if (alias === svc.name && svc.namespace !== options.namespace && svc.origin.kind === 'Service')
+          continue;
         hostIndex.set(`${alias}:${sp.port}`, vhost);
         if (sp.port === dflt) hostIndex.set(alias, vhost);
       }
@@ -167,7 +210,16 @@ function defaultRoutes(svc: MeshService, port: number, clusters: ClusterBuilder)
       name: 'default',
       origin: { kind: svc.origin.kind, namespace: svc.namespace, name: svc.name, path: 'spec' },
       match: {},
-      action: { kind: 'forward', backends: [{ cluster, weight: 1 }], totalWeight: 1, noBackendStatus: 503, timeoutMs: 0, perTryTimeoutMs: 0, retry: DEFAULT_ROUTE_RETRY, mirrors: [] },
+      action: {
+        kind: 'forward',
+        backends: [{ cluster, weight: 1 }],
+        totalWeight: 1,
+        noBackendStatus: 503,
+        timeoutMs: 0,
+        perTryTimeoutMs: 0,
+        retry: DEFAULT_ROUTE_RETRY,
+        mirrors: [],
+      },
     },
   ];
 }

@@ -3,8 +3,19 @@
 
 import type { ConfigIssue } from '../config/issues.js';
 import type { Resource } from '../config/resource.js';
-import { buildMaglev, buildRing, DEFAULT_MAGLEV_SIZE, DEFAULT_MIN_RING_SIZE } from '../model/consistent-hash.js';
-import type { Cluster, ConnectionPoolSettings, Endpoint, LbPolicy, OutlierDetection } from '../model/route-table.js';
+import {
+  buildMaglev,
+  buildRing,
+  DEFAULT_MAGLEV_SIZE,
+  DEFAULT_MIN_RING_SIZE,
+} from '../model/consistent-hash.js';
+import type {
+  Cluster,
+  ConnectionPoolSettings,
+  Endpoint,
+  LbPolicy,
+  OutlierDetection,
+} from '../model/route-table.js';
 import { parseDurationMs } from './duration.js';
 import { qualifyHost } from './host-names.js';
 import { issueAt } from './issue-at.js';
@@ -24,8 +35,19 @@ interface TrafficPolicy {
     };
   };
   connectionPool?: {
-    tcp?: { maxConnections?: number; connectTimeout?: string; idleTimeout?: string; tcpKeepalive?: { time?: string } };
-    http?: { http1MaxPendingRequests?: number; maxRequestsPerConnection?: number; idleTimeout?: string; http2MaxRequests?: number; maxRetries?: number };
+    tcp?: {
+      maxConnections?: number;
+      connectTimeout?: string;
+      idleTimeout?: string;
+      tcpKeepalive?: { time?: string };
+    };
+    http?: {
+      http1MaxPendingRequests?: number;
+      maxRequestsPerConnection?: number;
+      idleTimeout?: string;
+      http2MaxRequests?: number;
+      maxRetries?: number;
+    };
   };
   outlierDetection?: {
     consecutive5xxErrors?: number;
@@ -37,7 +59,13 @@ interface TrafficPolicy {
     splitExternalLocalOriginErrors?: boolean;
     consecutiveLocalOriginFailures?: number;
   };
-  tls?: { mode?: string; sni?: string; insecureSkipVerify?: boolean; caCertificates?: string; subjectAltNames?: string[] };
+  tls?: {
+    mode?: string;
+    sni?: string;
+    insecureSkipVerify?: boolean;
+    caCertificates?: string;
+    subjectAltNames?: string[];
+  };
   portLevelSettings?: (TrafficPolicy & { port?: { number?: number } })[];
 }
 interface DestinationRuleSpec {
@@ -66,7 +94,14 @@ export class ClusterBuilder {
       const host = qualifyHost((dr.spec as DestinationRuleSpec).host, dr.metadata.namespace);
       const prev = this.rules.get(host);
       if (prev) {
-        issues.push(issueAt(dr, 'spec.host', 'warning', `another DestinationRule (${prev.metadata.namespace}/${prev.metadata.name}) already configures ${host}; this one is ignored`));
+        issues.push(
+          issueAt(
+            dr,
+            'spec.host',
+            'warning',
+            `another DestinationRule (${prev.metadata.namespace}/${prev.metadata.name}) already configures ${host}; this one is ignored`,
+          ),
+        );
         continue;
       }
       this.rules.set(host, dr);
@@ -81,7 +116,12 @@ export class ClusterBuilder {
    * The cluster for a service port and optional subset, or undefined with an issue when the subset
    * is not defined (Istio answers such requests 503 NR; here they stay unrouted too).
    */
-  get(svc: MeshService, port: number, subset: string | undefined, from?: { resource: Resource; path: string }): string | undefined {
+  get(
+    svc: MeshService,
+    port: number,
+    subset: string | undefined,
+    from?: { resource: Resource; path: string },
+  ): string | undefined {
     const name = `outbound|${port}|${subset ?? ''}|${svc.fqdn}`;
     if (this.clusters.has(name)) return name;
     const dr = this.rules.get(svc.fqdn);
@@ -93,7 +133,15 @@ export class ClusterBuilder {
       if (!def) {
         if (from)
           this.issues.push(
-            issueAt(from.resource, from.path, 'error', `subset "${subset}" of ${svc.fqdn} is not defined by any DestinationRule`, dr ? `defined subsets: ${(spec?.subsets ?? []).map((s) => s.name).join(', ') || 'none'}` : `add a DestinationRule for host ${svc.name} with subset ${subset}`),
+            issueAt(
+              from.resource,
+              from.path,
+              'error',
+              `subset "${subset}" of ${svc.fqdn} is not defined by any DestinationRule`,
+              dr
+                ? `defined subsets: ${(spec?.subsets ?? []).map((s) => s.name).join(', ') || 'none'}`
+                : `add a DestinationRule for host ${svc.name} with subset ${subset}`,
+            ),
           );
         return undefined;
       }
@@ -112,7 +160,13 @@ export class ClusterBuilder {
       outlier: outlier(policy),
       tls:
         policy.tls?.mode === 'SIMPLE'
-          ? { mode: 'SIMPLE', sni: policy.tls.sni, insecureSkipVerify: policy.tls.insecureSkipVerify, caCertificates: policy.tls.caCertificates, subjectAltNames: policy.tls.subjectAltNames }
+          ? {
+              mode: 'SIMPLE',
+              sni: policy.tls.sni,
+              insecureSkipVerify: policy.tls.insecureSkipVerify,
+              caCertificates: policy.tls.caCertificates,
+              subjectAltNames: policy.tls.subjectAltNames,
+            }
           : undefined,
     };
     this.clusters.set(name, cluster);
@@ -121,8 +175,17 @@ export class ClusterBuilder {
 }
 
 /** Istio: port-level settings override the top level; a subset's policy overrides both. */
-function mergePolicies(top: TrafficPolicy | undefined, port: number, subset: TrafficPolicy | undefined): TrafficPolicy {
-  const layers = [top, top?.portLevelSettings?.find((p) => p.port?.number === port), subset, subset?.portLevelSettings?.find((p) => p.port?.number === port)];
+function mergePolicies(
+  top: TrafficPolicy | undefined,
+  port: number,
+  subset: TrafficPolicy | undefined,
+): TrafficPolicy {
+  const layers = [
+    top,
+    top?.portLevelSettings?.find((p) => p.port?.number === port),
+    subset,
+    subset?.portLevelSettings?.find((p) => p.port?.number === port),
+  ];
   const out: TrafficPolicy = {};
   for (const l of layers) {
     if (!l) continue;
@@ -142,7 +205,9 @@ function lbPolicy(p: TrafficPolicy, endpoints: readonly Endpoint[]): LbPolicy {
   const ch = p.loadBalancer?.consistentHash;
   if (ch) {
     const ids = endpoints.map((e) => `${e.address}:${e.port}`);
-    const table = ch.maglev ? buildMaglev(ids, ch.maglev.tableSize ?? DEFAULT_MAGLEV_SIZE) : buildRing(ids, ch.ringHash?.minimumRingSize ?? ch.minimumRingSize ?? DEFAULT_MIN_RING_SIZE);
+    const table = ch.maglev
+      ? buildMaglev(ids, ch.maglev.tableSize ?? DEFAULT_MAGLEV_SIZE)
+      : buildRing(ids, ch.ringHash?.minimumRingSize ?? ch.minimumRingSize ?? DEFAULT_MIN_RING_SIZE);
     const ttlMs = parseDurationMs(ch.httpCookie?.ttl);
     return {
       kind: 'hash',

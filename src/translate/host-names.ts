@@ -17,7 +17,12 @@ export function qualifyHost(host: string, namespace: string): string {
 
 /** Every name a client inside the namespace may use for a Kubernetes service. */
 export function serviceAliases(name: string, namespace: string): string[] {
-  return [name, `${name}.${namespace}`, `${name}.${namespace}.svc`, `${name}.${namespace}.svc.${CLUSTER_DOMAIN}`];
+  return [
+    name,
+    `${name}.${namespace}`,
+    `${name}.${namespace}.svc`,
+    `${name}.${namespace}.svc.${CLUSTER_DOMAIN}`,
+  ];
 }
 
 export function serviceFqdn(name: string, namespace: string): string {

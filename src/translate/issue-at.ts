@@ -4,7 +4,13 @@ import type { ConfigIssue, Severity } from '../config/issues.js';
 import type { Resource } from '../config/resource.js';
 import { resourceId } from '../config/resource.js';
 
-export function issueAt(r: Resource, path: string, severity: Severity, message: string, hint?: string): ConfigIssue {
+export function issueAt(
+  r: Resource,
+  path: string,
+  severity: Severity,
+  message: string,
+  hint?: string,
+): ConfigIssue {
   const pos = r.source.lineOf(path);
   return {
     severity,

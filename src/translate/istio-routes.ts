@@ -58,13 +58,30 @@ interface Percent {
 export interface IstioHttpRule {
   name?: string;
   match?: HttpMatch[];
-  route?: { destination: Destination; weight?: number; headers?: { request?: IstioHeaders; response?: IstioHeaders } }[];
-  redirect?: { uri?: string; authority?: string; port?: number; derivePort?: string; scheme?: string; redirectCode?: number };
+  route?: {
+    destination: Destination;
+    weight?: number;
+    headers?: { request?: IstioHeaders; response?: IstioHeaders };
+  }[];
+  redirect?: {
+    uri?: string;
+    authority?: string;
+    port?: number;
+    derivePort?: string;
+    scheme?: string;
+    redirectCode?: number;
+  };
   directResponse?: { status: number; body?: { string?: string; bytes?: string } };
   rewrite?: { uri?: string; authority?: string; uriRegexRewrite?: { match: string; rewrite: string } };
   delegate?: { name: string; namespace?: string };
   timeout?: string;
-  retries?: { attempts?: number; perTryTimeout?: string; retryOn?: string; retryIgnorePreviousHosts?: boolean; backoff?: string };
+  retries?: {
+    attempts?: number;
+    perTryTimeout?: string;
+    retryOn?: string;
+    retryIgnorePreviousHosts?: boolean;
+    backoff?: string;
+  };
   fault?: {
     delay?: { fixedDelay?: string; percentage?: Percent; percent?: number };
     abort?: { httpStatus?: number; percentage?: Percent };
@@ -104,7 +121,13 @@ export interface IstioContext {
  * Compiles one StringMatch, turning a non-RE2 pattern into a config issue. `ignoreCase` (Istio
  * ignoreUriCase) applies to exact and prefix only: Envoy's case_sensitive does not touch regexes.
  */
-function stringMatcher(vs: Resource, path: string, m: StringMatch | undefined, issues: ConfigIssue[], ignoreCase = false): Matcher | undefined | null {
+function stringMatcher(
+  vs: Resource,
+  path: string,
+  m: StringMatch | undefined,
+  issues: ConfigIssue[],
+  ignoreCase = false,
+): Matcher | undefined | null {
   if (!m) return undefined;
   try {
     if (m.exact !== undefined) return exact(m.exact, ignoreCase);
@@ -132,20 +155,40 @@ const keyPath = (path: string, key: string) => path + formatPath(['_', key]).sli
 /** A condition no request meets (JWT claim headers: Umbra validates no JWTs, so no claims exist). */
 const NEVER: Matcher = { kind: 'exact', value: '\u0000never', test: () => false };
 
-function headerMatches(vs: Resource, path: string, map: Record<string, StringMatch> | undefined, issues: ConfigIssue[]): HeaderMatch[] | undefined {
+function headerMatches(
+  vs: Resource,
+  path: string,
+  map: Record<string, StringMatch> | undefined,
+  issues: ConfigIssue[],
+): HeaderMatch[] | undefined {
   if (!map) return undefined;
   return Object.entries(map).map(([name, m]) => {
     if (name.startsWith('@request.auth.claims')) {
-      issues.push(issueAt(vs, keyPath(path, name), 'warning', 'JWT claim matching is not supported by Umbra (it validates no JWTs); this condition never matches'));
+      issues.push(
+        issueAt(
+          vs,
+          keyPath(path, name),
+          'warning',
+          'JWT claim matching is not supported by Umbra (it validates no JWTs); this condition never matches',
+        ),
+      );
       return { name: name.toLowerCase(), value: NEVER };
     }
     return { name: name.toLowerCase(), value: presenceOr(vs, keyPath(path, name), m, issues) };
   });
 }
 
-function queryMatches(vs: Resource, path: string, map: Record<string, StringMatch> | undefined, issues: ConfigIssue[]): QueryMatch[] | undefined {
+function queryMatches(
+  vs: Resource,
+  path: string,
+  map: Record<string, StringMatch> | undefined,
+  issues: ConfigIssue[],
+): QueryMatch[] | undefined {
   if (!map) return undefined;
-  return Object.entries(map).map(([name, m]) => ({ name, value: presenceOr(vs, keyPath(path, name), m, issues) }));
+  return Object.entries(map).map(([name, m]) => ({
+    name,
+    value: presenceOr(vs, keyPath(path, name), m, issues),
+  }));
 }
 
 function routeMatch(vs: Resource, path: string, m: HttpMatch, issues: ConfigIssue[]): RouteMatch {
@@ -169,51 +212,104 @@ const isAuthorityHeader = (k: string) => k === ':authority' || k === 'host';
 export function istioHeaderOps(h: IstioHeaders | undefined): HeaderOps | undefined {
   if (!h) return undefined;
   const pairs = (m: Record<string, string> | undefined) => {
-    const out = m ? Object.entries(m).map(([k, v]) => [k.toLowerCase(), v] as const).filter(([k]) => !isInternalHeader(k)) : [];
+    const out = m
+      ? Object.entries(m)
+          .map(([k, v]) => [k.toLowerCase(), v] as const)
+          .filter(([k]) => !isInternalHeader(k))
+      : [];
     return out.length > 0 ? out : undefined;
   };
   const remove = h.remove?.map((x) => x.toLowerCase()).filter((k) => !isInternalHeader(k));
-  const ops: HeaderOps = { set: pairs(h.set), add: pairs(h.add), remove: remove && remove.length > 0 ? remove : undefined };
+  const ops: HeaderOps = {
+    set: pairs(h.set),
+    add: pairs(h.add),
+    remove: remove && remove.length > 0 ? remove : undefined,
+  };
   return ops.set || ops.add || ops.remove ? ops : undefined;
 }
 
 /** `host` / `:authority` under headers.request set (or add) rewrite the authority in Istio. */
 function headerAuthority(h: IstioHeaders | undefined): string | undefined {
-  const find = (m: Record<string, string> | undefined) => Object.entries(m ?? {}).find(([k]) => isAuthorityHeader(k.toLowerCase()))?.[1];
+  const find = (m: Record<string, string> | undefined) =>
+    Object.entries(m ?? {}).find(([k]) => isAuthorityHeader(k.toLowerCase()))?.[1];
   return find(h?.set) ?? find(h?.add);
 }
 
 /** Picks the service port for a destination: explicit, else the service's only port, else the listener's. */
-function destinationPort(svc: MeshService, dest: Destination, listenerPort: number | undefined): number | undefined {
+function destinationPort(
+  svc: MeshService,
+  dest: Destination,
+  listenerPort: number | undefined,
+): number | undefined {
   if (dest.port?.number) return dest.port.number;
   if (svc.ports.length === 1) return svc.ports[0].port;
   if (listenerPort !== undefined && svc.ports.some((p) => p.port === listenerPort)) return listenerPort;
   return undefined;
 }
 
-function resolveCluster(ctx: IstioContext, vs: Resource, path: string, dest: Destination, listenerPort: number | undefined, mirror = false): { cluster?: string; svc?: MeshService } {
+function resolveCluster(
+  ctx: IstioContext,
+  vs: Resource,
+  path: string,
+  dest: Destination,
+  listenerPort: number | undefined,
+  mirror = false,
+): { cluster?: string; svc?: MeshService } {
   const svc = ctx.registry.resolve(dest.host, vs.metadata.namespace);
   if (!svc) {
     ctx.issues.push(
       mirror
-        ? issueAt(vs, `${path}.host`, 'warning', `mirror host "${dest.host}" does not resolve to any Service or ServiceEntry; no copies are sent`, 'declare it with a Service (and WorkloadEntries) or a ServiceEntry')
-        : issueAt(vs, `${path}.host`, 'warning', `host "${dest.host}" does not resolve to any Service or ServiceEntry`, 'requests to it are answered 503 (no healthy upstream); declare it with a Service or a ServiceEntry'),
+        ? issueAt(
+            vs,
+            `${path}.host`,
+            'warning',
+            `mirror host "${dest.host}" does not resolve to any Service or ServiceEntry; no copies are sent`,
+            'declare it with a Service (and WorkloadEntries) or a ServiceEntry',
+          )
+        : issueAt(
+            vs,
+            `${path}.host`,
+            'warning',
+            `host "${dest.host}" does not resolve to any Service or ServiceEntry`,
+            'requests to it are answered 503 (no healthy upstream); declare it with a Service or a ServiceEntry',
+          ),
     );
     return {};
   }
   const port = destinationPort(svc, dest, listenerPort);
   if (port === undefined) {
-    ctx.issues.push(issueAt(vs, `${path}.port`, 'error', `service ${svc.fqdn} has several ports; destination.port.number is required`));
+    ctx.issues.push(
+      issueAt(
+        vs,
+        `${path}.port`,
+        'error',
+        `service ${svc.fqdn} has several ports; destination.port.number is required`,
+      ),
+    );
     return { svc };
   }
   if (!svc.ports.some((p) => p.port === port)) {
-    ctx.issues.push(issueAt(vs, `${path}.port.number`, 'error', `service ${svc.fqdn} has no port ${port}`, `ports: ${svc.ports.map((p) => p.port).join(', ')}`));
+    ctx.issues.push(
+      issueAt(
+        vs,
+        `${path}.port.number`,
+        'error',
+        `service ${svc.fqdn} has no port ${port}`,
+        `ports: ${svc.ports.map((p) => p.port).join(', ')}`,
+      ),
+    );
     return { svc };
   }
   return { cluster: ctx.clusters.get(svc, port, dest.subset, { resource: vs, path: `${path}.subset` }), svc };
 }
 
-function mirrors(ctx: IstioContext, vs: Resource, path: string, rule: IstioHttpRule, listenerPort: number | undefined): MirrorPolicy[] {
+function mirrors(
+  ctx: IstioContext,
+  vs: Resource,
+  path: string,
+  rule: IstioHttpRule,
+  listenerPort: number | undefined,
+): MirrorPolicy[] {
   const targets: { dest: Destination; ppm: number; path: string }[] = [];
   if (rule.mirror) {
     // Absent mirrorPercentage → 100 %; deprecated integer mirrorPercent applies only without it.
@@ -226,30 +322,55 @@ function mirrors(ctx: IstioContext, vs: Resource, path: string, rule: IstioHttpR
     targets.push({ dest: rule.mirror, ppm, path: `${path}.mirror` });
   }
   (rule.mirrors ?? []).forEach((m, i) =>
-    targets.push({ dest: m.destination, ppm: m.percentage ? percentToPpm(m.percentage.value ?? 0) : PPM_ALL, path: `${path}.mirrors[${i}].destination` }),
+    targets.push({
+      dest: m.destination,
+      ppm: m.percentage ? percentToPpm(m.percentage.value ?? 0) : PPM_ALL,
+      path: `${path}.mirrors[${i}].destination`,
+    }),
   );
   const out: MirrorPolicy[] = [];
   for (const t of targets) {
     const { cluster, svc } = resolveCluster(ctx, vs, t.path, t.dest, listenerPort, true);
     if (!cluster || !svc || t.ppm === 0) continue;
     const policy = findMirrorPolicy(ctx.mirrorPolicies, svc, t.dest.subset);
-    out.push(mirrorPolicy(cluster, `${svc.name}.${svc.namespace}${t.dest.subset ? `|${t.dest.subset}` : ''}`, t.ppm, policy, ctx.mirrorDefaults));
+    out.push(
+      mirrorPolicy(
+        cluster,
+        `${svc.name}.${svc.namespace}${t.dest.subset ? `|${t.dest.subset}` : ''}`,
+        t.ppm,
+        policy,
+        ctx.mirrorDefaults,
+      ),
+    );
   }
   // Comparison with a baseline (issue 9): the policy's baseline must be one of this rule's mirrors.
   return linkBaselines(
     out,
     (host, ns) => ctx.registry.resolve(host, ns)?.fqdn,
-    (m, message) => ctx.issues.push(issueAt(vs, path, 'warning', message, `MirrorPolicy ${m.policy ?? ''} sets compare.baseline`)),
+    (m, message) =>
+      ctx.issues.push(
+        issueAt(vs, path, 'warning', message, `MirrorPolicy ${m.policy ?? ''} sets compare.baseline`),
+      ),
   );
 }
 
-function pathRewrite(rule: IstioHttpRule, m: HttpMatch | undefined, vs: Resource, path: string, issues: ConfigIssue[]): PathReplacement | undefined {
+function pathRewrite(
+  rule: IstioHttpRule,
+  m: HttpMatch | undefined,
+  vs: Resource,
+  path: string,
+  issues: ConfigIssue[],
+): PathReplacement | undefined {
   const rw = rule.rewrite;
   if (!rw) return undefined;
   if (rw.uriRegexRewrite) {
     try {
       // Istio takes RE2 substitutions (\1); re2js's replaceAll wants $1.
-      return { kind: 'regex', pattern: regex(rw.uriRegexRewrite.match), substitution: rw.uriRegexRewrite.rewrite.replace(/\\(\d)/g, '$$$1') };
+      return {
+        kind: 'regex',
+        pattern: regex(rw.uriRegexRewrite.match),
+        substitution: rw.uriRegexRewrite.rewrite.replace(/\\(\d)/g, '$$$1'),
+      };
     } catch (e) {
       issues.push(issueAt(vs, `${path}.rewrite.uriRegexRewrite.match`, 'error', (e as Error).message));
       return undefined;
@@ -269,20 +390,51 @@ function pathRewrite(rule: IstioHttpRule, m: HttpMatch | undefined, vs: Resource
  * Istio: "If left unspecified, no request will be delayed" / "no request will be aborted" — an
  * absent percentage is 0 % (the deprecated integer `percent` still counts for delays).
  */
-function fault(vs: Resource, path: string, rule: IstioHttpRule, issues: ConfigIssue[]): FaultPolicy | undefined {
+function fault(
+  vs: Resource,
+  path: string,
+  rule: IstioHttpRule,
+  issues: ConfigIssue[],
+): FaultPolicy | undefined {
   const f = rule.fault;
   if (!f) return undefined;
-  const pct = (p: Percent | undefined, legacy?: number) => (p ? percentToPpm(p.value ?? 0) : legacy !== undefined ? percentToPpm(legacy) : 0);
-  const delay = f.delay?.fixedDelay ? { ms: parseDurationMs(f.delay.fixedDelay) ?? 0, ppm: pct(f.delay.percentage, f.delay.percent) } : undefined;
-  const abort = f.abort?.httpStatus ? { status: f.abort.httpStatus, ppm: pct(f.abort.percentage) } : undefined;
+  const pct = (p: Percent | undefined, legacy?: number) =>
+    p ? percentToPpm(p.value ?? 0) : legacy !== undefined ? percentToPpm(legacy) : 0;
+  const delay = f.delay?.fixedDelay
+    ? { ms: parseDurationMs(f.delay.fixedDelay) ?? 0, ppm: pct(f.delay.percentage, f.delay.percent) }
+    : undefined;
+  const abort = f.abort?.httpStatus
+    ? { status: f.abort.httpStatus, ppm: pct(f.abort.percentage) }
+    : undefined;
   if (delay && delay.ppm === 0 && !f.delay?.percentage)
-    issues.push(issueAt(vs, `${path}.fault.delay`, 'warning', 'a delay without percentage delays no request (Istio: unspecified means 0 %)', 'set percentage: {value: 100} to delay every request'));
+    issues.push(
+      issueAt(
+        vs,
+        `${path}.fault.delay`,
+        'warning',
+        'a delay without percentage delays no request (Istio: unspecified means 0 %)',
+        'set percentage: {value: 100} to delay every request',
+      ),
+    );
   if (abort && abort.ppm === 0 && !f.abort?.percentage)
-    issues.push(issueAt(vs, `${path}.fault.abort`, 'warning', 'an abort without percentage aborts no request (Istio: unspecified means 0 %)', 'set percentage: {value: 100} to abort every request'));
+    issues.push(
+      issueAt(
+        vs,
+        `${path}.fault.abort`,
+        'warning',
+        'an abort without percentage aborts no request (Istio: unspecified means 0 %)',
+        'set percentage: {value: 100} to abort every request',
+      ),
+    );
   return delay || abort ? { delay, abort } : undefined;
 }
 
-function cors(vs: Resource, path: string, rule: IstioHttpRule, issues: ConfigIssue[]): CorsPolicy | undefined {
+function cors(
+  vs: Resource,
+  path: string,
+  rule: IstioHttpRule,
+  issues: ConfigIssue[],
+): CorsPolicy | undefined {
   const c = rule.corsPolicy;
   if (!c) return undefined;
   // allowOrigins wins over the deprecated allowOrigin (istio TranslateCORSPolicy); an exact "*"
@@ -309,7 +461,11 @@ function cors(vs: Resource, path: string, rule: IstioHttpRule, issues: ConfigIss
  * Routes for one VirtualService as seen from one service port (`listenerPort`): each rule becomes
  * one route per match block (blocks are OR-ed), in rule order — Istio's first-match-wins.
  */
-export function virtualServiceRoutes(root: Resource, ctx: IstioContext, listenerPort: number | undefined): Route[] {
+export function virtualServiceRoutes(
+  root: Resource,
+  ctx: IstioContext,
+  listenerPort: number | undefined,
+): Route[] {
   const routes: Route[] = [];
   for (const { rule, resource: vs, path, index: ri } of expandRules(root, ctx.delegates, ctx.issues)) {
     const matches: (HttpMatch | undefined)[] = rule.match && rule.match.length > 0 ? rule.match : [undefined];
@@ -326,7 +482,12 @@ export function virtualServiceRoutes(root: Resource, ctx: IstioContext, listener
       if (!action) return;
       routes.push({
         name: m?.name ? `${base}.${m.name}` : matches.length > 1 ? `${base}.${mi}` : base,
-        origin: { kind: 'VirtualService', namespace: vs.metadata.namespace, name: vs.metadata.name, path: m ? `${path}.match[${mi}]` : path },
+        origin: {
+          kind: 'VirtualService',
+          namespace: vs.metadata.namespace,
+          name: vs.metadata.name,
+          path: m ? `${path}.match[${mi}]` : path,
+        },
         match: m ? routeMatch(vs, `${path}.match[${mi}]`, m, ctx.issues) : {},
         action,
         requestHeaders,
@@ -340,7 +501,8 @@ export function virtualServiceRoutes(root: Resource, ctx: IstioContext, listener
 }
 
 /** Istio's retry policy when a rule sets none (istio pilot retry.DefaultPolicy). */
-export const ISTIO_DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
+export const ISTIO_DEFAULT_RETRY_ON =
+  'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
 const DEFAULT_RETRY_ATTEMPTS = 2;
 /** Envoy's base retry back-off interval. */
 const DEFAULT_BACKOFF_MS = 25;
@@ -350,7 +512,10 @@ const DEFAULT_BACKOFF_MS = 25;
  * connect failures and 503); `attempts: 0` → none; otherwise the default with the given fields.
  * With consistent hashing, retries stay on the same endpoint unless retryIgnorePreviousHosts says so.
  */
-export function istioRetryPolicy(retries: IstioHttpRule['retries'], consistentHash: boolean): RetryPolicy | undefined {
+export function istioRetryPolicy(
+  retries: IstioHttpRule['retries'],
+  consistentHash: boolean,
+): RetryPolicy | undefined {
   if (retries && (retries.attempts ?? 0) <= 0) return undefined;
   const parsed = parseRetryOn(retries?.retryOn ?? ISTIO_DEFAULT_RETRY_ON);
   return {
@@ -396,7 +561,8 @@ function ruleAction(
     return {
       kind: 'direct',
       status: rule.directResponse.status,
-      body: b?.string ?? (b?.bytes !== undefined ? Buffer.from(b.bytes, 'base64').toString('latin1') : undefined),
+      body:
+        b?.string ?? (b?.bytes !== undefined ? Buffer.from(b.bytes, 'base64').toString('latin1') : undefined),
     };
   }
   if (!rule.route || rule.route.length === 0) {
@@ -405,7 +571,13 @@ function ruleAction(
   }
   const lone = rule.route.length === 1;
   const backends: WeightedBackend[] = rule.route.map((d, di) => {
-    const { cluster } = resolveCluster(ctx, vs, `${path}.route[${di}].destination`, d.destination, listenerPort);
+    const { cluster } = resolveCluster(
+      ctx,
+      vs,
+      `${path}.route[${di}].destination`,
+      d.destination,
+      listenerPort,
+    );
     return {
       cluster,
       // A lone destination takes all traffic whatever its weight; otherwise an unset weight is 0 (Istio).
@@ -417,11 +589,22 @@ function ruleAction(
   });
   const totalWeight = backends.reduce((a, b) => a + b.weight, 0);
   if (totalWeight === 0)
-    ctx.issues.push(issueAt(vs, `${path}.route`, 'warning', 'all route weights are 0; matching requests are answered 503', 'give at least one destination a weight above 0'));
+    ctx.issues.push(
+      issueAt(
+        vs,
+        `${path}.route`,
+        'warning',
+        'all route weights are 0; matching requests are answered 503',
+        'give at least one destination a weight above 0',
+      ),
+    );
   // Route-level authority: rewrite.authority, else a host/:authority header set on the rule.
   const authority = rule.rewrite?.authority || headerAuthority(rule.headers?.request);
   const rewritePathTo = rule.rewrite ? pathRewrite(rule, m, vs, path, ctx.issues) : undefined;
-  const consistentHash = lone && backends[0].cluster !== undefined && ctx.clusters.clusters.get(backends[0].cluster)?.lb.kind === 'hash';
+  const consistentHash =
+    lone &&
+    backends[0].cluster !== undefined &&
+    ctx.clusters.clusters.get(backends[0].cluster)?.lb.kind === 'hash';
   const retry = istioRetryPolicy(rule.retries, consistentHash);
   return {
     kind: 'forward',

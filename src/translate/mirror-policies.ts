@@ -2,7 +2,13 @@
 // overridden by any umbra.dev MirrorPolicy attached to the target Service or DestinationRule subset.
 
 import type { Resource } from '../config/resource.js';
-import type { BreakerSettings, CompareSettings, HeaderOps, MirrorPolicy, ShadowAuthority } from '../model/route-table.js';
+import type {
+  BreakerSettings,
+  CompareSettings,
+  HeaderOps,
+  MirrorPolicy,
+  ShadowAuthority,
+} from '../model/route-table.js';
 import { parseDurationMs } from './duration.js';
 import type { MeshService } from './service-registry.js';
 
@@ -65,7 +71,8 @@ export function findMirrorPolicy(
       const sameName = ref.name === svc.name || ref.name === svc.fqdn;
       if (!sameName) continue;
       if (ref.kind === 'DestinationRule' && subset !== undefined && ref.sectionName === subset) return p;
-      if ((ref.kind === 'Service' || ref.kind === 'ServiceEntry') && ref.sectionName === undefined) whole ??= p;
+      if ((ref.kind === 'Service' || ref.kind === 'ServiceEntry') && ref.sectionName === undefined)
+        whole ??= p;
       if (ref.kind === 'DestinationRule' && ref.sectionName === undefined) whole ??= p;
     }
   }
@@ -140,15 +147,24 @@ export function mirrorPolicy(
 /** Diffy's defaults, in fractions: 3 points over the noise rate, and 20 % of the field's own rate. */
 export const DEFAULT_COMPARE_THRESHOLDS = { absolute: 0.03, relative: 0.2 } as const;
 
-function compareSettings(c: NonNullable<MirrorPolicySpecView['compare']>, namespace: string): CompareSettings {
+function compareSettings(
+  c: NonNullable<MirrorPolicySpecView['compare']>,
+  namespace: string,
+): CompareSettings {
   return {
     maxBodyBytes: c.maxBodyBytes ?? 256 * 1024,
     ignoreHeaders: (c.ignoreHeaders ?? []).map((h) => h.toLowerCase()),
     ignoreFields: c.ignoreFields ?? [],
     baselineTarget: c.baseline ? { host: c.baseline.host, namespace, subset: c.baseline.subset } : undefined,
     thresholds: {
-      absolute: c.thresholds?.absolute !== undefined ? c.thresholds.absolute / 100 : DEFAULT_COMPARE_THRESHOLDS.absolute,
-      relative: c.thresholds?.relative !== undefined ? c.thresholds.relative / 100 : DEFAULT_COMPARE_THRESHOLDS.relative,
+      absolute:
+        c.thresholds?.absolute !== undefined
+          ? c.thresholds.absolute / 100
+          : DEFAULT_COMPARE_THRESHOLDS.absolute,
+      relative:
+        c.thresholds?.relative !== undefined
+          ? c.thresholds.relative / 100
+          : DEFAULT_COMPARE_THRESHOLDS.relative,
     },
   };
 }
@@ -175,10 +191,21 @@ export function linkBaselines(
     const target = m.compare?.baselineTarget;
     if (!m.compare || !target) return;
     const fqdn = resolveFqdn(target.host, target.namespace);
-    const j = fqdn === undefined ? -1 : out.findIndex((o, k) => k !== i && clusterTarget(o.cluster)?.fqdn === fqdn && clusterTarget(o.cluster)?.subset === (target.subset ?? ''));
+    const j =
+      fqdn === undefined
+        ? -1
+        : out.findIndex(
+            (o, k) =>
+              k !== i &&
+              clusterTarget(o.cluster)?.fqdn === fqdn &&
+              clusterTarget(o.cluster)?.subset === (target.subset ?? ''),
+          );
     if (j === -1) {
       const what = `${target.host}${target.subset ? ` subset ${target.subset}` : ''}`;
-      report(m, `baseline ${what} is not mirrored by this rule, so noise is not measured for ${m.name}; add it to the rule's mirrors`);
+      report(
+        m,
+        `baseline ${what} is not mirrored by this rule, so noise is not measured for ${m.name}; add it to the rule's mirrors`,
+      );
       return;
     }
     const base = out[j];

@@ -72,7 +72,10 @@ interface EndpointSliceObj {
   };
 }
 
-function selects(selector: Record<string, string> | undefined, labels: Readonly<Record<string, string>>): boolean {
+function selects(
+  selector: Record<string, string> | undefined,
+  labels: Readonly<Record<string, string>>,
+): boolean {
   if (!selector) return false;
   for (const k of Object.keys(selector)) if (labels[k] !== selector[k]) return false;
   return true;
@@ -122,7 +125,12 @@ export function buildServiceRegistry(
     const prev = byName.get(s.fqdn);
     if (prev) {
       issues.push(
-        issueAt(s.origin, 'metadata.name', 'warning', `host ${s.fqdn} is also defined by ${resourceId(prev.origin)}; the first definition is used`),
+        issueAt(
+          s.origin,
+          'metadata.name',
+          'warning',
+          `host ${s.fqdn} is also defined by ${resourceId(prev.origin)}; the first definition is used`,
+        ),
       );
       continue;
     }
@@ -165,8 +173,17 @@ function fromKubernetesService(
     if (!spec.selector) eps.push(...endpointsFromSlices(name, namespace, sp, slices, workloads));
     endpoints.set(sp.port, eps);
   }
-  if (ports.length === 0) issues.push(issueAt(r, 'spec.ports', 'warning', 'service has no ports; it receives no traffic'));
-  return { name, namespace, fqdn: serviceFqdn(name, namespace), aliases: serviceAliases(name, namespace), ports, endpoints, origin: r };
+  if (ports.length === 0)
+    issues.push(issueAt(r, 'spec.ports', 'warning', 'service has no ports; it receives no traffic'));
+  return {
+    name,
+    namespace,
+    fqdn: serviceFqdn(name, namespace),
+    aliases: serviceAliases(name, namespace),
+    ports,
+    endpoints,
+    origin: r,
+  };
 }
 
 /** Services without a selector take their endpoints from EndpointSlices (kubernetes.io/service-name). */
@@ -179,14 +196,22 @@ function endpointsFromSlices(
 ): Endpoint[] {
   const out: Endpoint[] = [];
   for (const s of slices) {
-    if (s.metadata.namespace !== namespace || s.metadata.labels?.['kubernetes.io/service-name'] !== name) continue;
-    const port = (s.spec.ports ?? []).find((p) => (p.name ?? '') === (sp.name ?? '') || (s.spec.ports ?? []).length === 1);
+    if (s.metadata.namespace !== namespace || s.metadata.labels?.['kubernetes.io/service-name'] !== name)
+      continue;
+    const port = (s.spec.ports ?? []).find(
+      (p) => (p.name ?? '') === (sp.name ?? '') || (s.spec.ports ?? []).length === 1,
+    );
     if (!port?.port) continue;
     for (const e of s.spec.endpoints ?? []) {
       if (e.conditions?.ready === false) continue;
       const pod = workloads.find((w) => w.namespace === namespace && w.name === e.targetRef?.name);
       for (const address of e.addresses)
-        out.push({ address, port: port.port, labels: pod?.labels ?? {}, workload: `${namespace}/${e.targetRef?.name ?? address}` });
+        out.push({
+          address,
+          port: port.port,
+          labels: pod?.labels ?? {},
+          workload: `${namespace}/${e.targetRef?.name ?? address}`,
+        });
     }
   }
   return out;
@@ -205,14 +230,43 @@ function fromServiceEntry(r: Resource, workloads: readonly Workload[], issues: C
   if (resolution === 'STATIC')
     (spec.endpoints ?? []).forEach((e, i) => {
       if (e.address && !isIP(e.address) && !e.address.startsWith('unix://'))
-        issues.push(issueAt(r, `spec.endpoints[${i}].address`, 'error', `"${e.address}" is not an IP address; resolution STATIC needs IP endpoints`, 'use resolution: DNS for host names'));
+        issues.push(
+          issueAt(
+            r,
+            `spec.endpoints[${i}].address`,
+            'error',
+            `"${e.address}" is not an IP address; resolution STATIC needs IP endpoints`,
+            'use resolution: DNS for host names',
+          ),
+        );
     });
-  if (resolution === 'DYNAMIC_DNS') issues.push(issueAt(r, 'spec.resolution', 'warning', 'DYNAMIC_DNS is not supported by Umbra; treated as DNS'));
+  if (resolution === 'DYNAMIC_DNS')
+    issues.push(
+      issueAt(r, 'spec.resolution', 'warning', 'DYNAMIC_DNS is not supported by Umbra; treated as DNS'),
+    );
   spec.hosts.forEach((h, i) => {
-    if (h.startsWith('*')) issues.push(issueAt(r, `spec.hosts[${i}]`, 'warning', `wildcard host "${h}" is not supported by Umbra; ignored`, 'list each host name'));
+    if (h.startsWith('*'))
+      issues.push(
+        issueAt(
+          r,
+          `spec.hosts[${i}]`,
+          'warning',
+          `wildcard host "${h}" is not supported by Umbra; ignored`,
+          'list each host name',
+        ),
+      );
   });
   (spec.addresses ?? []).forEach((a, i) => {
-    if (a.includes('/')) issues.push(issueAt(r, `spec.addresses[${i}]`, 'warning', `CIDR range ${a} is not supported by Umbra; ignored`, 'list single addresses'));
+    if (a.includes('/'))
+      issues.push(
+        issueAt(
+          r,
+          `spec.addresses[${i}]`,
+          'warning',
+          `CIDR range ${a} is not supported by Umbra; ignored`,
+          'list single addresses',
+        ),
+      );
   });
   const vips = (spec.addresses ?? []).filter((a) => !a.includes('/')).map((a) => a.toLowerCase());
   const ports: ServicePort[] = (spec.ports ?? []).map((p) => ({
@@ -230,7 +284,11 @@ function fromServiceEntry(r: Resource, workloads: readonly Workload[], issues: C
     ready: Boolean(e.address),
   }));
   if (spec.workloadSelector?.labels)
-    members.push(...workloads.filter((w) => w.namespace === namespace && w.ready && selects(spec.workloadSelector!.labels, w.labels)));
+    members.push(
+      ...workloads.filter(
+        (w) => w.namespace === namespace && w.ready && selects(spec.workloadSelector!.labels, w.labels),
+      ),
+    );
   return spec.hosts
     .filter((h) => !h.startsWith('*'))
     .map((host) => {
@@ -239,9 +297,18 @@ function fromServiceEntry(r: Resource, workloads: readonly Workload[], issues: C
         // DNS (or NONE) with no endpoints: the host itself is the endpoint (resolved per connection).
         const eps: Endpoint[] =
           members.length === 0 && resolution !== 'STATIC' && !spec.workloadSelector
-            ? [{ address: host, port: typeof sp.targetPort === 'number' ? sp.targetPort : sp.port, labels: {}, workload: host }]
+            ? [
+                {
+                  address: host,
+                  port: typeof sp.targetPort === 'number' ? sp.targetPort : sp.port,
+                  labels: {},
+                  workload: host,
+                },
+              ]
             : members.flatMap((w) => {
-                const port = (sp.name ? w.ports[sp.name] : undefined) ?? (typeof sp.targetPort === 'number' ? sp.targetPort : sp.port);
+                const port =
+                  (sp.name ? w.ports[sp.name] : undefined) ??
+                  (typeof sp.targetPort === 'number' ? sp.targetPort : sp.port);
                 return [{ address: w.address, port, labels: w.labels, workload: `${w.namespace}/${w.name}` }];
               });
         endpoints.set(sp.port, eps);

@@ -24,11 +24,26 @@ test('apply, get, delete and status against a running umbra, surviving a restart
   const v2 = await startEchoServer();
   const dir = mkdtempSync(join(tmpdir(), 'umbra-cli-'));
   const files = join(dir, 'resources.yaml');
-  writeFileSync(files, `${seed('service.yaml')}---\n${workloadEntry('httpbin-v1', v1.port, { app: 'httpbin', version: 'v1' })}---\n${workloadEntry('httpbin-v2', v2.port, { app: 'httpbin', version: 'v2' })}`);
+  writeFileSync(
+    files,
+    `${seed('service.yaml')}---\n${workloadEntry('httpbin-v1', v1.port, { app: 'httpbin', version: 'v1' })}---\n${workloadEntry('httpbin-v2', v2.port, { app: 'httpbin', version: 'v2' })}`,
+  );
   const [listen, adminPort] = [await freePort(), await freePort()];
   const admin = `127.0.0.1:${adminPort}`;
   const proxy = `http://127.0.0.1:${listen}`;
-  const args = ['run', '-f', files, '--listen', `127.0.0.1:${listen}`, '--admin', admin, '--state-dir', join(dir, 'state'), '--access-log', 'off'];
+  const args = [
+    'run',
+    '-f',
+    files,
+    '--listen',
+    `127.0.0.1:${listen}`,
+    '--admin',
+    admin,
+    '--state-dir',
+    join(dir, 'state'),
+    '--access-log',
+    'off',
+  ];
   let umbra = startCli(args);
   try {
     await umbra.waitForOutput(/serving config/, 15_000);
@@ -46,7 +61,9 @@ test('apply, get, delete and status against a running umbra, surviving a restart
     assert.equal(v1.requests.at(-1)?.url, '/after-apply');
 
     // A bad resource is refused with reasons and changes nothing.
-    const bad = await runCli(['apply', '-f', '-', '--admin', admin], { input: seed('mirror.yaml').replace('value: 100.0', 'value: 101') });
+    const bad = await runCli(['apply', '-f', '-', '--admin', admin], {
+      input: seed('mirror.yaml').replace('value: 100.0', 'value: 101'),
+    });
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /stdin:\d+:\d+: error: .*mirrorPercentage\.value/);
     const got = await runCli(['get', 'vs', 'httpbin', '-o', 'yaml', '--admin', admin]);
@@ -60,7 +77,10 @@ test('apply, get, delete and status against a running umbra, surviving a restart
     await waitFor(() => v2.requests.find((r) => r.url === '/mirrored'), 5000);
     assert.equal(v2.requests.find((r) => r.url === '/mirrored')?.headers.host, 'httpbin-shadow:8000');
     const status = await runCli(['status', '--admin', admin]);
-    assert.match(status.stdout, /mirror httpbin\.default\|v2 100% → outbound\|8000\|v2\|httpbin\.default\.svc\.cluster\.local/);
+    assert.match(
+      status.stdout,
+      /mirror httpbin\.default\|v2 100% → outbound\|8000\|v2\|httpbin\.default\.svc\.cluster\.local/,
+    );
     assert.match(status.stdout, /mirror httpbin\.default\|v2: sent 1,/);
 
     // Restart: what was applied is still there.

@@ -18,7 +18,13 @@ function file(name: string, text: string): string {
 
 test('the seed files validate cleanly', async () => {
   const seed = join(REPO_ROOT, 'examples/seed');
-  const r = await runCli(['validate', '-f', join(seed, 'service.yaml'), join(seed, 'workloads.yaml'), join(seed, 'route-v1.yaml')]);
+  const r = await runCli([
+    'validate',
+    '-f',
+    join(seed, 'service.yaml'),
+    join(seed, 'workloads.yaml'),
+    join(seed, 'route-v1.yaml'),
+  ]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /5 resources in 3 files: 0 errors, 0 warnings/);
 });
@@ -29,7 +35,10 @@ test('a misspelt field is an error with file, line and a suggestion', async () =
   const line = yaml.split('\n').findIndex((l) => l.includes('mirrorPercentge')) + 1;
   const r = await runCli(['validate', '-f', p]);
   assert.equal(r.code, 1);
-  assert.match(r.stdout, new RegExp(`${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${line}:\\d+: error: .*mirrorPercentge`));
+  assert.match(
+    r.stdout,
+    new RegExp(`${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${line}:\\d+: error: .*mirrorPercentge`),
+  );
   assert.match(r.stdout, /mirrorPercentage/); // the hint
 });
 
@@ -39,11 +48,19 @@ test('mirrorPercentage 101 is an error naming the field and its line', async () 
   const line = yaml.split('\n').findIndex((l) => l.includes('value: 101')) + 1;
   const r = await runCli(['validate', '-f', p]);
   assert.equal(r.code, 1);
-  assert.match(r.stdout, new RegExp(`vs\\.yaml:${line}:\\d+: error: VirtualService default/app spec\\.http\\[0\\]\\.mirrorPercentage\\.value`));
+  assert.match(
+    r.stdout,
+    new RegExp(
+      `vs\\.yaml:${line}:\\d+: error: VirtualService default/app spec\\.http\\[0\\]\\.mirrorPercentage\\.value`,
+    ),
+  );
 });
 
 test('a route to an undefined subset is reported across files', async () => {
-  const p = file('mesh.yaml', `${twoVersionService(1, 2)}---\n${routeToV1('mirror:\n  host: app\n  subset: v3')}`);
+  const p = file(
+    'mesh.yaml',
+    `${twoVersionService(1, 2)}---\n${routeToV1('mirror:\n  host: app\n  subset: v3')}`,
+  );
   const r = await runCli(['validate', '-f', p]);
   assert.equal(r.code, 1);
   assert.match(r.stdout, /subset "v3" of app\.default\.svc\.cluster\.local is not defined/);

@@ -6,14 +6,29 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Pool, request } from 'undici';
-import { freePort, startDelayServer, startEchoServer, startHungServer, startRecordingServer, waitFor, type TestServer } from '../helpers/servers.js';
+import {
+  freePort,
+  startDelayServer,
+  startEchoServer,
+  startHungServer,
+  startRecordingServer,
+  waitFor,
+  type TestServer,
+} from '../helpers/servers.js';
 import { MIRROR_V2, routeToV1, twoVersionService } from '../helpers/mesh-yaml.js';
 import { startTestUmbra, type TestUmbra } from '../helpers/umbra.js';
 
-async function withMesh(v2: TestServer | number, mirrorYaml: string, fn: (u: TestUmbra, v1: TestServer) => Promise<void>): Promise<void> {
+async function withMesh(
+  v2: TestServer | number,
+  mirrorYaml: string,
+  fn: (u: TestUmbra, v1: TestServer) => Promise<void>,
+): Promise<void> {
   const v1 = await startEchoServer();
   const v2Port = typeof v2 === 'number' ? v2 : v2.port;
-  const u = await startTestUmbra({ 'mesh.yaml': twoVersionService(v1.port, v2Port), 'vs.yaml': routeToV1(mirrorYaml) });
+  const u = await startTestUmbra({
+    'mesh.yaml': twoVersionService(v1.port, v2Port),
+    'vs.yaml': routeToV1(mirrorYaml),
+  });
   try {
     await fn(u, v1);
   } finally {
@@ -129,7 +144,11 @@ test('a 5 MiB POST reaches v1 and v2 byte-identical', async () => {
   const v2 = await startEchoServer();
   await withMesh(v2, MIRROR_V2, async (u, v1) => {
     const body = randomBytes(5 * 1024 * 1024);
-    const r = await request(`${u.proxyUrl}/upload`, { method: 'POST', body, headers: { host: 'app:8000', 'content-type': 'application/octet-stream' } });
+    const r = await request(`${u.proxyUrl}/upload`, {
+      method: 'POST',
+      body,
+      headers: { host: 'app:8000', 'content-type': 'application/octet-stream' },
+    });
     const echo = JSON.parse(await r.body.text());
     assert.equal(r.statusCode, 200);
     assert.equal(echo.bodySha256, sha(body));
@@ -164,7 +183,11 @@ test('a chunked upload is mirrored whole, and a slow-reading mirror is aborted, 
     async function* chunks() {
       for (let i = 0; i < body.length; i += 256 * 1024) yield body.subarray(i, i + 256 * 1024);
     }
-    const r = await request(`${u.proxyUrl}/upload`, { method: 'PUT', body: Readable.from(chunks()), headers: { host: 'app:8000' } });
+    const r = await request(`${u.proxyUrl}/upload`, {
+      method: 'PUT',
+      body: Readable.from(chunks()),
+      headers: { host: 'app:8000' },
+    });
     const echo = JSON.parse(await r.body.text());
     assert.equal(r.statusCode, 200);
     assert.equal(echo.bodyBytes, body.length);

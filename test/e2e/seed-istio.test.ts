@@ -37,7 +37,9 @@ async function gunicorn(): Promise<Workload> {
 
 /** The seed's own client command: curl through the proxy, as the curl pod's sidecar would see it. */
 async function curlHeaders(proxyUrl: string): Promise<string> {
-  const { stdout } = await run('curl', ['-sS', '--max-time', '10', 'http://httpbin:8000/headers'], { env: { ...process.env, http_proxy: proxyUrl, no_proxy: '' } });
+  const { stdout } = await run('curl', ['-sS', '--max-time', '10', 'http://httpbin:8000/headers'], {
+    env: { ...process.env, http_proxy: proxyUrl, no_proxy: '' },
+  });
   return stdout;
 }
 
@@ -52,7 +54,10 @@ async function seedScenario(start: (name: string) => Promise<Workload>): Promise
   const v2 = await start('httpbin-v2');
   const umbra = await startTestUmbra({
     'service.yaml': seed('service.yaml'),
-    'workloads.yaml': workloadEntry('httpbin-v1', v1.port, { app: 'httpbin', version: 'v1' }) + '---\n' + workloadEntry('httpbin-v2', v2.port, { app: 'httpbin', version: 'v2' }),
+    'workloads.yaml':
+      workloadEntry('httpbin-v1', v1.port, { app: 'httpbin', version: 'v1' }) +
+      '---\n' +
+      workloadEntry('httpbin-v2', v2.port, { app: 'httpbin', version: 'v2' }),
   });
   try {
     // Step 1: all traffic to v1.
@@ -72,7 +77,10 @@ async function seedScenario(start: (name: string) => Promise<Workload>): Promise
     assert.equal(second.headers.Host, 'httpbin:8000');
     await waitFor(() => v2.logs().length === 1, 5000);
     assert.equal(v1.logs().length, 2);
-    assert.match(v2.logs()[0], /"GET \/headers HTTP\/1.1" 200 \d+ "-" "curl\/[\d.]+" host=httpbin-shadow:8000$/);
+    assert.match(
+      v2.logs()[0],
+      /"GET \/headers HTTP\/1.1" 200 \d+ "-" "curl\/[\d.]+" host=httpbin-shadow:8000$/,
+    );
     assert.match(v1.logs()[1], /host=httpbin:8000$/);
   } finally {
     await umbra.close();
@@ -82,4 +90,8 @@ async function seedScenario(start: (name: string) => Promise<Workload>): Promise
 
 test('seed task (Istio API) with the built-in httpbin', () => seedScenario(builtin));
 
-test('seed task (Istio API) with the real httpbin under gunicorn', { skip: !gunicornAvailable() && 'gunicorn/python3-httpbin not installed (.ci/run installs them)' }, () => seedScenario(gunicorn));
+test(
+  'seed task (Istio API) with the real httpbin under gunicorn',
+  { skip: !gunicornAvailable() && 'gunicorn/python3-httpbin not installed (.ci/run installs them)' },
+  () => seedScenario(gunicorn),
+);

@@ -14,7 +14,10 @@ export interface TestUmbra extends Umbra {
   write(name: string, yaml: string): string;
 }
 
-export async function startTestUmbra(files: Record<string, string>, extra: Partial<UmbraOptions> = {}): Promise<TestUmbra> {
+export async function startTestUmbra(
+  files: Record<string, string>,
+  extra: Partial<UmbraOptions> = {},
+): Promise<TestUmbra> {
   const dir = mkdtempSync(join(tmpdir(), 'umbra-test-'));
   const write = (name: string, yaml: string) => {
     const p = join(dir, 'config', name);
@@ -48,7 +51,12 @@ export async function startTestUmbra(files: Record<string, string>, extra: Parti
 }
 
 /** WorkloadEntry YAML for a workload listening on 127.0.0.1:port. */
-export function workloadEntry(name: string, port: number, labels: Record<string, string>, portName = 'http'): string {
+export function workloadEntry(
+  name: string,
+  port: number,
+  labels: Record<string, string>,
+  portName = 'http',
+): string {
   const l = Object.entries(labels)
     .map(([k, v]) => `    ${k}: ${v}`)
     .join('\n');

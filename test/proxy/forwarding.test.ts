@@ -19,9 +19,20 @@ interface Echo {
 test('host name forms, headers both ways, and local replies', async () => {
   const v1 = await startEchoServer();
   const v2 = await startEchoServer();
-  const u = await startTestUmbra({ 'mesh.yaml': twoVersionService(v1.port, v2.port), 'vs.yaml': routeToV1(MIRROR_V2) });
+  const u = await startTestUmbra({
+    'mesh.yaml': twoVersionService(v1.port, v2.port),
+    'vs.yaml': routeToV1(MIRROR_V2),
+  });
   try {
-    for (const host of ['app', 'app:8000', 'app.default', 'app.default:8000', 'app.default.svc', 'app.default.svc.cluster.local:8000', 'APP.Default.svc.cluster.local.']) {
+    for (const host of [
+      'app',
+      'app:8000',
+      'app.default',
+      'app.default:8000',
+      'app.default.svc',
+      'app.default.svc.cluster.local:8000',
+      'APP.Default.svc.cluster.local.',
+    ]) {
       const r = await request(`${u.proxyUrl}/h?x=1`, { headers: { host } });
       assert.equal(r.statusCode, 200, host);
       const echo = (await r.body.json()) as Echo;
@@ -32,16 +43,16 @@ test('host name forms, headers both ways, and local replies', async () => {
     const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
     // node:http, because undici refuses to send hop-by-hop headers at all.
     const echo = (await httpGet(u.listener.address.port, '/headers', {
-        host: 'app:8000',
-        connection: 'keep-alive, x-drop-me',
-        'x-drop-me': 'secret',
-        'keep-alive': 'timeout=5',
-        'proxy-authorization': 'Basic Zm9vOmJhcg==',
-        'x-request-id': 'given-id-1',
-        'x-forwarded-for': '203.0.113.7',
-        traceparent,
-        'x-b3-traceid': '80f198ee56343ba864fe8b2a57d3eff7',
-        'x-envoy-attempt-count': '9',
+      host: 'app:8000',
+      connection: 'keep-alive, x-drop-me',
+      'x-drop-me': 'secret',
+      'keep-alive': 'timeout=5',
+      'proxy-authorization': 'Basic Zm9vOmJhcg==',
+      'x-request-id': 'given-id-1',
+      'x-forwarded-for': '203.0.113.7',
+      traceparent,
+      'x-b3-traceid': '80f198ee56343ba864fe8b2a57d3eff7',
+      'x-envoy-attempt-count': '9',
     })) as Echo;
     const h = echo.headers;
     assert.equal(h.host, 'app:8000');
@@ -56,7 +67,10 @@ test('host name forms, headers both ways, and local replies', async () => {
     assert.equal(h.traceparent, traceparent);
     assert.equal(h['x-b3-traceid'], '80f198ee56343ba864fe8b2a57d3eff7');
     // The copy carries the same request id and trace context, a -shadow host and the marker.
-    const copy = await waitFor(() => v2.requests.find((x) => x.headers['x-request-id'] === 'given-id-1'), 3000);
+    const copy = await waitFor(
+      () => v2.requests.find((x) => x.headers['x-request-id'] === 'given-id-1'),
+      3000,
+    );
     assert.equal(copy.headers.host, 'app-shadow:8000');
     assert.equal(copy.headers.traceparent, traceparent);
     assert.equal(copy.headers['x-umbra-mirror'], 'app.default|v2');
@@ -66,15 +80,27 @@ test('host name forms, headers both ways, and local replies', async () => {
     const generated = v1.requests.at(-1)!.headers['x-request-id'] as string;
     assert.match(generated, /^[0-9a-f-]{36}$/);
     await waitFor(() => u.accessLines.filter((l) => l.includes(generated)).length === 2, 3000);
-    const [primary, mirror] = [u.accessLines.find((l) => l.includes(generated) && !l.includes('mirror='))!, u.accessLines.find((l) => l.includes(generated) && l.includes('mirror='))!];
-    assert.match(primary, /"GET \/gen HTTP\/1\.1" 200 - 0 \d+ \d+ "-" "[0-9a-f-]{36}" "app:8000" "127\.0\.0\.1:\d+" route=default\/app#0$/);
-    assert.match(mirror, /"GET \/gen HTTP\/1\.1" 200 - 0 \d+ \d+ "-" "[0-9a-f-]{36}" "app-shadow:8000" "127\.0\.0\.1:\d+" route=- mirror=app\.default\|v2$/);
+    const [primary, mirror] = [
+      u.accessLines.find((l) => l.includes(generated) && !l.includes('mirror='))!,
+      u.accessLines.find((l) => l.includes(generated) && l.includes('mirror='))!,
+    ];
+    assert.match(
+      primary,
+      /"GET \/gen HTTP\/1\.1" 200 - 0 \d+ \d+ "-" "[0-9a-f-]{36}" "app:8000" "127\.0\.0\.1:\d+" route=default\/app#0$/,
+    );
+    assert.match(
+      mirror,
+      /"GET \/gen HTTP\/1\.1" 200 - 0 \d+ \d+ "-" "[0-9a-f-]{36}" "app-shadow:8000" "127\.0\.0\.1:\d+" route=- mirror=app\.default\|v2$/,
+    );
 
     // Unknown host: 404 NR, never an open proxy.
     const unknown = await request(`${u.proxyUrl}/`, { headers: { host: 'example.com' } });
     assert.equal(unknown.statusCode, 404);
     assert.match(await unknown.body.text(), /no service or route for host "example\.com"/);
-    const abs = await rawRequest(u.listener.address.port, 'GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n');
+    const abs = await rawRequest(
+      u.listener.address.port,
+      'GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n',
+    );
     assert.match(abs, /^HTTP\/1\.1 404/);
   } finally {
     await u.close();
@@ -109,7 +135,11 @@ spec:
     assert.equal(e.statusCode, 503);
     assert.equal(await e.body.text(), 'no healthy upstream\n');
     // Istio's default retry policy retried the connect failure twice first: Envoy flags that UF,URX.
-    await waitFor(() => u.accessLines.some((l) => / 503 UF,URX /.test(l)) && u.accessLines.some((l) => / 503 UH /.test(l)), 2000);
+    await waitFor(
+      () =>
+        u.accessLines.some((l) => / 503 UF,URX /.test(l)) && u.accessLines.some((l) => / 503 UH /.test(l)),
+      2000,
+    );
   } finally {
     await u.close();
     await v2.close();

@@ -11,9 +11,16 @@ import { startTestUmbra } from '../helpers/umbra.js';
 test('file changes reload; in-flight requests finish; a bad file keeps the last good config', async () => {
   const v1 = await startDelayServer(300);
   const v2 = await startEchoServer();
-  const u = await startTestUmbra({ 'mesh.yaml': twoVersionService(v1.port, v2.port), 'vs.yaml': routeToV1() });
+  const u = await startTestUmbra({
+    'mesh.yaml': twoVersionService(v1.port, v2.port),
+    'vs.yaml': routeToV1(),
+  });
   try {
-    const send = (path: string) => request(`${u.proxyUrl}${path}`, { headers: { host: 'app:8000' } }).then(async (r) => ({ status: r.statusCode, body: await r.body.text() }));
+    const send = (path: string) =>
+      request(`${u.proxyUrl}${path}`, { headers: { host: 'app:8000' } }).then(async (r) => ({
+        status: r.statusCode,
+        body: await r.body.text(),
+      }));
     const before = u.state.table.version;
     // A request in flight while the mirror rule arrives (v1 answers after 300 ms).
     const inflight = send('/slow');
@@ -22,7 +29,10 @@ test('file changes reload; in-flight requests finish; a bad file keeps the last 
     await waitFor(() => u.state.table.version > before, 1000);
     assert.equal((await inflight).status, 200);
     // The request that started before the swap used the old table: no copy of it.
-    assert.equal(v2.requests.some((r) => r.url === '/slow'), false);
+    assert.equal(
+      v2.requests.some((r) => r.url === '/slow'),
+      false,
+    );
     await send('/new');
     await waitFor(() => v2.requests.some((r) => r.url === '/new'), 2000);
 
@@ -32,10 +42,15 @@ test('file changes reload; in-flight requests finish; a bad file keeps the last 
     await waitFor(() => u.state.lastLoad && !u.state.lastLoad.applied, 2000);
     assert.equal(u.state.table.version, good);
     assert.ok(u.logs.some((l) => /rejected; still serving/.test(l)));
-    assert.ok(u.logs.some((l) => /vs\.yaml:\d+:\d+: error: .*mirrorPercentage\.value/.test(l)), u.logs.join('\n'));
+    assert.ok(
+      u.logs.some((l) => /vs\.yaml:\d+:\d+: error: .*mirrorPercentage\.value/.test(l)),
+      u.logs.join('\n'),
+    );
     await send('/still-mirrored');
     await waitFor(() => v2.requests.some((r) => r.url === '/still-mirrored'), 2000);
-    const dump = (await (await request(`${u.adminUrl}/config_dump`)).body.json()) as { lastLoad: { applied: boolean; issues: unknown[] } };
+    const dump = (await (await request(`${u.adminUrl}/config_dump`)).body.json()) as {
+      lastLoad: { applied: boolean; issues: unknown[] };
+    };
     assert.equal(dump.lastLoad.applied, false);
     assert.ok(dump.lastLoad.issues.length > 0);
   } finally {

@@ -141,7 +141,9 @@ test('two workers serve one listener; apply, counters, a crashed worker and shut
     assert.equal(gw.code, 0, gw.stderr);
     const before = v1.requests.length;
     for (let i = 0; i < 6; i++) {
-      const r = await request(`http://127.0.0.1:${gwPort}/edge?i=${i}`, { headers: { host: 'edge.example', connection: 'close' } });
+      const r = await request(`http://127.0.0.1:${gwPort}/edge?i=${i}`, {
+        headers: { host: 'edge.example', connection: 'close' },
+      });
       await r.body.dump();
       assert.equal(r.statusCode, 200);
     }

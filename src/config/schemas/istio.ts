@@ -47,9 +47,7 @@ export const stringMatch = strictObject(stringMatchShape).superRefine((m, ctx) =
 export const presenceOrStringMatch = strictObject({
   ...stringMatchShape,
   regex: z.union([z.literal('*'), re2]).optional(),
-}).superRefine((m, ctx) =>
-  oneOf(m, ['exact', 'prefix', 'regex'], ctx, { allowNone: true }),
-);
+}).superRefine((m, ctx) => oneOf(m, ['exact', 'prefix', 'regex'], ctx, { allowNone: true }));
 
 const subsetName = named('label');
 

@@ -113,7 +113,10 @@ export const compare = strictObject({
   baseline: strictObject({ host: z.string().min(1), subset: z.string().min(1).optional() }).optional(),
   /** Diffy-style verdict thresholds, in percent: a field is reported when its candidate difference
    *  rate exceeds its noise rate by `absolute` points and by `relative` % of its own rate. */
-  thresholds: strictObject({ absolute: percentDouble.optional(), relative: percentDouble.optional() }).optional(),
+  thresholds: strictObject({
+    absolute: percentDouble.optional(),
+    relative: percentDouble.optional(),
+  }).optional(),
 });
 
 export const mirrorPolicySpec = withChecks(
