@@ -16,7 +16,7 @@ import type {
   LbPolicy,
   OutlierDetection,
 } from '../model/route-table.js';
-import { parseDurationMs } from './duration.js';
+import { parseDurationMs } from '../config/duration.js';
 import { qualifyHost } from './host-names.js';
 import { issueAt } from './issue-at.js';
 import type { MeshService } from './service-registry.js';

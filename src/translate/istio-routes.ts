@@ -22,7 +22,7 @@ import type {
   WeightedBackend,
 } from '../model/route-table.js';
 import type { ClusterBuilder } from './clusters.js';
-import { parseDurationMs } from './duration.js';
+import { parseDurationMs } from '../config/duration.js';
 import { formatPath } from '../config/yaml-source.js';
 import { issueAt } from './issue-at.js';
 import { expandRules } from './istio-delegates.js';

@@ -9,7 +9,7 @@ import type {
   MirrorPolicy,
   ShadowAuthority,
 } from '../model/route-table.js';
-import { parseDurationMs } from './duration.js';
+import { parseDurationMs } from '../config/duration.js';
 import type { MeshService } from './service-registry.js';
 
 export interface MirrorDefaults {

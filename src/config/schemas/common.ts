@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { compileRegex, RegexSyntaxError } from '../../model/matchers.js';
+import { parseDurationMs } from '../duration.js';
 
 // ---------------------------------------------------------------------------------------------
 // Unknown fields and "did you mean"
@@ -150,35 +151,6 @@ export const percentDouble = z
 
 // ---------------------------------------------------------------------------------------------
 // Durations
-
-const DURATION_UNIT_MS: Record<string, number> = {
-  h: 3_600_000,
-  m: 60_000,
-  s: 1000,
-  ms: 1,
-  us: 0.001,
-  µs: 0.001,
-  ns: 1e-6,
-};
-const DURATION_PART = /(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g;
-
-/**
- * Go `time.ParseDuration` syntax as used in Istio resources ("1h2m3.5s", "100ms", "250us"),
- * without a sign; "0" alone is zero. Returns milliseconds, or undefined when not a duration.
- * (Negative values are refused by the schema before this is reached.)
- */
-export function parseDurationMs(text: string): number | undefined {
-  const t = text.trim();
-  if (t === '0') return 0;
-  let total = 0;
-  let consumed = 0;
-  for (const m of t.matchAll(DURATION_PART)) {
-    if (m.index !== consumed) return undefined;
-    total += Number(m[1]) * DURATION_UNIT_MS[m[2]];
-    consumed += m[0].length;
-  }
-  return consumed === t.length && consumed > 0 ? total : undefined;
-}
 
 /** Istio/Go duration string, ≥ 0. Kept as text in the spec; translate converts it. */
 export const duration = z

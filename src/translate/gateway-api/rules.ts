@@ -27,7 +27,7 @@ import type {
   RouteMatch,
   WeightedBackend,
 } from '../../model/route-table.js';
-import { parseDurationMs } from '../duration.js';
+import { parseDurationMs } from '../../config/duration.js';
 import { istioRetryPolicy, ISTIO_DEFAULT_RETRY_ON } from '../istio-routes.js';
 import { issueAt } from '../issue-at.js';
 import { findMirrorPolicy, linkBaselines, mirrorPolicy } from '../mirror-policies.js';
