@@ -2,18 +2,19 @@
 // cleanly. Used by `umbra run`, by the demo, and by tests that need the real thing on port 0.
 
 import type { Server } from 'node:http';
-import { formatIssue, type ConfigIssue } from '../config/issues.js';
+import { formatIssue } from '../config/issues.js';
 import { startAdmin } from '../admin/admin-server.js';
 import { startListener, type Listener } from '../proxy/listener.js';
 import { Proxy } from '../proxy/proxy.js';
 import type { DownstreamOptions } from '../proxy/downstream-options.js';
 import { findVirtualHost } from '../proxy/router.js';
-import { DEFAULT_MIRROR, type MirrorDefaults } from '../translate/mirror-policies.js';
-import { AppliedStore } from './applied-store.js';
+import type { MirrorDefaults } from '../translate/mirror-policies.js';
 import { ConfigLoader } from './config-loader.js';
 import { ConfigState } from './config-state.js';
 import { startGatewayListeners, type GatewayListeners } from './gateway-listeners.js';
 import { selfAddresses } from './self-addresses.js';
+import { openControlPlaneSources } from './control-plane-sources.js';
+import { StartupError } from './startup-error.js';
 import { Telemetry } from '../telemetry/telemetry.js';
 import type { KubernetesOptions } from '../kubernetes/kube-source.js';
 import { startComparison, stopComparison, type CompareOptions } from '../compare/start.js';
@@ -59,34 +60,11 @@ export interface Umbra {
   close(drainMs?: number): Promise<void>;
 }
 
-export class StartupError extends Error {
-  constructor(
-    message: string,
-    readonly issues: readonly ConfigIssue[],
-  ) {
-    super(message);
-  }
-}
+export { StartupError };
 
 export async function startUmbra(o: UmbraOptions): Promise<Umbra> {
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const state = new ConfigState();
-  const store = new AppliedStore(o.stateDir);
-  const storeIssues = store.load();
-  const mirrorDefaults = { ...DEFAULT_MIRROR, ...o.mirror };
-  // Filled in once the listener is bound (port 0 is only known then); later loads refuse self-mirrors.
-  const self = selfAddresses(o.listen.host, o.listen.port);
-  let kube;
-  try {
-    // Loaded only with --kubernetes: @kubernetes/client-node costs ~75 MiB of RSS and ~0.5 s of start-up.
-    kube = o.kubernetes
-      ? await (
-          await import('../kubernetes/start.js')
-        ).startKubernetesSource(o.kubernetes, o.namespace ?? 'default', log)
-      : undefined;
-  } catch (e) {
-    throw new StartupError(`kubernetes: ${(e as Error).message}`, []);
-  }
+  const { state, store, storeIssues, mirrorDefaults, self, kube } = await openControlPlaneSources(o, log);
   const loader = new ConfigLoader(state, {
     paths: o.files,
     store,

@@ -18,12 +18,12 @@ import type { RouteTable } from '../model/route-table.js';
 import { Proxy } from '../proxy/proxy.js';
 import type { MirrorCounters } from '../proxy/mirror-stats.js';
 import { aggregateMetrics, PROMETHEUS_PATH, type ProcessMetrics } from '../telemetry/telemetry.js';
-import { DEFAULT_MIRROR } from '../translate/mirror-policies.js';
-import { AppliedStore } from './applied-store.js';
 import { ConfigLoader, type LoaderOptions } from './config-loader.js';
 import { ConfigState } from './config-state.js';
 import { selfAddresses } from './self-addresses.js';
-import { StartupError, type UmbraOptions } from './umbra.js';
+import type { UmbraOptions } from './umbra.js';
+import { StartupError } from './startup-error.js';
+import { openControlPlaneSources } from './control-plane-sources.js';
 import {
   addCounters,
   isFromWorker,
@@ -103,22 +103,7 @@ export async function startUmbraCluster(o: ClusterOptions): Promise<UmbraCluster
   if (!cluster.isPrimary) throw new Error('startUmbraCluster runs in the primary process');
   const n = Math.max(1, Math.floor(o.workers));
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const state = new ConfigState();
-  const store = new AppliedStore(o.stateDir);
-  const storeIssues = store.load();
-  const mirrorDefaults = { ...DEFAULT_MIRROR, ...o.mirror };
-  const self = selfAddresses(o.listen.host, o.listen.port);
-  let kube;
-  try {
-    // Loaded only with --kubernetes, as in startUmbra (the client library is large).
-    kube = o.kubernetes
-      ? await (
-          await import('../kubernetes/start.js')
-        ).startKubernetesSource(o.kubernetes, o.namespace ?? 'default', log)
-      : undefined;
-  } catch (e) {
-    throw new StartupError(`kubernetes: ${(e as Error).message}`, []);
-  }
+  const { state, store, storeIssues, mirrorDefaults, self, kube } = await openControlPlaneSources(o, log);
 
   const slots = new Map<number, WorkerSlot>();
   let stopping = false;
