@@ -11,9 +11,10 @@ import type { KubeObject } from './informer.js';
 import { errorText, statusCodeOf, type KubeHttp } from './kube-http.js';
 import { findKind, objectPath } from './kinds.js';
 import { API_SERVER_SOURCE } from './to-resource.js';
+import { CONTROLLER_NAME } from '../translate/gateway-api/status.js';
+import { GATEWAY_GROUP } from '../config/schemas/gateway-api.js';
 
-export const CONTROLLER_NAME = 'umbra.dev/gateway-controller';
-const GATEWAY_GROUP = 'gateway.networking.k8s.io';
+export { CONTROLLER_NAME };
 const MERGE_PATCH = 'application/merge-patch+json';
 
 type Json = Record<string, unknown>;
