@@ -373,19 +373,15 @@ export class MirrorWriter {
     };
     try {
       // servername: a DestinationRule's tls.sni; otherwise undici sends the copy's Host (as Istio's auto SNI).
-      this.upstreams
-        .pool(cluster, endpoint)
-        .dispatch(
-          {
-            method: req.method,
-            path: req.path,
-            headers,
-            body,
-            blocking: false,
-            servername: cluster.tls?.sni,
-          } as Dispatcher.DispatchOptions,
-          handler,
-        );
+      const options = {
+        method: req.method,
+        path: req.path,
+        headers,
+        body,
+        blocking: false,
+        servername: cluster.tls?.sni,
+      } as Dispatcher.DispatchOptions;
+      this.upstreams.pool(cluster, endpoint).dispatch(options, handler);
     } catch (err) {
       finish(err);
     }
