@@ -2,9 +2,9 @@
 // or, when the new set has errors, keeps the last good table and reports why. Also watches files.
 
 import { watch, type FSWatcher } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname, extname } from 'node:path';
 import { formatIssue, hasErrors, type ConfigIssue } from '../config/issues.js';
-import { loadPaths } from '../config/load.js';
+import { CONFIG_EXTENSIONS, loadPaths } from '../config/load.js';
 import { resourceKey, type Resource } from '../config/resource.js';
 import { buildRouteTable, type BuildOptions } from '../translate/build-table.js';
 import type { Workload } from '../translate/service-registry.js';
@@ -163,9 +163,21 @@ export class ConfigLoader {
   /** Watches the given files and directories; a change reloads within ~RELOAD_DELAY_MS. */
   watch(): void {
     const targets = new Set<string>([...this.opts.paths, ...this.files.map((f) => dirname(f))]);
+    // Directories are watched (an editor's save may replace the file), so events for unrelated
+    // files there (a log file written next to the configuration, an editor's swap file) must not
+    // reload: Umbra's own log beside its YAML would otherwise reload it forever.
+    const names = new Set([...this.opts.paths, ...this.files].map((f) => basename(f)));
+    const relevant = (name: string | Buffer | null): boolean => {
+      if (name === null) return true;
+      const n = basename(String(name));
+      const ext = extname(n).toLowerCase();
+      return ext === '' || CONFIG_EXTENSIONS.includes(ext) || names.has(n);
+    };
     for (const t of targets) {
       try {
-        const w = watch(t, { persistent: false }, () => this.schedule());
+        const w = watch(t, { persistent: false }, (_event, name) => {
+          if (relevant(name)) this.schedule();
+        });
         w.on('error', () => undefined);
         this.watchers.push(w);
       } catch {

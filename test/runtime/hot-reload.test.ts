@@ -3,10 +3,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request } from 'undici';
 import { startDelayServer, startEchoServer, waitFor } from '../helpers/servers.js';
 import { MIRROR_V2, routeToV1, twoVersionService } from '../helpers/mesh-yaml.js';
 import { startTestUmbra } from '../helpers/umbra.js';
+import { startUmbra } from '../../src/runtime/umbra.js';
 
 test('file changes reload; in-flight requests finish; a bad file keeps the last good config', async () => {
   const v1 = await startDelayServer(300);
@@ -55,6 +59,42 @@ test('file changes reload; in-flight requests finish; a bad file keeps the last 
     assert.ok(dump.lastLoad.issues.length > 0);
   } finally {
     await u.close();
+    await v1.close();
+    await v2.close();
+  }
+});
+
+test('a file written beside a watched YAML file does not reload; the YAML file itself still does', async () => {
+  const v1 = await startEchoServer();
+  const v2 = await startEchoServer();
+  const dir = mkdtempSync(join(tmpdir(), 'umbra-test-'));
+  const yaml = join(dir, 'mesh.yaml');
+  writeFileSync(yaml, twoVersionService(v1.port, v2.port));
+  const logs: string[] = [];
+  const u = await startUmbra({
+    files: [yaml],
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0 },
+    stateDir: join(dir, 'state'),
+    log: (l) => logs.push(l),
+    accessLog: () => undefined,
+  });
+  try {
+    const before = u.state.table.version;
+    // Umbra's own log next to its configuration (`umbra run -f mesh.yaml > umbra.log`), and an
+    // editor's swap file: neither is configuration.
+    for (let i = 0; i < 5; i++) {
+      appendFileSync(join(dir, 'umbra.log'), `line ${i}\n`);
+      writeFileSync(join(dir, '.mesh.yaml.swp'), `swap ${i}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(u.state.table.version, before, logs.join('\n'));
+    writeFileSync(yaml, `${twoVersionService(v1.port, v2.port)}\n---\n${routeToV1()}`);
+    await waitFor(() => u.state.table.version > before, 1000);
+  } finally {
+    await u.close(1000);
+    rmSync(dir, { recursive: true, force: true });
     await v1.close();
     await v2.close();
   }
