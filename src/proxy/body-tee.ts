@@ -42,12 +42,18 @@ interface Branch {
 }
 
 const releasers = new WeakMap<Readable, () => void>();
+const takers = new WeakMap<Readable, () => number>();
 
 /** Ends a copy's body: destroys the stream and gives its bytes back to the budgets. Idempotent. */
 export function releaseBody(body: Readable | null): void {
   if (!body) return;
   body.destroy();
   releasers.get(body)?.();
+}
+
+/** Bytes of a copy's body its consumer has taken so far (for the copy's access-log line). */
+export function bodyBytesTaken(body: Readable | null): number {
+  return body ? (takers.get(body)?.() ?? 0) : 0;
 }
 
 export class BodyTee {
@@ -84,6 +90,7 @@ export class BodyTee {
     const stream = new PassThrough({ highWaterMark: 64 * 1024 });
     const b: Branch = { stream, limit, mirrorBudget, counted: 0, written: 0, takenAtResume: 0, done: false };
     releasers.set(stream, () => this.release(b));
+    takers.set(stream, () => b.written - stream.writableLength - stream.readableLength);
     // Written out by the consumer: only what it took since it last resumed can still be in its socket.
     stream.once('close', () => this.recount(b, this.unflushed(b)));
     stream.on('resume', () => (b.takenAtResume = b.written - stream.writableLength - stream.readableLength));

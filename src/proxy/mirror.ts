@@ -7,7 +7,7 @@ import type { Dispatcher } from 'undici';
 import type { MirrorPolicy, RouteTable } from '../model/route-table.js';
 import { shadowAuthority } from '../model/shadow-authority.js';
 import { PPM_ALL } from '../model/percent.js';
-import { MirrorBodyBudget, MirrorOverflowError, releaseBody } from './body-tee.js';
+import { bodyBytesTaken, MirrorBodyBudget, MirrorOverflowError, releaseBody } from './body-tee.js';
 import { StratifiedSampler } from './mirror-sampler.js';
 import {
   MIRROR_FAILED_CLASS,
@@ -60,6 +60,9 @@ export interface MirrorLogEntry {
   readonly upstream: string;
   readonly status: number;
   readonly flag: string;
+  /** Request body bytes the copy's connection took (less than the body's if it was aborted). */
+  readonly bodyBytesSent: number;
+  /** Response bytes received from the mirror (read to be counted, then discarded). */
   readonly bytesIn: number;
   readonly durationMs: number;
 }
@@ -335,9 +338,20 @@ export class MirrorWriter {
             truncated,
           );
       }
+      const bodyBytesSent = bodyBytesTaken(body);
       // Gives the copy's body bytes back to the budgets (its socket is done with them now).
       releaseBody(body);
-      this.observer?.({ policy, req, authority, upstream: ep.hostPort, status, flag, bytesIn, durationMs });
+      this.observer?.({
+        policy,
+        req,
+        authority,
+        upstream: ep.hostPort,
+        status,
+        flag,
+        bodyBytesSent,
+        bytesIn,
+        durationMs,
+      });
     };
 
     const timer = setTimeout(() => {

@@ -135,7 +135,8 @@ export class Proxy {
         protocol: 'HTTP/1.1',
         status: m.status,
         flags: m.flag,
-        bytesIn: 0,
+        // Seen from the copy, like the primary's line: what was sent to the mirror, what came back.
+        bytesIn: m.bodyBytesSent,
         bytesOut: m.bytesIn,
         durationMs: m.durationMs,
         upstream: m.upstream,

@@ -25,11 +25,6 @@ export interface TelemetryOptions {
 
 export const PROMETHEUS_PATH = '/stats/prometheus';
 
-function contentLength(h: Readonly<Record<string, string | string[] | undefined>>): number {
-  const v = h['content-length'];
-  return typeof v === 'string' ? Number(v) || 0 : 0;
-}
-
 export class Telemetry {
   readonly registry = new Registry();
   readonly requests: IstioRequestMetrics;
@@ -64,7 +59,7 @@ export class Telemetry {
           true,
           m.status,
           m.flag,
-          contentLength(m.req.headersIn),
+          m.bodyBytesSent,
           m.bytesIn,
           m.durationMs,
         );

@@ -93,6 +93,16 @@ test('host name forms, headers both ways, and local replies', async () => {
       /"GET \/gen HTTP\/1\.1" 200 - 0 \d+ \d+ "-" "[0-9a-f-]{36}" "app-shadow:8000" "127\.0\.0\.1:\d+" route=- mirror=app\.default\|v2$/,
     );
 
+    // A body: both lines count its bytes in — the primary's from the client, the copy's to the mirror.
+    await request(`${u.proxyUrl}/post`, {
+      method: 'POST',
+      headers: { host: 'app:8000', 'x-request-id': 'body-1' },
+      body: 'x'.repeat(12345),
+    }).then((x) => x.body.text());
+    await waitFor(() => u.accessLines.filter((l) => l.includes('"body-1"')).length === 2, 3000);
+    for (const line of u.accessLines.filter((l) => l.includes('"body-1"')))
+      assert.match(line, /"POST \/post HTTP\/1\.1" 200 - 12345 \d+ /);
+
     // Unknown host: 404 NR, never an open proxy.
     const unknown = await request(`${u.proxyUrl}/`, { headers: { host: 'example.com' } });
     assert.equal(unknown.statusCode, 404);
