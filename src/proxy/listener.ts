@@ -132,15 +132,30 @@ export async function startListener(
   let draining = false;
   const maxRequests = limits.maxRequestsPerConnection ?? 0;
   const served = new WeakMap<Socket, number>();
+  /** Connections whose response in progress says Connection: close. */
+  const closingSockets = new WeakSet<Socket>();
   const server = createServer(serverOptions(limits), (req, res) => {
+    // A request pipelined behind the one that closes the connection is never forwarded: its answer
+    // could not be delivered, and a client that retries it would run it twice (RFC 9112 §9.6).
+    if (closingSockets.has(req.socket)) {
+      res.shouldKeepAlive = false;
+      res.statusCode = 503;
+      res.end();
+      return;
+    }
     // While draining, every response closes its connection so that clients move elsewhere.
-    if (draining) res.shouldKeepAlive = false;
-    else if (maxRequests > 0) {
+    if (draining) {
+      res.shouldKeepAlive = false;
+      closingSockets.add(req.socket);
+    } else if (maxRequests > 0) {
       // The last request a connection may carry: its response says Connection: close, and node
       // then closes the connection after it (Envoy max_requests_per_connection).
       const n = (served.get(req.socket) ?? 0) + 1;
       served.set(req.socket, n);
-      if (n >= maxRequests) res.shouldKeepAlive = false;
+      if (n >= maxRequests) {
+        res.shouldKeepAlive = false;
+        closingSockets.add(req.socket);
+      }
     }
     proxy.handle(req, res, resolve);
   });
@@ -204,6 +219,7 @@ export async function startListener(
         for (const s of sockets) {
           const res = currentResponse(s);
           if (!res) continue; // idle: closed below
+          closingSockets.add(s);
           // In flight: finish it, then close (node would otherwise keep the connection alive).
           if (!res.headersSent) res.shouldKeepAlive = false;
           else res.once('finish', () => s.end());

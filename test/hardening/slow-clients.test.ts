@@ -208,6 +208,24 @@ test('max requests per connection: the last one says Connection: close and the c
   }
 });
 
+test('max requests per connection: requests pipelined behind the last one are not forwarded', async () => {
+  const c = await RawConnection.open(port);
+  try {
+    c.write(
+      [1, 2, 3, 4, 5]
+        .map((i) => `POST /p${i} HTTP/1.1\r\nHost: app:8000\r\nContent-Length: 0\r\n\r\n`)
+        .join(''),
+    );
+    for (let i = 1; i <= 3; i++) assert.equal((await c.response('POST')).status, 200, `request ${i}`);
+    assert.equal(await c.waitClosed(1_000), true);
+  } finally {
+    c.close();
+  }
+  await new Promise((ok) => setTimeout(ok, 200));
+  const urls = echo.requests.map((r) => r.url).filter((u) => /^\/p\d$/.test(u));
+  assert.deepEqual(urls, ['/p1', '/p2', '/p3'], 'nothing behind the closing request reached the upstream');
+});
+
 test('max connections: one more is closed at once; a freed slot is usable again', async () => {
   const t = await startTestUmbra(
     { 'app.yaml': service('app', echo.port) },
