@@ -199,8 +199,8 @@ for (const shape of SHAPES) {
     const expected = new Map<string, string[]>();
     for (const k of WATCHED_KINDS) {
       expected.set(`${k.group}/${k.plural}`, ['get', 'list', 'watch']);
-      // Whether Gateway status is needed depends on the shape: sidecars only own mesh routes.
-      if (k.writesStatus && writesStatus && (shape === 'gateway' || k.kind === 'HTTPRoute'))
+      // Both shapes: a sidecar also serves (and reports on) a Gateway of Umbra's class in its namespace.
+      if (k.writesStatus && writesStatus)
         expected.set(`${k.group}/${k.plural}/status`, ['patch']);
     }
     const granted = new Map<string, string[]>();
