@@ -262,6 +262,8 @@ export interface UnsupportedField {
 const NOT_ACCEPTED =
   'not supported by Umbra; the route is not served (status Accepted=False, UnsupportedValue)';
 const onlyMesh = (v: unknown) => !(Array.isArray(v) && v.every((g) => g === 'mesh'));
+/** A non-empty gateways list without `mesh`: Istio applies it to gateways only, never to sidecars. */
+const noMesh = (v: unknown) => Array.isArray(v) && v.length > 0 && !v.includes('mesh');
 
 /**
  * Valid API fields the proxy does not implement. Each is reported as a warning ("not supported by
@@ -271,12 +273,39 @@ export const UNSUPPORTED_FIELDS: readonly UnsupportedField[] = [
   // VirtualService
   { kind: 'VirtualService', path: 'spec.tls' },
   { kind: 'VirtualService', path: 'spec.tcp' },
-  // `gateways: [mesh]` is what Umbra does anyway; other gateways are not served.
-  { kind: 'VirtualService', path: 'spec.gateways', when: onlyMesh },
+  // Umbra serves the mesh only: as Istio for a sidecar, it applies no rule meant for other gateways
+  // and no match block narrowed to client labels or a client namespace (its clients have neither).
+  {
+    kind: 'VirtualService',
+    path: 'spec.gateways',
+    when: noMesh,
+    message: 'Istio gateways are not supported by Umbra; without "mesh" this VirtualService is not applied',
+  },
+  {
+    kind: 'VirtualService',
+    path: 'spec.gateways',
+    when: (v) => onlyMesh(v) && !noMesh(v),
+    message: 'Istio gateways are not supported by Umbra; only "mesh" is served',
+  },
   { kind: 'VirtualService', path: 'spec.exportTo' },
-  { kind: 'VirtualService', path: 'spec.http[*].match[*].gateways', when: onlyMesh },
-  { kind: 'VirtualService', path: 'spec.http[*].match[*].sourceLabels' },
-  { kind: 'VirtualService', path: 'spec.http[*].match[*].sourceNamespace' },
+  {
+    kind: 'VirtualService',
+    path: 'spec.http[*].match[*].gateways',
+    when: noMesh,
+    message: 'Istio gateways are not supported by Umbra; without "mesh" this match block never matches',
+  },
+  {
+    kind: 'VirtualService',
+    path: 'spec.http[*].match[*].sourceLabels',
+    when: (v) => typeof v === 'object' && v !== null && Object.keys(v).length > 0,
+    message: 'not supported by Umbra (its clients have no labels); this match block never matches',
+  },
+  {
+    kind: 'VirtualService',
+    path: 'spec.http[*].match[*].sourceNamespace',
+    message:
+      "Umbra's clients are taken to be in its own namespace (--namespace): this block matches only if that is the one named",
+  },
   { kind: 'VirtualService', path: 'spec.http[*].match[*].statPrefix' },
   // Umbra has no localities (WorkloadEntry.locality is not used either).
   { kind: 'VirtualService', path: 'spec.http[*].retries.retryRemoteLocalities' },

@@ -18,6 +18,7 @@ import { analyze, dedupeIssues, dropDuplicates } from './analysis.js';
 import { delegateIndex } from './istio-delegates.js';
 import {
   istioRetryPolicy,
+  appliesToMesh,
   virtualServiceRoutes,
   type IstioContext,
   type VirtualServiceView,
@@ -89,6 +90,8 @@ function virtualServicesByHost(
 ): Map<string, Resource> {
   const out = new Map<string, Resource>();
   for (const vs of [...vss].sort(byAge)) {
+    // Bound to gateways only (no `mesh`): Istio does not apply it to sidecars, nor does Umbra.
+    if (!appliesToMesh((vs.spec as VirtualServiceView).gateways)) continue;
     const hosts = (vs.spec as VirtualServiceView).hosts ?? [];
     hosts.forEach((h, i) => {
       const key = registry.resolve(h, vs.metadata.namespace)?.fqdn ?? qualifyHost(h, vs.metadata.namespace);
@@ -139,6 +142,7 @@ export function buildRouteTable(
     clusters,
     mirrorPolicies: resources.filter((r) => r.kind === 'MirrorPolicy'),
     delegates: delegateIndex(resources),
+    clientNamespace: options.namespace,
     mirrorDefaults: options.mirrorDefaults,
     issues,
     resources,

@@ -140,6 +140,9 @@ function mergeMatch(r: HttpMatch, l: HttpMatch): HttpMatch {
     withoutHeaders: maps(r.withoutHeaders, l.withoutHeaders),
     queryParams: maps(r.queryParams, l.queryParams),
     port: l.port ?? r.port,
+    sourceLabels: r.sourceLabels || l.sourceLabels ? { ...r.sourceLabels, ...l.sourceLabels } : undefined,
+    sourceNamespace: l.sourceNamespace ?? r.sourceNamespace,
+    gateways: l.gateways ?? r.gateways,
   };
 }
 

@@ -51,6 +51,10 @@ export interface HttpMatch {
   withoutHeaders?: Record<string, StringMatch>;
   port?: number;
   ignoreUriCase?: boolean;
+  /** Conditions on the client or the gateway; Umbra's clients have no labels and are the mesh. */
+  sourceLabels?: Record<string, string>;
+  sourceNamespace?: string;
+  gateways?: string[];
 }
 interface Percent {
   value?: number;
@@ -104,8 +108,24 @@ export interface IstioHttpRule {
 }
 export interface VirtualServiceView {
   hosts?: string[];
+  gateways?: string[];
   http?: IstioHttpRule[];
 }
+
+/** Istio applies a VirtualService (or a match block's `gateways`) to sidecars only with `mesh` listed. */
+export const appliesToMesh = (gateways: readonly string[] | undefined) =>
+  !gateways || gateways.length === 0 || gateways.includes('mesh');
+
+/**
+ * Whether a match block can match a request from Umbra's clients. Istio filters blocks by the
+ * client's gateway, workload labels and namespace when it builds a proxy's routes; Umbra's clients
+ * are the mesh, in Umbra's namespace, with no labels, so a block narrowed to a gateway, to source
+ * labels or to another namespace never matches (ignoring the condition would send every request there).
+ */
+const reachableFromMesh = (m: HttpMatch, clientNamespace: string | undefined) =>
+  appliesToMesh(m.gateways) &&
+  (m.sourceLabels === undefined || Object.keys(m.sourceLabels).length === 0) &&
+  (m.sourceNamespace === undefined || m.sourceNamespace === clientNamespace);
 
 export interface IstioContext {
   readonly registry: ServiceRegistry;
@@ -115,6 +135,8 @@ export interface IstioContext {
   readonly issues: ConfigIssue[];
   /** Host-less VirtualServices by "namespace/name", for `http[].delegate`. */
   readonly delegates?: ReadonlyMap<string, Resource>;
+  /** The namespace Umbra's clients are in (`--namespace`), for `sourceNamespace`. */
+  readonly clientNamespace?: string;
 }
 
 /**
@@ -478,6 +500,7 @@ export function virtualServiceRoutes(
     const base = rule.name ?? `${vs.metadata.namespace}/${vs.metadata.name}#${ri}`;
     matches.forEach((m, mi) => {
       if (m?.port !== undefined && listenerPort !== undefined && m.port !== listenerPort) return;
+      if (m && !reachableFromMesh(m, ctx.clientNamespace)) return;
       const action = ruleAction(ctx, vs, path, rule, m, listenerPort, mirrorList);
       if (!action) return;
       routes.push({

@@ -201,3 +201,31 @@ ${vs(
     V1,
   );
 });
+
+test('gateways without mesh, sourceLabels and another sourceNamespace narrow a block to clients Umbra never has', () => {
+  for (const cond of [
+    '- gateways: [istio-system/ingress]',
+    '- sourceLabels: {app: canary}',
+    '- sourceNamespace: other',
+  ]) {
+    const t = matchToV2(cond);
+    assert.equal(to(t, 'http://httpbin:8000/'), V1, `${cond} must not take mesh traffic`);
+  }
+  assert.equal(to(matchToV2('- gateways: [mesh, istio-system/ingress]'), 'http://httpbin:8000/'), V2);
+  assert.equal(to(matchToV2('- sourceLabels: {}\n  uri: {prefix: /}'), 'http://httpbin:8000/'), V2);
+  // Umbra's clients are in its own namespace (the default here).
+  assert.equal(to(matchToV2('- sourceNamespace: default'), 'http://httpbin:8000/'), V2);
+  const c = compile(`${HTTPBIN}---
+${vs('httpbin', ['httpbin'], `- match:\n  - sourceLabels: {app: canary}\n  route:\n  - destination: {host: httpbin, subset: v2}`)}`);
+  assert.match(issuesAt(c, 'spec.http[0].match[0].sourceLabels')[0].message, /never matches/);
+});
+
+test('a VirtualService bound only to gateways is not applied to the mesh (the service keeps its default route)', () => {
+  const c = compile(`${HTTPBIN}---
+${vs('ingress', ['httpbin'], `- route:\n  - destination: {host: httpbin, subset: v2}`, '  gateways: [istio-system/ingress]\n')}`);
+  assert.match(issuesAt(c, 'spec.gateways')[0].message, /not applied/);
+  for (let i = 0; i < 10; i++) assert.notEqual(sim(c.table, 'http://httpbin:8000/').cluster, V2);
+  const mesh = table(`${HTTPBIN}---
+${vs('both', ['httpbin'], `- route:\n  - destination: {host: httpbin, subset: v2}`, '  gateways: [istio-system/ingress, mesh]\n')}`);
+  assert.equal(sim(mesh, 'http://httpbin:8000/').cluster, V2);
+});
