@@ -13,6 +13,7 @@ import {
 import type { Socket } from 'node:net';
 import { DEFAULT_DOWNSTREAM, type DownstreamOptions } from './downstream-options.js';
 import type { Proxy, VhostResolver } from './proxy.js';
+import { markTimedOut } from './client-timeouts.js';
 
 export interface ListenerOptions extends Partial<DownstreamOptions> {
   readonly host: string;
@@ -184,12 +185,15 @@ export async function startListener(
     // A request refused by the parser never reaches the proxy: log it here, as Envoy logs codec
     // errors. (One the proxy already holds is logged by the proxy, as ended by the client: DC.)
     if (!currentResponse(socket)) logRefused(proxy, status, status === 408 ? 'SI' : 'DPE', err.rawPacket);
+    else if (status === 408) markTimedOut(socket);
     replyAndClose(socket, status);
   });
   // No byte either way for idleTimeoutMs: 408 if a request is waiting for its answer, else close.
   server.on('timeout', (socket: Socket) => {
-    if (currentResponse(socket)) replyAndClose(socket, 408);
-    else socket.destroy();
+    if (currentResponse(socket)) {
+      markTimedOut(socket);
+      replyAndClose(socket, 408);
+    } else socket.destroy();
   });
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);

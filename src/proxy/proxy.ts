@@ -49,6 +49,7 @@ import { classifyUpstreamError } from './upstream-errors.js';
 import { matchRoute, pickBackend, queryValue, type RequestView } from './router.js';
 import { rewritePath, redirectLocation } from './rewrites.js';
 import { Upstreams } from './upstreams.js';
+import { timedOut } from './client-timeouts.js';
 
 export interface ProxyOptions {
   /** Total bytes of request bodies buffered for all mirrors together. */
@@ -485,12 +486,14 @@ export class Proxy {
           upstreams.record(cluster, st, e.flag === 'UF' ? 'connect-failure' : e.status || 503, true);
         if (e.flag === 'DC') {
           tee?.primary.destroy();
+          // The listener answered 408 itself (request or idle timeout): log that, not a client abort.
+          const slow = !status && timedOut(req.socket);
           return this.logPrimary(
             req,
             start,
             target,
-            status || 499,
-            'DC',
+            status || (slow ? 408 : 499),
+            slow ? 'SI' : 'DC',
             bytesOut,
             upstream,
             route,

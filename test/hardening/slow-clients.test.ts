@@ -159,6 +159,8 @@ test('a request body that stalls gets 408, and the upstream sees the request abo
     assert.equal(await c.waitClosed(), true);
     await waitFor(() => rec.aborted, 2_000);
     assert.equal(rec.completed, false);
+    // Logged as what the client got (408, client too slow), not as a client abort.
+    await waitFor(() => u.accessLines.some((l) => l.includes('"POST /slow-body HTTP/1.1" 408 SI ')), 2_000);
   } finally {
     c.close();
   }
@@ -171,6 +173,7 @@ test('a connection with no traffic while its request waits gets 408 after the id
     const r = await c.response('GET', 5_000);
     assert.equal(r.status, 408);
     assert.equal(await c.waitClosed(), true);
+    await waitFor(() => u.accessLines.some((l) => l.includes('"GET /never HTTP/1.1" 408 SI ')), 2_000);
   } finally {
     c.close();
   }
