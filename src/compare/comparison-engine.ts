@@ -41,8 +41,13 @@ export const COMPARE_DEFAULTS = {
 } as const;
 /** Added to the slowest mirror's timeout: responses finishing right at the timeout still pair. */
 const GRACE_MS = 1_000;
-/** Pairs compared per event-loop turn, so comparison never holds up I/O for long. */
+/**
+ * Pairs compared per event-loop turn, and the time one turn may spend comparing, so comparison
+ * never holds up I/O for long: a pair of large JSON bodies takes milliseconds, and 32 of them in
+ * one turn would stall every primary on this process for a large fraction of a second.
+ */
 const BATCH = 32;
+const SLICE_MS = 4;
 
 /** What a worker sends its primary (plain data for the IPC channel). */
 export interface ComparisonSnapshot {
@@ -231,8 +236,10 @@ export class ComparisonEngine implements MirrorComparisonSink, CaptureOwner, Com
 
   private process(): void {
     this.scheduled = false;
-    const batch = this.ready.splice(0, BATCH);
-    for (const pair of batch) {
+    const start = performance.now();
+    for (let n = 0; n < BATCH && this.ready.length > 0; n++) {
+      if (n > 0 && performance.now() - start >= SLICE_MS) break;
+      const pair = this.ready.shift() as PendingPair;
       try {
         this.comparePair(pair);
       } catch (e) {

@@ -354,7 +354,12 @@ function mirrors(
   for (const t of targets) {
     const { cluster, svc } = resolveCluster(ctx, vs, t.path, t.dest, listenerPort, true);
     if (!cluster || !svc || t.ppm === 0) continue;
-    const policy = findMirrorPolicy(ctx.mirrorPolicies, svc, t.dest.subset);
+    const policy = findMirrorPolicy(
+      ctx.mirrorPolicies,
+      svc,
+      t.dest.subset,
+      ctx.clusters.destinationRuleFor(svc),
+    );
     out.push(
       mirrorPolicy(
         cluster,

@@ -58,17 +58,27 @@ export interface MirrorPolicySpecView {
   };
 }
 
-/** Finds the MirrorPolicy for a target: a subset-specific one wins over one for the whole service. */
+/**
+ * Finds the MirrorPolicy for a target: a subset-specific one wins over one for the whole service.
+ * A `DestinationRule` target names the DestinationRule in effect for the service (`destinationRule`)
+ * by its own name, as policy attachment does (GEP-713), whatever host it is for.
+ */
 export function findMirrorPolicy(
   policies: readonly Resource[],
   svc: MeshService,
   subset: string | undefined,
+  destinationRule?: Resource,
 ): Resource<MirrorPolicySpecView> | undefined {
   let whole: Resource<MirrorPolicySpecView> | undefined;
   for (const p of policies as readonly Resource<MirrorPolicySpecView>[]) {
     if (p.metadata.namespace !== svc.namespace) continue;
     for (const ref of p.spec.targetRefs) {
-      const sameName = ref.name === svc.name || ref.name === svc.fqdn;
+      const sameName =
+        ref.kind === 'DestinationRule'
+          ? destinationRule !== undefined &&
+            ref.name === destinationRule.metadata.name &&
+            destinationRule.metadata.namespace === p.metadata.namespace
+          : ref.name === svc.name || ref.name === svc.fqdn;
       if (!sameName) continue;
       if (ref.kind === 'DestinationRule' && subset !== undefined && ref.sectionName === subset) return p;
       if ((ref.kind === 'Service' || ref.kind === 'ServiceEntry') && ref.sectionName === undefined)

@@ -196,7 +196,12 @@ function mirrorFilter(
     );
     return undefined;
   }
-  const policy = findMirrorPolicy(ctx.build.mirrorPolicies, r.svc, undefined);
+  const policy = findMirrorPolicy(
+    ctx.build.mirrorPolicies,
+    r.svc,
+    undefined,
+    ctx.build.clusters.destinationRuleFor(r.svc),
+  );
   const mp = mirrorPolicy(
     r.cluster,
     `${r.svc.name}.${r.svc.namespace}`,
