@@ -71,8 +71,53 @@ export function analyze(
     if (r.kind === 'VirtualService') unreachableRules(r, issues);
     else if (r.kind === 'DestinationRule') destinationRule(r, registry, issues);
     else if (r.kind === 'ServiceEntry') serviceEntry(r, issues);
+    else if (r.kind === 'MirrorPolicy') mirrorPolicyTargets(r, resources, registry, issues);
   }
   unusedDelegates(resources, issues);
+}
+
+// ---------------------------------------------------------------------------------------------
+// MirrorPolicies: a target that names nothing leaves the mirror with the defaults — with
+// credentials the policy meant to strip — so it must not pass silently.
+
+interface MirrorPolicyTargetsView {
+  targetRefs: { kind: string; name: string; sectionName?: string }[];
+}
+
+function mirrorPolicyTargets(
+  p: Resource,
+  resources: readonly Resource[],
+  registry: ServiceRegistry,
+  issues: ConfigIssue[],
+): void {
+  const ns = p.metadata.namespace;
+  (p.spec as MirrorPolicyTargetsView).targetRefs.forEach((ref, i) => {
+    let problem: string | undefined;
+    if (ref.kind === 'DestinationRule') {
+      const dr = resources.find(
+        (r) => r.kind === 'DestinationRule' && r.metadata.namespace === ns && r.metadata.name === ref.name,
+      );
+      const subsets = (dr?.spec as DestinationRuleView | undefined)?.subsets ?? [];
+      if (!dr) problem = `no DestinationRule ${ns}/${ref.name}`;
+      else if (ref.sectionName !== undefined && !subsets.some((s) => s.name === ref.sectionName))
+        problem = `DestinationRule ${ns}/${ref.name} has no subset "${ref.sectionName}"`;
+    } else {
+      const svc = registry.resolve(ref.name, ns);
+      const kindOf = svc?.origin.kind;
+      if (!svc || svc.namespace !== ns || (kindOf !== undefined && kindOf !== ref.kind))
+        problem = `no ${ref.kind} ${ns}/${ref.name}`;
+    }
+    if (problem)
+      issues.push(
+        issueAt(
+          p,
+          `spec.targetRefs[${i}]`,
+          'warning',
+          `${problem}: this target matches no mirror, which keeps the defaults (headers are not removed)`,
+          'name the DestinationRule (and subset) or Service that the mirror destination uses, in the policy\'s namespace',
+        ),
+      );
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -30,13 +30,28 @@ function mirrorOf(drName: string, policyTarget: string) {
   );
   const action = built.table.hostIndex.get('app:8000')!.routes[0].action;
   assert.equal(action.kind, 'forward');
-  return action.mirrors[0];
+  return { mirror: action.mirrors[0], issues: built.issues.map(formatIssue) };
 }
 
 test('a policy naming the DestinationRule attaches to its subset, whatever the rule is called', () => {
-  assert.deepEqual(mirrorOf('app-rules', 'app-rules').headers?.remove, ['authorization']);
-  // Named after the host, as before.
-  assert.deepEqual(mirrorOf('app', 'app').headers?.remove, ['authorization']);
-  // A DestinationRule of that name does not exist: nothing attaches.
-  assert.equal(mirrorOf('app-rules', 'other').headers, undefined);
+  const renamed = mirrorOf('app-rules', 'app-rules');
+  assert.deepEqual(renamed.mirror.headers?.remove, ['authorization']);
+  assert.deepEqual(renamed.issues, []);
+  // Named after the host, when the rule is.
+  assert.deepEqual(mirrorOf('app', 'app').mirror.headers?.remove, ['authorization']);
+});
+
+test('a policy whose target names nothing attaches nowhere, and analysis says so', () => {
+  // The service's name is not the DestinationRule's: policy attachment names the object itself.
+  for (const target of ['app', 'other']) {
+    const { mirror, issues } = mirrorOf('app-rules', target);
+    assert.equal(mirror.headers, undefined);
+    assert.equal(issues.length, 1, issues.join('\n'));
+    assert.match(
+      issues[0],
+      new RegExp(
+        `p\\.yaml:\\d+:\\d+: warning: .*spec\\.targetRefs\\[0\\].*no DestinationRule default/${target}`,
+      ),
+    );
+  }
 });
