@@ -514,6 +514,8 @@ export class Proxy {
             LOCAL_REPLY_TEXT[e.flag],
             route,
             upstream,
+            false,
+            prepared.requestId,
           );
         }
         // Mid-body failure: abort the client's connection so it never sees a clean, short response.
@@ -556,7 +558,19 @@ export class Proxy {
       // Nobody reads the primary's body now; keep it flowing so mirror copies still get theirs.
       if (replay) replay.drain();
       else if (body && body !== req) body.resume();
-      this.localReply(req, res, start, code, why, target, undefined, route, upstream);
+      this.localReply(
+        req,
+        res,
+        start,
+        code,
+        why,
+        target,
+        undefined,
+        route,
+        upstream,
+        false,
+        prepared.requestId,
+      );
     };
 
     /**
@@ -746,6 +760,7 @@ export class Proxy {
     route: Route | undefined,
     upstream = '-',
     close = false,
+    requestId?: string,
   ): void {
     const body = `${text ?? LOCAL_REPLY_TEXT[flag] ?? 'error'}\n`;
     if (!res.headersSent && !res.destroyed) {
@@ -754,7 +769,18 @@ export class Proxy {
       res.end(body);
     } else if (!res.writableEnded) res.destroy();
     this.drainBody(req);
-    this.logPrimary(req, start, target, status, flag, Buffer.byteLength(body), upstream, route, undefined);
+    this.logPrimary(
+      req,
+      start,
+      target,
+      status,
+      flag,
+      Buffer.byteLength(body),
+      upstream,
+      route,
+      undefined,
+      requestId,
+    );
   }
 
   /** A CORS preflight from an allowed origin (or any, with unmatchedPreflights IGNORE): 200, no body. */

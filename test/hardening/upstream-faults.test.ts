@@ -210,6 +210,8 @@ async function localReply(
   }
   const line = await accessLine(path);
   assert.match(line, new RegExp(`" ${status} [A-Z,]*\\b${flag}\\b`), line);
+  // The request id Umbra generated for the attempt is logged, as for any forwarded request.
+  assert.match(line, /"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"/, line);
 }
 
 test('connection refused and connect timeout are 503 UF', async () => {
