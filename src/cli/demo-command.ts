@@ -6,7 +6,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execFile } from 'node:child_process';
 import { request } from 'node:http';
+import { promisify } from 'node:util';
 import { formatIssue, type ConfigIssue } from '../config/issues.js';
 import { startUmbra } from '../runtime/umbra.js';
 import { startHttpbin } from '../workloads/httpbin.js';
@@ -14,6 +16,7 @@ import { adminCall } from './admin-client.js';
 import { kindRef } from './resource-commands.js';
 import { parseAddress } from './addresses.js';
 
+const run = promisify(execFile);
 const EXAMPLES = resolve(dirname(fileURLToPath(import.meta.url)), '../../../examples/seed');
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
@@ -51,30 +54,42 @@ const STEPS: Record<'istio' | 'gateway', { route: Step; mirror: Step }> = {
   },
 };
 
-/** What `kubectl exec deploy/curl -- curl -sS http://httpbin:8000/headers` does, through the proxy. */
-function curlThroughProxy(
+/**
+ * What `kubectl exec deploy/curl -- curl -sS http://httpbin:8000/headers` does in the task: the real
+ * curl, sent through Umbra as its proxy. Without curl on the machine, node's own client stands in,
+ * and says so in its User-Agent.
+ */
+async function curlThroughProxy(
   proxy: { host: string; port: number },
   url: string,
-): Promise<{ status: number; body: string }> {
-  return new Promise((ok, fail) => {
+): Promise<{ command: string; body: string }> {
+  const proxyUrl = `http://${proxy.host}:${proxy.port}`;
+  try {
+    const { stdout } = await run('curl', ['-sS', '--proxy', proxyUrl, url], { timeout: 10_000 });
+    return { command: `http_proxy=${proxyUrl} curl -sS ${url}`, body: stdout };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  const body = await new Promise<string>((ok, fail) => {
     const u = new URL(url);
     const req = request(
       {
         host: proxy.host,
         port: proxy.port,
         path: url,
-        headers: { host: u.host, 'user-agent': 'curl/7.35.0', accept: '*/*' },
+        headers: { host: u.host, 'user-agent': 'umbra-demo (curl not installed)', accept: '*/*' },
       },
       (res) => {
-        let body = '';
+        let text = '';
         res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => ok({ status: res.statusCode ?? 0, body }));
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => ok(text));
       },
     );
     req.on('error', fail);
     req.end();
   });
+  return { command: `GET ${url} through ${proxyUrl} (curl is not installed; node's client instead)`, body };
 }
 
 async function applyFile(admin: string, file: string): Promise<void> {
@@ -184,8 +199,8 @@ async function sendAndShow(
   expectCopy: boolean,
 ): Promise<void> {
   const before = logs['httpbin-v2'].length;
-  say(dim('$ curl -sS http://httpbin:8000/headers   (through Umbra, as the curl pod would)'));
   const res = await curlThroughProxy(proxy, 'http://httpbin:8000/headers');
+  say(dim(`$ ${res.command}   (the task's curl pod, with Umbra as its proxy)`));
   say(res.body.trimEnd());
   // The copy is fire-and-forget and may land just after the primary's answer: wait for it a
   // little when one is expected, and briefly otherwise so a stray copy would show.
