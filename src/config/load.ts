@@ -49,14 +49,15 @@ export function loadText(text: string, file: string): LoadResult {
 /**
  * Loads files and directories. Directories are walked recursively for .yaml/.yml/.json files,
  * skipping names that start with "." (Kubernetes ConfigMap volumes keep a second copy of every
- * file under ..data and a timestamped directory). Files are read in path order so results are
- * deterministic. `files` lists what was read, for watching.
+ * file under ..data and a timestamped directory). Paths are read in the order given, as
+ * `kubectl apply -f a -f b` applies them (a later definition of the same resource wins), and each
+ * directory in name order, so results are deterministic. `files` lists what was read, for watching.
  */
 export async function loadPaths(paths: string[]): Promise<LoadResult & { files: string[] }> {
   const issues: ConfigIssue[] = [];
   const found = new Set<string>();
   for (const p of paths) await collect(p, true, found, new Set(), issues);
-  const files = [...found].sort();
+  const files = [...found];
   const resources: Resource[] = [];
   for (const f of files) {
     const r = await loadFile(f);

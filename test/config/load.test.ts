@@ -46,6 +46,22 @@ test('directories are read recursively, sorted, skipping dot-entries and other e
   }
 });
 
+test('paths are read in the order given, like kubectl apply -f a -f b', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'umbra-order-'));
+  try {
+    await writeFile(join(dir, 'z-first.yaml'), SVC('first'));
+    await writeFile(join(dir, 'a-second.yaml'), SVC('second'));
+    const r = await loadPaths([join(dir, 'z-first.yaml'), join(dir, 'a-second.yaml')]);
+    assert.deepEqual(r.files, [join(dir, 'z-first.yaml'), join(dir, 'a-second.yaml')]);
+    assert.deepEqual(
+      r.resources.map((x) => x.metadata.name),
+      ['first', 'second'],
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('a missing path is an error naming it; the other paths still load', async () => {
   const missing = fixture('does-not-exist.yaml');
   const r = await loadPaths([missing, fixture('../../examples/seed/service.yaml')]);
