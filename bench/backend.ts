@@ -1,6 +1,8 @@
 // A benchmark backend, run as its own process (forked with an IPC channel) so that it never shares
 // an event loop with the proxy under test. Modes: fast (49-byte JSON at once), slow (after 200 ms),
 // hung (reads requests, never answers). It counts requests and the Host headers it saw.
+// `backend.js MODE PORT [SERVICE]`: v2 answers "httpbin-v2" (same length), so case H's comparison
+// finds one field that differs.
 
 import { createServer, type Socket } from 'node:net';
 import { resolve } from 'node:path';
@@ -18,12 +20,15 @@ export interface BackendStats {
 /** What the parent sends; the child answers `stats` with a BackendStats message. */
 export type BackendCommand = { readonly type: 'stats' } | { readonly type: 'reset' };
 
-// Exactly 49 bytes, the body size of the issue's measurements.
-export const BODY = '{"service":"httpbin-v1","ok":true,"items":[1,2]}\n';
-const RESPONSE = Buffer.from(
-  `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(BODY)}\r\n\r\n${BODY}`,
-  'latin1',
-);
+/** The whole answer; its body is exactly 49 bytes with a 10-character service name, the body size of
+ *  the issue's measurements. */
+function response(service: string): Buffer {
+  const b = `{"service":"${service}","ok":true,"items":[1,2]}\n`;
+  return Buffer.from(
+    `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(b)}\r\n\r\n${b}`,
+    'latin1',
+  );
+}
 const SLOW_MS = 200;
 const HEAD_END = Buffer.from('\r\n\r\n');
 const MAX_HEAD = 64 * 1024;
@@ -47,7 +52,7 @@ function headerValue(head: string, lowerName: string): string | undefined {
  * meant to feed. It understands what the proxies send it (GET/HEAD, or bodies with Content-Length;
  * keep-alive; pipelining) and answers chunked uploads with 501 + close, which no case uses.
  */
-function serve(socket: Socket, mode: BackendMode): void {
+function serve(socket: Socket, mode: BackendMode, answer: Buffer): void {
   connections++;
   socket.setNoDelay(true);
   let pending: Buffer | undefined;
@@ -82,13 +87,13 @@ function serve(socket: Socket, mode: BackendMode): void {
       skipBody = Number(headerValue(head, 'content-length') ?? 0) || 0;
       const close = headerValue(head, 'connection')?.toLowerCase() === 'close';
       if (mode === 'fast') {
-        if (close) return void socket.end(RESPONSE);
-        socket.write(RESPONSE);
+        if (close) return void socket.end(answer);
+        socket.write(answer);
       } else if (mode === 'slow') {
         const t = setTimeout(() => {
           timers.delete(t);
-          if (close) socket.end(RESPONSE);
-          else if (!socket.destroyed) socket.write(RESPONSE);
+          if (close) socket.end(answer);
+          else if (!socket.destroyed) socket.write(answer);
         }, SLOW_MS);
         timers.add(t);
       }
@@ -105,11 +110,12 @@ function serve(socket: Socket, mode: BackendMode): void {
 function main(): void {
   const mode = process.argv[2] as BackendMode;
   const port = Number(process.argv[3]);
+  const answer = response(process.argv[4] ?? 'httpbin-v1');
   if (!['fast', 'slow', 'hung'].includes(mode) || !Number.isInteger(port)) {
-    process.stderr.write('usage: backend.js fast|slow|hung PORT\n');
+    process.stderr.write('usage: backend.js fast|slow|hung PORT [SERVICE]\n');
     process.exit(2);
   }
-  const server = createServer({ noDelay: true }, (s) => serve(s, mode));
+  const server = createServer({ noDelay: true }, (s) => serve(s, mode, answer));
   server.listen({ port, host: '127.0.0.1', backlog: 4096 }, () =>
     process.send?.({ type: 'listening', port }),
   );

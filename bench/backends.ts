@@ -45,7 +45,12 @@ function ask<T>(child: ChildProcess, msg: object, reply: string): Promise<T> {
   });
 }
 
-export async function startBackend(name: string, mode: BackendMode | 'down'): Promise<Backend> {
+/** `service` is the name in the JSON body (v2 backends answer "httpbin-v2": case H compares it). */
+export async function startBackend(
+  name: string,
+  mode: BackendMode | 'down',
+  service = 'httpbin-v1',
+): Promise<Backend> {
   const port = await freePort();
   if (mode === 'down') {
     const none: BackendStats = { requests: 0, hosts: {}, connections: 0 };
@@ -58,7 +63,9 @@ export async function startBackend(name: string, mode: BackendMode | 'down'): Pr
       close: async () => undefined,
     };
   }
-  const child = fork(BACKEND_JS, [mode, String(port)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(BACKEND_JS, [mode, String(port), service], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   await new Promise<void>((ok, fail) => {
     child.once('error', fail);
     child.once('exit', (code) => fail(new Error(`backend ${name} exited with ${code}`)));

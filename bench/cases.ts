@@ -1,4 +1,5 @@
-// The benchmark's cases (the issue's A–F plus a fixed-rate run G) and the shapes of what is measured.
+// The benchmark's cases (the issue's A–F, a fixed-rate run G, and H: issue 9's comparison on vs off)
+// and the shapes of what is measured.
 
 import type { BackendStats } from './backend.js';
 import type { OpenLoopResult } from './open-loop.js';
@@ -6,15 +7,25 @@ import type { ProfileSummary } from './profile.js';
 import type { MirrorCountersJson } from './umbra.js';
 import type { LoadResult } from './wrk.js';
 
-export type CaseId = 'A' | 'B' | 'C' | 'D' | 'E' | 'F' | 'G';
+export type CaseId = 'A' | 'B' | 'C' | 'D' | 'E' | 'F' | 'G' | 'H';
 export type V2Mode = 'fast' | 'slow' | 'hung' | 'down';
 /**
  * "umbra" is one worker and "nginx" one worker with keep-alive to both upstreams: the targets'
  * pair. For information: "umbra-2w" is `--workers 2`; "nginx-docs" mirrors as nginx's documentation
  * example does (HTTP/1.0, a new connection per copy); "node-floor" is node's http server + undici
- * and nothing else (bench/node-floor.ts), the least any Node.js proxy costs.
+ * and nothing else (bench/node-floor.ts), the least any Node.js proxy costs. H pits Umbra against
+ * itself (nginx compares nothing): the same baseline + candidate mirrors with `compare.enabled`
+ * false and true.
  */
-export type ContenderId = 'direct' | 'nginx' | 'nginx-docs' | 'node-floor' | 'umbra' | 'umbra-2w';
+export type ContenderId =
+  | 'direct'
+  | 'nginx'
+  | 'nginx-docs'
+  | 'node-floor'
+  | 'umbra'
+  | 'umbra-2w'
+  | 'umbra-compare-off'
+  | 'umbra-compare-on';
 
 export interface CaseDef {
   readonly id: CaseId;
@@ -22,6 +33,8 @@ export interface CaseDef {
   readonly v2?: V2Mode;
   /** Fixed-rate (open-loop) instead of wrk's closed loop. */
   readonly fixedRate?: boolean;
+  /** Comparison off vs on; after the fixed-rate window, a closed-loop one under a small budget. */
+  readonly compare?: boolean;
 }
 
 export const CASES: readonly CaseDef[] = [
@@ -32,7 +45,34 @@ export const CASES: readonly CaseDef[] = [
   { id: 'E', title: 'mirror to a v2 that is down', v2: 'down' },
   { id: 'F', title: 'mirror to a v2 that accepts and never answers', v2: 'hung' },
   { id: 'G', title: 'fixed rate, mirror to a fast v2', v2: 'fast', fixedRate: true },
+  {
+    id: 'H',
+    title: 'fixed rate, baseline + candidate mirrors, comparison off vs on',
+    v2: 'fast',
+    fixedRate: true,
+    compare: true,
+  },
 ];
+
+/** Case H's closed-loop window and what Umbra's /compare/report said after it. */
+export interface CompareSample {
+  readonly load: LoadResult;
+  readonly cpuMsPer1k: number | null;
+  /** VmHWM after the closed-loop window (the process's whole life, both windows). */
+  readonly peakRssMiB: number | null;
+  readonly budgetBytes: number;
+  /** The retained-body high-water mark since the process started (the engine's own peak). */
+  readonly peakRetainedBytes: number;
+  /** Totals since the process started (warm-ups included). */
+  readonly begun: number;
+  readonly compared: number;
+  readonly hashOnly: number;
+  /** What the fixed-rate window alone compared, and how many of its responses only by hash. */
+  readonly fixedRate: { readonly compared: number; readonly hashOnly: number };
+  readonly unpaired: Record<string, number>;
+  /** Fields the report names as real differences (v2 answers another "service"). */
+  readonly reported: string[];
+}
 
 export interface Sample {
   readonly case: CaseId;
@@ -49,6 +89,7 @@ export interface Sample {
   /** What v2 saw during the warm-up (a hung v2 receives its copies then, before the cap fills). */
   readonly v2Warmup?: BackendStats;
   readonly mirrors?: MirrorCountersJson[];
+  readonly compare?: CompareSample;
 }
 
 export interface Summary {
@@ -66,6 +107,19 @@ export interface Summary {
   /** Highest over rounds. */
   readonly peakRssMiB: number | null;
   readonly mirrorCheck?: MirrorCheck;
+  /** H: medians of the closed-loop window; peaks and budget the highest, counts summed over rounds. */
+  readonly compare?: {
+    readonly rps: number;
+    readonly p99: number | null;
+    readonly cpuMsPer1k: number | null;
+    readonly peakRssMiB: number | null;
+    readonly budgetBytes: number;
+    readonly peakRetainedBytes: number;
+    readonly compared: number;
+    readonly hashOnly: number;
+    readonly fixedRate: { readonly compared: number; readonly hashOnly: number };
+    readonly reported: string[];
+  };
 }
 
 export interface MirrorCheck {

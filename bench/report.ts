@@ -1,5 +1,5 @@
 // Turns the samples of a run into medians per case and contender, the ratios the issue asks for
-// (Umbra/nginx, proxy/direct), the verdict on each target, and the markdown summary.
+// (Umbra/nginx, proxy/direct; H: comparison on/off), the verdict on each target, and the markdown summary.
 
 import {
   CASES,
@@ -82,6 +82,27 @@ function mirrorCheck(samples: readonly Sample[], v2Mode: string | undefined): Mi
   return { v2Requests, v2WarmupRequests, primaries, hosts, umbra, ok, note };
 }
 
+function compareSummary(ss: readonly Sample[]): Summary['compare'] {
+  const cs = ss.map((s) => s.compare).filter((c) => c !== undefined);
+  if (cs.length === 0) return undefined;
+  const rss = cs.map((c) => c.peakRssMiB).filter((x): x is number => x !== null);
+  return {
+    rps: median(cs.map((c) => c.load.rps)) ?? 0,
+    p99: median(cs.map((c) => c.load.p99)),
+    cpuMsPer1k: median(cs.map((c) => c.cpuMsPer1k)),
+    peakRssMiB: rss.length ? Math.max(...rss) : null,
+    budgetBytes: Math.max(...cs.map((c) => c.budgetBytes)),
+    peakRetainedBytes: Math.max(...cs.map((c) => c.peakRetainedBytes)),
+    compared: cs.reduce((a, c) => a + c.compared, 0),
+    hashOnly: cs.reduce((a, c) => a + c.hashOnly, 0),
+    fixedRate: {
+      compared: cs.reduce((a, c) => a + c.fixedRate.compared, 0),
+      hashOnly: cs.reduce((a, c) => a + c.fixedRate.hashOnly, 0),
+    },
+    reported: [...new Set(cs.flatMap((c) => c.reported))],
+  };
+}
+
 export function summarise(samples: readonly Sample[]): Summary[] {
   const out: Summary[] = [];
   for (const def of CASES) {
@@ -92,6 +113,8 @@ export function summarise(samples: readonly Sample[]): Summary[] {
       'node-floor',
       'umbra',
       'umbra-2w',
+      'umbra-compare-off',
+      'umbra-compare-on',
     ] as ContenderId[]) {
       const ss = samples.filter((s) => s.case === def.id && s.contender === contender);
       if (ss.length === 0) continue;
@@ -108,6 +131,7 @@ export function summarise(samples: readonly Sample[]): Summary[] {
         requests: ss.reduce((a, s) => a + s.load.requests, 0),
         peakRssMiB: rss.length ? Math.max(...rss) : null,
         mirrorCheck: mirrorCheck(ss, def.v2),
+        compare: compareSummary(ss),
       });
     }
   }
@@ -123,10 +147,24 @@ function ratio(a: number | null | undefined, b: number | null | undefined): numb
   return Math.round((a / b) * 1000) / 1000;
 }
 
-type Metric = 'rps' | 'p99' | 'cpu';
+/** closed-*: H's closed-loop window. */
+type Metric = 'rps' | 'p50' | 'p99' | 'cpu' | 'closed-rps' | 'closed-cpu';
 
 function metricOf(s: Sample, m: Metric): number | null {
-  return m === 'rps' ? s.load.rps : m === 'p99' ? s.load.p99 : s.cpuMsPer1k;
+  switch (m) {
+    case 'rps':
+      return s.load.rps;
+    case 'p50':
+      return s.load.p50;
+    case 'p99':
+      return s.load.p99;
+    case 'cpu':
+      return s.cpuMsPer1k;
+    case 'closed-rps':
+      return s.compare?.load.rps ?? null;
+    case 'closed-cpu':
+      return s.compare?.cpuMsPer1k ?? null;
+  }
 }
 
 /**
@@ -154,7 +192,7 @@ export function paired(
 export function ratios(samples: readonly Sample[]): Record<string, number | null> {
   const out: Record<string, number | null> = {};
   for (const def of CASES) {
-    if (def.id === 'A') continue;
+    if (def.id === 'A' || def.compare) continue;
     const c = def.id;
     out[`${c} umbra/nginx req/s`] = paired(samples, [c, 'umbra'], [c, 'nginx'], 'rps');
     if (!def.fixedRate) {
@@ -176,6 +214,10 @@ export function ratios(samples: readonly Sample[]): Record<string, number | null
   out['C nginx/nginx-docs req/s'] = paired(samples, ['C', 'nginx'], ['C', 'nginx-docs'], 'rps');
   out['B umbra-2w/umbra req/s'] = paired(samples, ['B', 'umbra-2w'], ['B', 'umbra'], 'rps');
   out['C umbra-2w/umbra req/s'] = paired(samples, ['C', 'umbra-2w'], ['C', 'umbra'], 'rps');
+  const on: [CaseId, ContenderId] = ['H', 'umbra-compare-on'];
+  const off: [CaseId, ContenderId] = ['H', 'umbra-compare-off'];
+  for (const m of ['p50', 'p99', 'cpu', 'closed-rps', 'closed-cpu'] as Metric[])
+    out[`H on/off ${m}`] = paired(samples, on, off, m);
   return out;
 }
 
@@ -231,6 +273,7 @@ export function targets(sums: readonly Summary[], samples: readonly Sample[]): T
       ? 'no nginx result'
       : `${g.toFixed(2)} × (median of the rounds' ratios; medians ${f1(u('G')!.p99)} vs ${f1(n('G')!.p99)} ms)`,
   );
+  compareTargets(push, sums, samples);
   const fr = u('F')?.peakRssMiB;
   const br = u('B')?.peakRssMiB;
   const mr = fr && br ? fr / br : null;
@@ -243,6 +286,60 @@ export function targets(sums: readonly Summary[], samples: readonly Sample[]): T
   return t;
 }
 
+const bytes = (b: number) =>
+  b >= 1024 * 1024
+    ? `${(b / 1024 / 1024).toFixed(1)} MiB`
+    : b >= 1024
+      ? `${(b / 1024).toFixed(1)} KiB`
+      : `${b} B`;
+
+/** H's verdicts: latency at a fixed rate, the retained-body budget under load, and that it compared. */
+function compareTargets(
+  push: (id: string, text: string, met: boolean | null, measured: string) => void,
+  sums: readonly Summary[],
+  samples: readonly Sample[],
+): void {
+  const on = find(sums, 'H', 'umbra-compare-on');
+  const off = find(sums, 'H', 'umbra-compare-off');
+  const rate = samples.find((s) => s.case === 'H' && 'targetRate' in s.load)?.load as
+    { targetRate: number } | undefined;
+  const r99 = paired(samples, ['H', 'umbra-compare-on'], ['H', 'umbra-compare-off'], 'p99');
+  const r50 = paired(samples, ['H', 'umbra-compare-on'], ['H', 'umbra-compare-off'], 'p50');
+  const c = on?.compare;
+  push(
+    'H latency',
+    `H: comparison on adds no latency to the primary at ${rate?.targetRate ?? '?'} req/s — p99 on ≤ 1.25 × p99 off`,
+    r99 === null ? null : r99 <= 1.25,
+    r99 === null
+      ? 'not run'
+      : `p99 ${r99.toFixed(2)} ×, p50 ${r50?.toFixed(2) ?? 'n/a'} × (medians of the rounds' ratios; p99 ${f1(on?.p99)} vs ${f1(off?.p99)} ms, p50 ${f1(on?.p50)} vs ${f1(off?.p50)} ms; ` +
+          `the window compared ${c?.fixedRate.compared ?? 0} pairs, ${c?.fixedRate.hashOnly ?? 0} responses by hash only)`,
+  );
+  const co = off?.compare;
+  const rss =
+    c?.peakRssMiB != null && co?.peakRssMiB != null
+      ? `peak RSS on ${f1(c.peakRssMiB)} vs off ${f1(co.peakRssMiB)} MiB, on − off = ${(c.peakRssMiB - co.peakRssMiB).toFixed(1)} MiB`
+      : 'peak RSS n/a';
+  push(
+    'H budget',
+    `H: under closed-loop load the retained response bodies stay ≤ --compare-budget (${c ? bytes(c.budgetBytes) : '?'})`,
+    c ? c.peakRetainedBytes <= c.budgetBytes : null,
+    c
+      ? `peak retained ${bytes(c.peakRetainedBytes)} (the engine's high-water mark, highest of the rounds; ${c.hashOnly} responses compared by size and hash only because the budget was full); ${rss} (highest of the rounds each)`
+      : 'not run',
+  );
+  push(
+    'H compared',
+    'H: comparison happened with it on (pairs compared, the field v2 changes reported) and retained nothing with it off',
+    c && co
+      ? c.compared > 0 && c.reported.includes('$.service') && co.peakRetainedBytes === 0 && co.compared === 0
+      : null,
+    c && co
+      ? `on: ${c.compared} pairs compared, reported ${c.reported.length ? c.reported.join(', ') : 'no field'}; off: ${co.compared} compared, peak retained ${co.peakRetainedBytes} B`
+      : 'not run',
+  );
+}
+
 const NAMES: Record<ContenderId, string> = {
   direct: 'direct',
   nginx: 'nginx',
@@ -250,6 +347,8 @@ const NAMES: Record<ContenderId, string> = {
   'node-floor': 'node http + undici, nothing else',
   umbra: 'Umbra',
   'umbra-2w': 'Umbra ×2 workers',
+  'umbra-compare-off': 'Umbra, comparison off',
+  'umbra-compare-on': 'Umbra, comparison on',
 };
 
 export function markdown(r: Results): string {
@@ -334,6 +433,26 @@ export function markdown(r: Results): string {
       : '';
     L.push(
       `- ${s.case} ${NAMES[s.contender]}: ${s.mirrorCheck.ok ? 'yes' : '**NO**'} — ${s.mirrorCheck.note}.${extra}`,
+    );
+  }
+  const hs = r.summaries.filter((s) => s.compare);
+  if (hs.length > 0) {
+    L.push('');
+    L.push("## H: comparison's closed-loop window (a fresh process each, small --compare-budget)");
+    L.push('');
+    L.push(
+      '| contender | req/s | p99 ms | CPU ms / 1k req | peak RSS MiB | peak retained KiB | budget KiB | compared | hash only | reported fields |',
+    );
+    L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+    for (const s of hs) {
+      const c = s.compare!;
+      L.push(
+        `| ${NAMES[s.contender]} | ${Math.round(c.rps).toLocaleString('en-US')} | ${f1(c.p99)} | ${f1(c.cpuMsPer1k)} | ${f1(c.peakRssMiB)} | ${(c.peakRetainedBytes / 1024).toFixed(1)} | ${(c.budgetBytes / 1024).toFixed(0)} | ${c.compared} | ${c.hashOnly} | ${c.reported.join(', ')} |`,
+      );
+    }
+    L.push('');
+    L.push(
+      `Compared and hash-only count since the process started (its warm-up included), summed over rounds; "body" among the reported fields comes from the pairs compared by size and hash only; on/off within each round: req/s ${r.ratios['H on/off closed-rps']?.toFixed(2) ?? 'n/a'} ×, CPU per request ${r.ratios['H on/off closed-cpu']?.toFixed(2) ?? 'n/a'} ×.`,
     );
   }
   if (r.profiles && Object.keys(r.profiles).length > 0) {

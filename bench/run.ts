@@ -1,7 +1,8 @@
 // `npm run bench`: Umbra against nginx's mirror module on the issue's cases A–F plus a fixed-rate run
-// G. Backends, load generators and each contender run as separate processes; every (case,
-// contender) gets a fresh process so peak RSS and leftovers of one case never leak into the next,
-// and contenders alternate order within each round. Writes bench/results/<date>.json + latest.md.
+// G, and Umbra against itself with shadow comparison off and on (H, issue 9). Backends, load
+// generators and each contender run as separate processes; every (case, contender) gets a fresh
+// process so peak RSS and leftovers of one case never leak into the next, and contenders alternate
+// order within each round. Writes bench/results/<date>.json + latest.md.
 
 import { spawnSync } from 'node:child_process';
 import {
@@ -21,6 +22,7 @@ import {
   CASES,
   type CaseDef,
   type CaseId,
+  type CompareSample,
   type ContenderId,
   type Results,
   type Sample,
@@ -31,7 +33,15 @@ import { runOpenLoop } from './open-loop.js';
 import { cpuMs, peakRssMiB } from './proc-stats.js';
 import { summariseProfile, type ProfileSummary } from './profile.js';
 import { markdown, ratios, summarise, targets } from './report.js';
-import { mirrorDelta, REPO_ROOT, startUmbraContender, umbraMirrorCounters, type UmbraRun } from './umbra.js';
+import {
+  mirrorDelta,
+  REPO_ROOT,
+  startUmbraContender,
+  umbraCompareReport,
+  umbraMirrorCounters,
+  type CompareReportJson,
+  type UmbraRun,
+} from './umbra.js';
 import { runWrk, writeWrkScript, type LoadResult } from './wrk.js';
 
 interface Settings {
@@ -42,6 +52,8 @@ interface Settings {
   connections: number;
   rate: number;
   mirrorTimeoutS: number;
+  /** H's `--compare-budget`: small, so that the closed-loop window can reach it. */
+  compareBudget: number;
   only?: Set<CaseId>;
   nginx: boolean;
   twoWorkers: boolean;
@@ -59,6 +71,10 @@ function parseArgs(argv: readonly string[]): Settings {
     connections: 32,
     rate: 2000,
     mirrorTimeoutS: 10,
+    // 4 KiB: a 49-byte body makes a pair ~150 retained bytes, and 32 connections keep a few dozen
+    // pairs pending, so this is what the closed loop can fill (4 MiB would never be reached: even
+    // the 10,000-pair pending cap holds under 1.5 MiB).
+    compareBudget: 4 * 1024,
     nginx: !argv.includes('--no-nginx'),
     twoWorkers: !quick && !argv.includes('--no-workers'),
     profile: quick || argv.includes('--no-profile') ? [] : ['B', 'C'],
@@ -78,6 +94,9 @@ function parseArgs(argv: readonly string[]): Settings {
       case '--rate':
         s.rate = Number(v);
         break;
+      case '--compare-budget':
+        s.compareBudget = Number(v);
+        break;
       case '--connections':
         s.connections = Number(v);
         break;
@@ -91,6 +110,7 @@ function parseArgs(argv: readonly string[]): Settings {
         process.stdout.write(
           'npm run bench -- [--quick] [--rounds N] [--duration S] [--warmup S] [--rate R] [--connections N]\n' +
             '                 [--only A,B,...] [--no-nginx] [--no-workers] [--profile B,C,... | --no-profile]\n' +
+            "                 [--compare-budget BYTES]   (H's closed-loop window; default 4096)\n" +
             '       npm run bench -- --report bench/results/DATE.json   (rewrite the summary from saved samples)\n',
         );
         process.exit(0);
@@ -124,6 +144,7 @@ async function startContender(
   who: ContenderId,
   def: CaseDef,
   nodeArgs?: string[],
+  compareBudget?: number,
 ): Promise<RunningContender | undefined> {
   if (who === 'direct') return undefined;
   const pc: ProxyCase = {
@@ -135,7 +156,15 @@ async function startContender(
   if (who === 'nginx') return startNginx(port, pc);
   if (who === 'nginx-docs') return startNginx(port, { ...pc, mirrorKeepalive: false });
   if (who === 'node-floor') return startNodeFloor(port, env.v1.port);
-  return startUmbraContender(port, await freePort(), pc, { workers: who === 'umbra-2w' ? 2 : 1, nodeArgs });
+  const compare =
+    who === 'umbra-compare-off' || who === 'umbra-compare-on'
+      ? { enabled: who === 'umbra-compare-on', budgetBytes: compareBudget }
+      : undefined;
+  return startUmbraContender(port, await freePort(), pc, {
+    workers: who === 'umbra-2w' ? 2 : 1,
+    nodeArgs,
+    compare,
+  });
 }
 
 async function load(env: Env, def: CaseDef, origin: string, durationS: number): Promise<LoadResult> {
@@ -163,6 +192,25 @@ async function load(env: Env, def: CaseDef, origin: string, durationS: number): 
 }
 
 async function runOne(env: Env, def: CaseDef, who: ContenderId, round: number): Promise<Sample> {
+  const [sample, fixedRate] = await measure(env, def, who, round);
+  if (!fixedRate) return sample;
+  // Case H's closed-loop window, in a fresh process of its own (with its small budget).
+  const compare = await compareWindow(env, def, who, fixedRate);
+  log(
+    `    closed loop ${Math.round(compare.load.rps).toString().padStart(6)} req/s  p99 ${compare.load.p99?.toFixed(2) ?? 'n/a'} ms  rss ${compare.peakRssMiB ?? '-'} MiB  ` +
+      `cpu ${compare.cpuMsPer1k ?? '-'} ms/1k  retained peak ${compare.peakRetainedBytes} of ${compare.budgetBytes} B  ` +
+      `compared ${compare.compared}  hash-only ${compare.hashOnly}  reported ${compare.reported.join(',') || '-'}`,
+  );
+  return { ...sample, compare };
+}
+
+/** One measured window; for H, also what that window compared. */
+async function measure(
+  env: Env,
+  def: CaseDef,
+  who: ContenderId,
+  round: number,
+): Promise<[Sample, CompareSample['fixedRate'] | undefined]> {
   const c = await startContender(env, who, def);
   try {
     const origin = c?.origin ?? `http://127.0.0.1:${env.v1.port}`;
@@ -176,6 +224,7 @@ async function runOne(env: Env, def: CaseDef, who: ContenderId, round: number): 
     const v2Warmup = await v2?.stats();
     const umbraAdmin = who.startsWith('umbra') && def.v2 ? (c as UmbraRun).admin : undefined;
     const mirrors0 = umbraAdmin ? await umbraMirrorCounters(umbraAdmin) : undefined;
+    const compare0 = def.compare ? await umbraCompareReport((c as UmbraRun).admin) : undefined;
     await Promise.all([env.v1.reset(), v2?.reset()]);
     const pids = c ? c.pids() : [];
     const cpu0 = c ? cpuMs(pids) : 0;
@@ -188,6 +237,7 @@ async function runOne(env: Env, def: CaseDef, who: ContenderId, round: number): 
     const mirrors = umbraAdmin
       ? mirrorDelta(await umbraMirrorCounters(umbraAdmin), mirrors0 ?? [])
       : undefined;
+    const compare1 = compare0 ? await umbraCompareReport((c as UmbraRun).admin) : undefined;
     const sample: Sample = {
       case: def.id,
       contender: who,
@@ -207,16 +257,64 @@ async function runOne(env: Env, def: CaseDef, who: ContenderId, round: number): 
         `errors ${JSON.stringify(result.errors)}  rss ${sample.peakRssMiB ?? '-'} MiB  cpu ${sample.cpuMsPer1k ?? '-'} ms/1k` +
         (v2s ? `  v2 saw ${v2s.requests}` : ''),
     );
-    return sample;
+    return [sample, compare0 && compare1 ? compareDelta(compare1, compare0) : undefined];
   } finally {
     await c?.stop();
+  }
+}
+
+function compareDelta(after: CompareReportJson, before: CompareReportJson): CompareSample['fixedRate'] {
+  return {
+    compared: after.totals.compared - before.totals.compared,
+    hashOnly: after.totals.hashOnly - before.totals.hashOnly,
+  };
+}
+
+/**
+ * Case H's second window: a fresh contender with the small `--compare-budget` (the fixed-rate one ran
+ * with Umbra's default, so that its comparisons took the full path), the usual warm-up, then closed
+ * loop (wrk, as C) so the comparison runs as fast as the proxy feeds it. Then peak RSS, and the
+ * engine's own retained-bytes high-water mark and totals (since the process started).
+ */
+async function compareWindow(
+  env: Env,
+  def: CaseDef,
+  who: ContenderId,
+  fixedRate: CompareSample['fixedRate'],
+): Promise<CompareSample> {
+  const closed = { ...def, fixedRate: false };
+  const c = (await startContender(env, who, def, undefined, env.s.compareBudget)) as UmbraRun;
+  try {
+    await load(env, closed, c.origin, env.s.warmupS);
+    const cpu0 = cpuMs(c.pids());
+    const result = await load(env, closed, c.origin, env.s.durationS);
+    const cpu1 = cpuMs(c.pids());
+    // Pairs still pending complete within a few ms of their last response.
+    await sleep(150);
+    const r = await umbraCompareReport(c.admin);
+    return {
+      load: result,
+      cpuMsPer1k: result.requests > 0 ? Math.round(((cpu1 - cpu0) / result.requests) * 1000 * 10) / 10 : null,
+      peakRssMiB: Math.round(peakRssMiB(c.pids()) * 10) / 10,
+      budgetBytes: r.budget.limitBytes,
+      peakRetainedBytes: r.budget.peakBytes,
+      begun: r.totals.begun,
+      compared: r.totals.compared,
+      hashOnly: r.totals.hashOnly,
+      fixedRate,
+      unpaired: Object.fromEntries(Object.entries(r.totals.unpaired).filter(([, n]) => n > 0)),
+      reported: [...new Set(r.groups.flatMap((g) => g.differences.map((d) => d.field)))],
+    };
+  } finally {
+    await c.stop();
   }
 }
 
 /** One profiled Umbra run of a case (never part of the measured samples: profiling slows it). */
 async function profileCase(env: Env, def: CaseDef, outDir: string): Promise<ProfileSummary | undefined> {
   const dir = mkdtempSync(join(tmpdir(), 'umbra-bench-prof-'));
-  const c = await startContender(env, 'umbra', def, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  const who = def.compare ? 'umbra-compare-on' : 'umbra';
+  const c = await startContender(env, who, def, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
   try {
     await load(env, def, c!.origin, env.s.warmupS + env.s.durationS);
   } finally {
@@ -276,7 +374,10 @@ async function main(): Promise<void> {
     `G is open loop at ${s.rate} req/s (bench/open-loop.ts, its own process), after the same closed-loop warm-up and 1 s at its rate: latency counted from when each request was due. Not wrk + a pacing Lua script: wrk's delay() waits for the previous answer on the connection (closed loop), so a stall would hide itself instead of showing in p99.`,
   );
   notes.push(
-    `Backends are a minimal HTTP/1.1 responder in their own processes (49-byte JSON; v2 slow = 200 ms; hung = never answers; down = nothing listening). Mirror timeout ${s.mirrorTimeoutS} s on both sides. nginx: 1 worker, keep-alive to v1 and v2, x-request-id/x-forwarded-* like Umbra, access log off; Umbra: --workers 1, access log off.`,
+    `H is Umbra against itself (nginx compares nothing): v1 mirrored again as the baseline and to v2 as the candidate, a MirrorPolicy with \`compare.enabled\` false ("off") or true ("on"), both with Umbra's default \`--compare-budget\`. The table's row is that fixed-rate window (as G). Then a fresh process of each with \`--compare-budget ${s.compareBudget}\` (small, so that 49-byte bodies fill it), the same warm-up, and ${s.durationS} s of closed loop (wrk, as C): peak RSS and the comparison's retained bytes.`,
+  );
+  notes.push(
+    `Backends are a minimal HTTP/1.1 responder in their own processes (49-byte JSON, v2's naming another "service"; v2 slow = 200 ms; hung = never answers; down = nothing listening). Mirror timeout ${s.mirrorTimeoutS} s on both sides. nginx: 1 worker, keep-alive to v1 and v2, x-request-id/x-forwarded-* like Umbra, access log off; Umbra: --workers 1, access log off.`,
   );
 
   const tmp = mkdtempSync(join(tmpdir(), 'umbra-bench-'));
@@ -294,9 +395,9 @@ async function main(): Promise<void> {
     const v1 = await startBackend('v1', 'fast');
     started.push(v1);
     const v2: Record<V2Mode, Backend> = {
-      fast: await startBackend('v2-fast', 'fast'),
-      slow: await startBackend('v2-slow', 'slow'),
-      hung: await startBackend('v2-hung', 'hung'),
+      fast: await startBackend('v2-fast', 'fast', 'httpbin-v2'),
+      slow: await startBackend('v2-slow', 'slow', 'httpbin-v2'),
+      hung: await startBackend('v2-hung', 'hung', 'httpbin-v2'),
       down: await startBackend('v2-down', 'down'),
     };
     started.push(...Object.values(v2));
@@ -305,7 +406,14 @@ async function main(): Promise<void> {
     for (let round = 1; round <= s.rounds; round++) {
       log(`round ${round}/${s.rounds}`);
       for (const def of cases) {
-        let who: ContenderId[] = def.id === 'A' ? ['direct'] : nginx ? ['nginx', 'umbra'] : ['umbra'];
+        let who: ContenderId[] =
+          def.id === 'A'
+            ? ['direct']
+            : def.compare
+              ? ['umbra-compare-off', 'umbra-compare-on']
+              : nginx
+                ? ['nginx', 'umbra']
+                : ['umbra'];
         if (round % 2 === 0) who = who.reverse();
         // For information, in every round so that they pair with the others: Umbra on every core, and
         // nginx's mirror as its documentation shows it (a new connection per copy), the peer the

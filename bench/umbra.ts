@@ -1,6 +1,7 @@
 // Umbra as a contender: `umbra run` (the real CLI, its own process) on the seed's resources — the
 // httpbin Service, the v1/v2 DestinationRule and the VirtualService of route-v1.yaml or mirror.yaml —
-// with one WorkloadEntry per benchmark backend. Access logs off on both sides.
+// with one WorkloadEntry per benchmark backend. Access logs off on both sides. Case H instead mirrors
+// to a v1 baseline and the v2 candidate under docs/comparison.md's MirrorPolicy.
 
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,26 +33,61 @@ spec:
 `;
 }
 
+// Case H: docs/comparison.md's example, v1 mirrored again as the baseline so noise cancellation runs.
+// Only `enabled` differs between the two contenders, so both send the same copies.
+const COMPARE_MIRRORS = `    mirrors:
+    - destination: { host: httpbin, subset: v1 }
+    - destination: { host: httpbin, subset: v2 }
+`;
+
+function comparePolicy(enabled: boolean): string {
+  return `apiVersion: umbra.dev/v1alpha1
+kind: MirrorPolicy
+metadata:
+  name: httpbin-v2
+spec:
+  targetRefs:
+  - { group: networking.istio.io, kind: DestinationRule, name: httpbin, sectionName: v2 }
+  compare:
+    enabled: ${enabled}
+    baseline: { host: httpbin, subset: v1 }
+`;
+}
+
 /** The seed's resources for one case: route-v1.yaml without a mirror, mirror.yaml with one. */
-export function umbraResources(c: ProxyCase): Record<string, string> {
+export function umbraResources(c: ProxyCase, compare?: UmbraCompare): Record<string, string> {
   const [routeV1, destinationRule] = seed('route-v1.yaml').split(/^---$/m);
-  return {
+  const files: Record<string, string> = {
     'service.yaml': seed('service.yaml'),
     'destination-rule.yaml': destinationRule,
-    'virtual-service.yaml': c.v2Port ? seed('mirror.yaml') : routeV1,
+    'virtual-service.yaml': compare
+      ? routeV1.trimEnd() + '\n' + COMPARE_MIRRORS
+      : c.v2Port
+        ? seed('mirror.yaml')
+        : routeV1,
     // With no mirror, v2 still exists (as in the seed) but gets no traffic; port 9 is never dialled.
     'workloads.yaml': `${workloadEntry('httpbin-v1', 'v1', c.v1Port)}---\n${workloadEntry('httpbin-v2', 'v2', c.v2Port ?? 9)}`,
   };
+  if (compare) files['mirror-policy.yaml'] = comparePolicy(compare.enabled);
+  return files;
 }
 
 export interface UmbraRun extends RunningContender {
   readonly admin: string;
 }
 
+export interface UmbraCompare {
+  readonly enabled: boolean;
+  /** `--compare-budget`: retained response bytes per process (Umbra's default when undefined). */
+  readonly budgetBytes?: number;
+}
+
 export interface UmbraStartOptions {
   readonly workers: number;
   /** Extra node flags (e.g. --cpu-prof). */
   readonly nodeArgs?: readonly string[];
+  /** Case H: baseline + candidate mirrors under a MirrorPolicy with comparison on or off. */
+  readonly compare?: UmbraCompare;
 }
 
 async function waitReady(admin: string, timeoutMs: number, exited: () => string | undefined): Promise<void> {
@@ -79,7 +115,7 @@ export async function startUmbraContender(
 ): Promise<UmbraRun> {
   const dir = mkdtempSync(join(tmpdir(), 'umbra-bench-'));
   mkdirSync(join(dir, 'config'));
-  for (const [name, text] of Object.entries(umbraResources(c)))
+  for (const [name, text] of Object.entries(umbraResources(c, o.compare)))
     writeFileSync(join(dir, 'config', name), text);
   const args = [
     ...(o.nodeArgs ?? []),
@@ -100,6 +136,7 @@ export async function startUmbraContender(
     String(c.mirrorTimeoutS * 1000),
     '--workers',
     String(o.workers),
+    ...(o.compare?.budgetBytes ? ['--compare-budget', String(o.compare.budgetBytes)] : []),
   ];
   const proc = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -162,4 +199,22 @@ export function mirrorDelta(
       dropped: sub(m.dropped, b?.dropped),
     };
   });
+}
+
+/** The part of GET /compare/report that case H reads (src/compare/report.ts ComparisonReport). */
+export interface CompareReportJson {
+  readonly budget: { readonly limitBytes: number; readonly usedBytes: number; readonly peakBytes: number };
+  readonly totals: {
+    readonly begun: number;
+    readonly compared: number;
+    readonly hashOnly: number;
+    readonly unpaired: Record<string, number>;
+  };
+  readonly groups: readonly { readonly differences: readonly { readonly field: string }[] }[];
+}
+
+export async function umbraCompareReport(admin: string): Promise<CompareReportJson> {
+  const r = await fetch(`${admin}/compare/report`);
+  if (r.status !== 200) throw new Error(`/compare/report answered ${r.status}: ${await r.text()}`);
+  return (await r.json()) as CompareReportJson;
 }
