@@ -17,7 +17,8 @@ import {
   type MirrorCounters,
   type MirrorFailReason,
 } from './mirror-stats.js';
-import { hash32, type Upstreams } from './upstreams.js';
+import type { Upstreams } from './upstreams.js';
+import { hashKey } from '../model/consistent-hash.js';
 
 /** Marks a copy so that another Umbra never mirrors it again (loop protection). */
 export const MIRROR_MARKER = 'x-umbra-mirror';
@@ -234,7 +235,8 @@ export class MirrorWriter {
         : cookieValue(headersIn['cookie'], key.cookie ?? '');
       // Keyed sampling: the same key is in or out on every replica and every run.
       if (value !== undefined)
-        return (keyHash(`${policy.name}|${value}`) / 0x1_0000_0000) * PPM_ALL < policy.ppm;
+        // FNV-1a plus MurmurHash3's finaliser: neighbouring keys ("user-17", "user-18") land far apart.
+        return (hashKey(`${policy.name}|${value}`) / 0x1_0000_0000) * PPM_ALL < policy.ppm;
     }
     // Per policy object, so a reload starts afresh and two routes never share one stream of draws.
     let s = this.samplers.get(policy);
@@ -443,20 +445,6 @@ export function primaryStatusKnown(p: MirrorPairing, status: number): void {
   if (p.primaryClass !== undefined) return;
   p.primaryClass = statusClass(status);
   recordPair(p);
-}
-
-/**
- * FNV-1a with a final avalanche (MurmurHash3's fmix32): keys that differ only in their last digits
- * ("user-17", "user-18") would otherwise land close together and skew the sampled share.
- */
-function keyHash(s: string): number {
-  let h = hash32(s);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 function headerString(v: string | string[] | undefined): string | undefined {

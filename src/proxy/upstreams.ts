@@ -72,16 +72,6 @@ function tlsOptions(c: Cluster): Record<string, unknown> {
   return out;
 }
 
-/** FNV-1a, for consistent-hash load balancing and keyed sampling. */
-export function hash32(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
 export class Upstreams {
   private readonly pools = new Map<string, Pool>();
   private readonly endpoints = new Map<string, EndpointState>();
