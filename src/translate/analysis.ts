@@ -114,7 +114,7 @@ function mirrorPolicyTargets(
           `spec.targetRefs[${i}]`,
           'warning',
           `${problem}: this target matches no mirror, which keeps the defaults (headers are not removed)`,
-          'name the DestinationRule (and subset) or Service that the mirror destination uses, in the policy\'s namespace',
+          "name the DestinationRule (and subset) or Service that the mirror destination uses, in the policy's namespace",
         ),
       );
   });

@@ -200,8 +200,7 @@ for (const shape of SHAPES) {
     for (const k of WATCHED_KINDS) {
       expected.set(`${k.group}/${k.plural}`, ['get', 'list', 'watch']);
       // Both shapes: a sidecar also serves (and reports on) a Gateway of Umbra's class in its namespace.
-      if (k.writesStatus && writesStatus)
-        expected.set(`${k.group}/${k.plural}/status`, ['patch']);
+      if (k.writesStatus && writesStatus) expected.set(`${k.group}/${k.plural}/status`, ['patch']);
     }
     const granted = new Map<string, string[]>();
     for (const [key, verbs] of [...namespaced, ...cluster])
