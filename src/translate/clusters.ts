@@ -140,7 +140,8 @@ export class ClusterBuilder {
               `subset "${subset}" of ${svc.fqdn} is not defined by any DestinationRule`,
               dr
                 ? `defined subsets: ${(spec?.subsets ?? []).map((s) => s.name).join(', ') || 'none'}`
-                : `add a DestinationRule for host ${svc.name} with subset ${subset}`,
+                : // A DestinationRule with errors is left out whole, so point there too.
+                  `add a DestinationRule for host ${svc.name} with subset ${subset}, or fix the errors reported for yours (a resource with errors is not loaded)`,
             ),
           );
         return undefined;
