@@ -141,7 +141,7 @@ export class ClusterBuilder {
               dr
                 ? `defined subsets: ${(spec?.subsets ?? []).map((s) => s.name).join(', ') || 'none'}`
                 : // A DestinationRule with errors is left out whole, so point there too.
-                  `add a DestinationRule for host ${svc.name} with subset ${subset}, or fix the errors reported for yours (a resource with errors is not loaded)`,
+                  `add a DestinationRule for host ${svc.name} with subset ${subset}, or fix the errors reported for yours: a resource with errors is not loaded`,
             ),
           );
         return undefined;
