@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { startCli } from '../helpers/cli.js';
+import { startCli, loopbackServeArgs } from '../helpers/cli.js';
 import { routeToV1, twoVersionService } from '../helpers/mesh-yaml.js';
 import { freePort, waitFor } from '../helpers/servers.js';
 import {
@@ -41,14 +41,7 @@ test(
       'run',
       '-f',
       file,
-      '--listen',
-      `127.0.0.1:${listen}`,
-      '--admin',
-      `127.0.0.1:${adminPort}`,
-      '--state-dir',
-      join(dir, 'state'),
-      '--access-log',
-      'off',
+      ...loopbackServeArgs(listen, adminPort, join(dir, 'state')),
       '--workers',
       '2',
       '--compare-budget',

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { runCli, startCli, type RunningCli } from '../helpers/cli.js';
+import { runCli, startCli, type RunningCli, loopbackServeArgs } from '../helpers/cli.js';
 import { freePort, startDelayServer, startHungServer, waitFor } from '../helpers/servers.js';
 import { MIRROR_V2, routeToV1, twoVersionService } from '../helpers/mesh-yaml.js';
 import { startTestUmbra } from '../helpers/umbra.js';
@@ -56,14 +56,7 @@ test(
       'run',
       '-f',
       join(dir, 'config'),
-      '--listen',
-      `127.0.0.1:${listen}`,
-      '--admin',
-      `127.0.0.1:${admin}`,
-      '--state-dir',
-      join(dir, 'state'),
-      '--access-log',
-      'off',
+      ...loopbackServeArgs(listen, admin, join(dir, 'state')),
       '--drain-timeout',
       '30000',
       '--mirror-timeout',
@@ -116,14 +109,7 @@ test(
       'run',
       '-f',
       join(dir, 'config'),
-      '--listen',
-      `127.0.0.1:${listen}`,
-      '--admin',
-      `127.0.0.1:${admin}`,
-      '--state-dir',
-      join(dir, 'state'),
-      '--access-log',
-      'off',
+      ...loopbackServeArgs(listen, admin, join(dir, 'state')),
       '--drain-timeout',
       '500',
       '--log-format',

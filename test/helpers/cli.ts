@@ -9,6 +9,20 @@ import { join } from 'node:path';
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const UMBRA_BIN = join(REPO_ROOT, 'bin', 'umbra.js');
 
+/** `umbra run` flags every CLI test shares: listener and admin on loopback, a state dir, no access log. */
+export function loopbackServeArgs(listen: number, admin: number, stateDir: string): string[] {
+  return [
+    '--listen',
+    `127.0.0.1:${listen}`,
+    '--admin',
+    `127.0.0.1:${admin}`,
+    '--state-dir',
+    stateDir,
+    '--access-log',
+    'off',
+  ];
+}
+
 export interface CliOptions {
   /** Written to stdin, which is then closed. */
   input?: string;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { parseAllDocuments } from 'yaml';
 import { startUmbra, StartupError } from '../../src/runtime/umbra.js';
-import { REPO_ROOT, runCli, startCli } from '../helpers/cli.js';
+import { REPO_ROOT, runCli, startCli, loopbackServeArgs } from '../helpers/cli.js';
 import { FakeKubeApiServer, podObject } from '../helpers/fake-kube-apiserver.js';
 import { freePort, startEchoServer, waitFor } from '../helpers/servers.js';
 
@@ -44,14 +44,7 @@ test('umbra run --kubernetes --kubeconfig serves what the API server holds, and 
     '--kubeconfig',
     api.writeKubeconfig(dir),
     '--all-namespaces',
-    '--listen',
-    `127.0.0.1:${listen}`,
-    '--admin',
-    `127.0.0.1:${admin}`,
-    '--state-dir',
-    join(dir, 'state'),
-    '--access-log',
-    'off',
+    ...loopbackServeArgs(listen, admin, join(dir, 'state')),
   ]);
   try {
     await umbra.waitForOutput(/serving config/, 15_000);

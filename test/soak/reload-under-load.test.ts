@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool, request } from 'undici';
-import { startCli } from '../helpers/cli.js';
+import { startCli, loopbackServeArgs } from '../helpers/cli.js';
 import { freePort, startEchoServer } from '../helpers/servers.js';
 import { twoVersionService } from '../helpers/mesh-yaml.js';
 
@@ -96,19 +96,7 @@ test(
     );
     writeFileSync(join(config, 'vs.yaml'), variant(0));
     const [listen, admin] = [await freePort(), await freePort()];
-    const cli = startCli([
-      'run',
-      '-f',
-      config,
-      '--listen',
-      `127.0.0.1:${listen}`,
-      '--admin',
-      `127.0.0.1:${admin}`,
-      '--state-dir',
-      join(dir, 'state'),
-      '--access-log',
-      'off',
-    ]);
+    const cli = startCli(['run', '-f', config, ...loopbackServeArgs(listen, admin, join(dir, 'state'))]);
     const version = async () => {
       const r = await request(`http://127.0.0.1:${admin}/config_dump`);
       return ((await r.body.json()) as { version: number }).version;
