@@ -339,6 +339,12 @@ export const UNSUPPORTED_FIELDS: readonly UnsupportedField[] = [
     message:
       'mutual TLS to upstreams is not supported by Umbra; ignored (connections use plain TCP or SIMPLE TLS)',
   },
+  {
+    kind: 'DestinationRule',
+    path: 'spec.**.outlierDetection.consecutiveErrors',
+    message:
+      'deprecated: counts gateway errors (502, 503, 504) only, with 5xx ejection off unless consecutive5xxErrors is set (as istiod applies it)',
+  },
   { kind: 'DestinationRule', path: 'spec.**.tunnel' },
   { kind: 'DestinationRule', path: 'spec.**.proxyProtocol' },
   { kind: 'DestinationRule', path: 'spec.**.retryBudget' },

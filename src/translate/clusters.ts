@@ -52,6 +52,7 @@ interface TrafficPolicy {
   outlierDetection?: {
     consecutive5xxErrors?: number;
     consecutiveGatewayErrors?: number;
+    consecutiveErrors?: number;
     interval?: string;
     baseEjectionTime?: string;
     maxEjectionPercent?: number;
@@ -252,8 +253,10 @@ function outlier(p: TrafficPolicy): OutlierDetection | undefined {
   const o = p.outlierDetection;
   if (!o) return undefined;
   return {
-    consecutive5xx: o.consecutive5xxErrors ?? 5,
-    consecutiveGatewayErrors: o.consecutiveGatewayErrors ?? 0,
+    // The deprecated consecutiveErrors means gateway errors only, with 5xx ejection off, unless
+    // the newer fields say otherwise (istiod's applyOutlierDetection sets them in that order).
+    consecutive5xx: o.consecutive5xxErrors ?? (o.consecutiveErrors ? 0 : 5),
+    consecutiveGatewayErrors: o.consecutiveGatewayErrors ?? o.consecutiveErrors ?? 0,
     intervalMs: parseDurationMs(o.interval) ?? 10_000,
     baseEjectionMs: parseDurationMs(o.baseEjectionTime) ?? 30_000,
     maxEjectionPercent: o.maxEjectionPercent ?? 10,

@@ -295,3 +295,32 @@ test('a subset with no endpoints routes to 503 UH; an undefined subset is an err
   assert.match(e.message, /subset "v3" of httpbin\.default\.svc\.cluster\.local is not defined/);
   assert.equal(e.hint, 'defined subsets: v1, v2');
 });
+
+test('the deprecated outlierDetection.consecutiveErrors counts gateway errors only, as istiod applies it', () => {
+  const outlierOf = (od: string) => {
+    const c =
+      compile(`${service('httpbin', [{ name: 'a', address: '10.0.0.1', labels: { version: 'v1' } }])}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: httpbin
+spec:
+  host: httpbin
+  trafficPolicy:
+    outlierDetection: ${od}
+`);
+    assert.deepEqual(
+      c.issues.filter((i) => i.severity === 'error'),
+      [],
+    );
+    const o = c.table.clusters.get('outbound|8000||httpbin.default.svc.cluster.local')!.outlier!;
+    return { issues: c.issues, fivexx: o.consecutive5xx, gateway: o.consecutiveGatewayErrors };
+  };
+  const old = outlierOf('{consecutiveErrors: 3}');
+  assert.deepEqual([old.fivexx, old.gateway], [0, 3]);
+  const warning = old.issues.find((i) => i.path.endsWith('outlierDetection.consecutiveErrors'));
+  assert.match(warning?.message ?? '', /^deprecated: counts gateway errors/);
+  // The newer fields win when both are given.
+  const both = outlierOf('{consecutiveErrors: 3, consecutive5xxErrors: 4, consecutiveGatewayErrors: 6}');
+  assert.deepEqual([both.fivexx, both.gateway], [4, 6]);
+});

@@ -428,6 +428,8 @@ export const connectionPoolSettings = strictObject({
 });
 
 export const outlierDetection = strictObject({
+  /** Deprecated (istio/api#617): counts gateway errors (502, 503, 504) only. */
+  consecutiveErrors: uint32.optional(),
   splitExternalLocalOriginErrors: z.boolean().optional(),
   consecutiveLocalOriginFailures: uint32.optional(),
   consecutiveGatewayErrors: uint32.optional(),
