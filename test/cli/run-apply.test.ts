@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { runCli, startCli, REPO_ROOT } from '../helpers/cli.js';
+import { runCli, startCli, REPO_ROOT, loopbackServeArgs } from '../helpers/cli.js';
 import { freePort, startEchoServer, waitFor } from '../helpers/servers.js';
 import { workloadEntry } from '../helpers/umbra.js';
 
@@ -31,19 +31,7 @@ test('apply, get, delete and status against a running umbra, surviving a restart
   const [listen, adminPort] = [await freePort(), await freePort()];
   const admin = `127.0.0.1:${adminPort}`;
   const proxy = `http://127.0.0.1:${listen}`;
-  const args = [
-    'run',
-    '-f',
-    files,
-    '--listen',
-    `127.0.0.1:${listen}`,
-    '--admin',
-    admin,
-    '--state-dir',
-    join(dir, 'state'),
-    '--access-log',
-    'off',
-  ];
+  const args = ['run', '-f', files, ...loopbackServeArgs(listen, adminPort, join(dir, 'state'))];
   let umbra = startCli(args);
   try {
     await umbra.waitForOutput(/serving config/, 15_000);

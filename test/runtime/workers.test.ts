@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { runCli, startCli, REPO_ROOT } from '../helpers/cli.js';
+import { runCli, startCli, REPO_ROOT, loopbackServeArgs } from '../helpers/cli.js';
 import { freePort, startEchoServer, waitFor } from '../helpers/servers.js';
 import { workloadEntry } from '../helpers/umbra.js';
 
@@ -94,14 +94,7 @@ test('two workers serve one listener; apply, counters, a crashed worker and shut
     'run',
     '-f',
     files,
-    '--listen',
-    `127.0.0.1:${listen}`,
-    '--admin',
-    admin,
-    '--state-dir',
-    join(dir, 'state'),
-    '--access-log',
-    'off',
+    ...loopbackServeArgs(listen, adminPort, join(dir, 'state')),
     '--workers',
     '2',
   ]);
