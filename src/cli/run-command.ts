@@ -10,6 +10,13 @@ import { startUmbraCluster } from '../runtime/workers.js';
 import { DEFAULT_DOWNSTREAM, type DownstreamOptions } from '../proxy/downstream-options.js';
 import type { PathNormalization } from '../proxy/path-normalize.js';
 import { opLogger, type LogFormat } from '../runtime/op-log.js';
+import {
+  clearConfigurationState,
+  configurationState,
+  legacyState,
+  prepareConfigurationState,
+} from '../runtime/state-dir.js';
+import { readToken } from './admin-client.js';
 
 export interface RunFlags {
   file?: string[];
@@ -27,6 +34,9 @@ export interface RunFlags {
   accessLog: string;
   accessLogFormat: 'text' | 'json';
   adminToken?: string;
+  adminTokenFile?: string;
+  /** Start without the applied resources (and comparison results) stored for this configuration. */
+  fresh?: boolean;
   watch: boolean;
   kubernetes?: boolean;
   kubeconfig?: string;
@@ -109,6 +119,23 @@ export async function runCommand(f: RunFlags): Promise<void> {
   const log = opLogger(f.logFormat ?? 'text');
   const downstream = downstreamFlags(f);
   const drainMs = positiveInt('--drain-timeout', f.drainTimeout ?? '10000');
+  const adminToken = readToken(f.adminToken, f.adminTokenFile, '--admin-token');
+  // Applied resources belong to this configuration (its -f paths): another one run from the same
+  // folder never loads them, and they come back when this one runs again.
+  const scoped = configurationState(f.stateDir, f.file ?? [], Boolean(f.kubernetes));
+  if (f.fresh) {
+    const removed = clearConfigurationState(scoped);
+    log(
+      `umbra: --fresh: ${removed.length > 0 ? `removed ${removed.join(', ')} from` : 'nothing stored in'} ${scoped.dir}`,
+    );
+  }
+  prepareConfigurationState(scoped, f.stateDir);
+  const legacy = legacyState(f.stateDir);
+  if (legacy)
+    log(
+      `umbra: warning: ${legacy} was written by an older Umbra for whichever configuration ran then; it is not loaded (re-apply what you need, then delete it)`,
+    );
+  let stop: (sig: string) => void = () => undefined;
   let umbra;
   try {
     umbra = await starter(
@@ -126,10 +153,11 @@ export async function runCommand(f: RunFlags): Promise<void> {
         : undefined,
       listen: parseAddress(f.listen),
       admin: parseAddress(f.admin),
-      stateDir: f.stateDir,
+      stateDir: scoped.dir,
       namespace: f.namespace,
       watch: f.watch,
-      adminToken: f.adminToken,
+      adminToken,
+      onQuit: () => stop('umbra stop'),
       mirror: {
         shadowSuffix: f.shadowSuffix === false ? '' : f.shadowSuffix,
         timeoutMs: positiveInt('--mirror-timeout', f.mirrorTimeout),
@@ -157,7 +185,7 @@ export async function runCommand(f: RunFlags): Promise<void> {
   }
   const t = umbra.state.table;
   log(
-    `umbra: serving config v${t.version} (${t.hostIndex.size} host names, ${t.clusters.size} clusters) on ${umbra.proxyUrl}${workers > 1 ? ` with ${workers} workers` : ''}; admin ${umbra.adminUrl}`,
+    `umbra: serving config v${t.version} (${t.hostIndex.size} host names, ${t.clusters.size} clusters) on ${umbra.proxyUrl}${workers > 1 ? ` with ${workers} workers` : ''}; admin ${umbra.adminUrl}; pid ${process.pid} (umbra stop --admin ${umbra.adminUrl.replace(/^http:\/\//, '')} stops it)`,
     {
       level: 'info',
       event: 'serving',
@@ -167,7 +195,7 @@ export async function runCommand(f: RunFlags): Promise<void> {
     },
   );
   let stopping = false;
-  const stop = (sig: string) => {
+  stop = (sig: string) => {
     if (stopping) return;
     stopping = true;
     // Stop accepting, let in-flight requests finish within the drain time; mirrors are not waited for.

@@ -30,6 +30,8 @@ export interface UmbraOptions {
   readonly mirrorBodyBudget?: number;
   readonly watch?: boolean;
   readonly adminToken?: string;
+  /** `POST /quitquitquit` on the admin API (`umbra stop`) calls this; without it that endpoint is absent. */
+  readonly onQuit?: () => void;
   /** Access-log sink; undefined disables access logs. */
   readonly accessLog?: (s: string) => void;
   readonly accessLogFormat?: 'text' | 'json';
@@ -87,7 +89,7 @@ export async function startUmbra(o: UmbraOptions): Promise<Umbra> {
     accessLogFormat: o.accessLogFormat,
     downstream: o.downstream,
   });
-  const telemetry = new Telemetry(proxy, state, { namespace: o.namespace });
+  const telemetry = new Telemetry(proxy, state, { namespace: o.namespace, configUpdates: true });
   const listener = await startListener(proxy, findVirtualHost, { host: o.listen.host, port: o.listen.port });
   self.splice(0, self.length, ...selfAddresses(listener.address.host, listener.address.port));
   const extraRoutes = new Map([
@@ -102,7 +104,7 @@ export async function startUmbra(o: UmbraOptions): Promise<Umbra> {
   let admin: Server;
   try {
     admin = await startAdmin(
-      { state, loader, store, proxy, token: o.adminToken, extraRoutes },
+      { state, loader, store, proxy, token: o.adminToken, extraRoutes, log, onQuit: o.onQuit },
       o.admin.host,
       o.admin.port,
     );

@@ -18,6 +18,7 @@ import type { RouteTable } from '../model/route-table.js';
 import { Proxy } from '../proxy/proxy.js';
 import type { MirrorCounters } from '../proxy/mirror-stats.js';
 import { aggregateMetrics, PROMETHEUS_PATH, type ProcessMetrics } from '../telemetry/telemetry.js';
+import { configMetricsText } from '../telemetry/config-metrics.js';
 import { ConfigLoader, type LoaderOptions } from './config-loader.js';
 import { ConfigState } from './config-state.js';
 import { selfAddresses } from './self-addresses.js';
@@ -84,8 +85,8 @@ class PrimaryLoader extends ConfigLoader {
   }
 
   /** Published only when every worker serves it: an apply's answer means "in service". */
-  override async reload(stored?: readonly Resource[]) {
-    const r = await super.reload(stored);
+  override async reload(stored?: readonly Resource[], commit?: () => void) {
+    const r = await super.reload(stored, commit);
     if (r.applied) await this.distribute(this.current.table);
     return r;
   }
@@ -298,7 +299,7 @@ export async function startUmbraCluster(o: ClusterOptions): Promise<UmbraCluster
   const extraRoutes: NonNullable<AdminContext['extraRoutes']> = new Map();
   extraRoutes.set(PROMETHEUS_PATH, async (_req, res) => {
     // Counters and histograms summed over workers (prom-client's AggregatorRegistry.aggregate).
-    const body = await aggregateMetrics(metrics);
+    const body = (await aggregateMetrics(metrics)) + (await configMetricsText(state));
     res.writeHead(200, {
       'content-type': Registry.PROMETHEUS_CONTENT_TYPE,
       'content-length': Buffer.byteLength(body),
@@ -330,7 +331,17 @@ export async function startUmbraCluster(o: ClusterOptions): Promise<UmbraCluster
   let admin: Server;
   try {
     admin = await startAdmin(
-      { state, loader, store, proxy: view, token: o.adminToken, extraRoutes, beforeRead: gather },
+      {
+        state,
+        loader,
+        store,
+        proxy: view,
+        token: o.adminToken,
+        extraRoutes,
+        beforeRead: gather,
+        log,
+        onQuit: o.onQuit,
+      },
       o.admin.host,
       o.admin.port,
     );

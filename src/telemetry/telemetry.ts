@@ -11,6 +11,7 @@ import { MIRROR_OVERFLOW_FLAG } from '../proxy/mirror.js';
 import type { ConfigState } from '../runtime/config-state.js';
 import { IstioRequestMetrics, type SourceIdentity } from './istio-metrics.js';
 import { mirrorMetrics } from './mirror-metrics.js';
+import { registerConfigMetrics } from './config-metrics.js';
 
 /** One process's metrics as prom-client's getMetricsAsJSON() gives them (plain data: IPC-safe). */
 export type ProcessMetrics = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
@@ -21,6 +22,8 @@ export interface TelemetryOptions {
   readonly namespace?: string;
   /** Node's process_* and nodejs_* metrics (default on). */
   readonly processMetrics?: boolean;
+  /** Count configuration updates (umbra_config_updates_total): only where the configuration is loaded. */
+  readonly configUpdates?: boolean;
 }
 
 export const PROMETHEUS_PATH = '/stats/prometheus';
@@ -40,6 +43,7 @@ export class Telemetry {
     for (const m of [...this.requests.metrics(), ...mirrorMetrics(proxy.mirrors, proxy.budget)])
       m.register(this.registry);
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (opts.configUpdates) registerConfigMetrics(state, this.registry);
 
     // Chained, so the access log, comparison and others keep their hooks.
     const requests = this.requests;
