@@ -290,6 +290,7 @@ export class ComparisonEngine implements MirrorComparisonSink, CaptureOwner, Com
         diff: diffResponses(primary, cand, compiled),
         baselineName,
         baselineResponse: base,
+        baselinePolicy: baselineName ? pair.policies.find((p) => p.name === baselineName) : undefined,
         noise: base ? diffResponses(primary, base, compiled) : undefined,
       });
       this.totals.compared++;
