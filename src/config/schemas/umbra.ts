@@ -52,7 +52,7 @@ const targetRef = withChecks(
   },
 );
 
-/** How the copy's Host/authority is derived (DESIGN.md: "Host/authority of the copy"). */
+/** How the copy's Host/authority is derived (docs/architecture.md: "Host of the copy"). */
 const authority = withChecks(
   strictObject({
     mode: z.enum(AUTHORITY_MODES),
