@@ -284,17 +284,10 @@ async function applyResources(
     };
   });
   if (dryRun) return send(res, 200, { applied: false, dryRun: true, results, issues: relevant });
-  const sourceOf = new Map(input.map((f) => [f.source, f.source]));
-  const applied = loaded.resources.map((r) => ({ r, from: sourceOf.get(r.source.file) ?? source }));
-  const r = await ctx.loader.reload(stored, () => {
-    // Persisted only now that the whole set compiled: a refusal leaves the files as they were.
-    for (const from of new Set(applied.map((a) => a.from)))
-      ctx.store.replace(
-        stored,
-        applied.filter((a) => a.from === from).map((a) => a.r),
-        from,
-      );
-  });
+  // Each resource's origin is the file it came from (its issues already name that file).
+  const sources = new Map(loaded.resources.map((x) => [resourceKey(x), x.source.file]));
+  // Persisted only once the whole set compiled: a refusal leaves the files as they were.
+  const r = await ctx.loader.reload(stored, () => ctx.store.replace(stored, sources));
   if (r.applied) {
     const v = ctx.state.table.version;
     for (const x of results)

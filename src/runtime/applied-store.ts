@@ -67,16 +67,17 @@ export class AppliedStore {
   }
 
   /**
-   * Makes `all` the stored set, on disk first (origins of `applied`'s resources are updated);
-   * throws, changing nothing in memory, when the files cannot be written.
+   * Makes `all` the stored set, on disk first; `sources` gives the origin (file given to `apply`)
+   * of the resources applied now, by resourceKey — the others keep theirs. Throws, changing nothing
+   * in memory, when the files cannot be written.
    */
-  replace(all: readonly Resource[], applied: readonly Resource[] = [], source = 'apply'): void {
+  replace(all: readonly Resource[], sources: ReadonlyMap<string, string> = new Map()): void {
     const origins = new Map<string, AppliedOrigin>();
     const at = new Date().toISOString();
-    const fresh = new Set(applied.map(resourceKey));
     for (const r of all) {
       const k = resourceKey(r);
-      const o = fresh.has(k) ? { source, at } : this.origins.get(k);
+      const source = sources.get(k);
+      const o = source !== undefined ? { source, at } : this.origins.get(k);
       if (o) origins.set(k, o);
     }
     ensurePrivateDir(this.dir);
