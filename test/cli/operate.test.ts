@@ -191,3 +191,28 @@ test('applied resources belong to their configuration: B never sees A’s, A get
     await s.close();
   }
 });
+
+test('off loopback the token comes from a file on both sides; reads need it too', async () => {
+  const s = await setup();
+  try {
+    const tokenFile = join(s.dir, 'token');
+    writeFileSync(tokenFile, 'file-token-0123456789\n', { mode: 0o600 });
+    const port = s.admin.split(':')[1];
+    const umbra = await s.serve([s.mesh], ['--admin', `0.0.0.0:${port}`, '--admin-token-file', tokenFile]);
+    const denied = await runCli(['get', 'svc', '--admin', s.admin]);
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, /admin token required/);
+    const got = await runCli(['get', 'svc', '--admin', s.admin, '--token-file', tokenFile]);
+    assert.equal(got.code, 0, got.stderr);
+    assert.match(got.stdout, /httpbin/);
+    const applied = await runCli(['apply', '-f', '-', '--admin', s.admin, '--token-file', tokenFile], {
+      input: seed('route-v1.yaml'),
+    });
+    assert.equal(applied.code, 0, applied.stderr);
+    const stop = await runCli(['stop', '--admin', s.admin, '--token-file', tokenFile]);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.equal(await umbra.stop(), 0);
+  } finally {
+    await s.close();
+  }
+});
