@@ -54,6 +54,26 @@ export function referencePermitted(
   );
 }
 
+/**
+ * GAMMA consumer routes (GEP-1426, conformance MeshConsumerRoute): a route in the client's namespace
+ * attaches to a Service of another namespace and sends its traffic on to that same Service. Neither
+ * reference needs a ReferenceGrant — the route only shapes its own namespace's calls to a Service it
+ * could call anyway; any other Service across namespaces still does.
+ */
+function isParentService(route: Resource, ref: BackendRefLike, ns: string): boolean {
+  if (ref.group !== '' || ref.kind !== 'Service') return false;
+  const parents = (
+    route.spec as { parentRefs?: { group?: string; kind?: string; name: string; namespace?: string }[] }
+  ).parentRefs;
+  return (parents ?? []).some(
+    (p) =>
+      p.kind === 'Service' &&
+      (p.group ?? '') === '' &&
+      p.name === ref.name &&
+      (p.namespace ?? route.metadata.namespace) === ns,
+  );
+}
+
 function servicePort(
   svc: MeshService,
   ref: BackendRefLike,
@@ -104,7 +124,7 @@ export function resolveBackend(
         message: `backend kind ${ref.group ? `${ref.kind}.${ref.group}` : ref.kind} is not supported (use a Service)`,
       },
     };
-  if (!referencePermitted(ctx, route.metadata.namespace, ref, ns))
+  if (!referencePermitted(ctx, route.metadata.namespace, ref, ns) && !isParentService(route, ref, ns))
     return {
       problem: {
         ok: false,
