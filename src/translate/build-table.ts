@@ -13,6 +13,7 @@ import type {
   WildcardHost,
 } from '../model/route-table.js';
 import { ClusterBuilder } from './clusters.js';
+import { addEndpointPassthrough } from './endpoint-passthrough.js';
 import { qualifyHost } from './host-names.js';
 import { issueAt } from './issue-at.js';
 import { analyze, dedupeIssues, dropDuplicates } from './analysis.js';
@@ -194,6 +195,7 @@ export function buildRouteTable(
     }
   }
   wildcardHosts.sort((a, b) => b.suffix.length - a.suffix.length);
+  addEndpointPassthrough(registry.services, clusters, hostIndex, options.selfAddresses ?? []);
 
   const table: RouteTable = Object.freeze({
     version: options.version,
