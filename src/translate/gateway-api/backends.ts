@@ -113,6 +113,7 @@ export function resolveBackend(
 ): BackendResolution {
   const ns = ref.namespace ?? route.metadata.namespace;
   const what = describe(ref, ns);
+  if (isParentService(route, ref, ns)) return resolvePermitted(ctx, ref, ns, what);
   const supported =
     (ref.group === '' && ref.kind === 'Service') ||
     (ref.group === ISTIO_GROUP && (ref.kind === 'Hostname' || ref.kind === 'ServiceEntry'));
@@ -124,7 +125,7 @@ export function resolveBackend(
         message: `backend kind ${ref.group ? `${ref.kind}.${ref.group}` : ref.kind} is not supported (use a Service)`,
       },
     };
-  if (!referencePermitted(ctx, route.metadata.namespace, ref, ns) && !isParentService(route, ref, ns))
+  if (!referencePermitted(ctx, route.metadata.namespace, ref, ns))
     return {
       problem: {
         ok: false,
@@ -132,6 +133,16 @@ export function resolveBackend(
         message: `${what} is in another namespace and no ReferenceGrant there allows HTTPRoutes from ${route.metadata.namespace}`,
       },
     };
+  return resolvePermitted(ctx, ref, ns, what);
+}
+
+/** A reference whose kind is supported and which may be made: the service, its port, its cluster. */
+function resolvePermitted(
+  ctx: GatewayApiContext,
+  ref: BackendRefLike,
+  ns: string,
+  what: string,
+): BackendResolution {
   const svc = findService(ctx, ref, ns);
   if (!svc) return notFound(`${what} not found`);
   const { port, problem } = servicePort(svc, ref, what);
