@@ -468,7 +468,7 @@ function virtualServiceLint(spec: Record<string, unknown>): RawIssue[] {
       });
     else if (raw.mirrorPercent !== undefined)
       out.push({
-        severity: 'info',
+        severity: 'warning',
         path: at('mirrorPercent'),
         message: 'mirrorPercent is deprecated',
         hint: 'use mirrorPercentage: {value: N}',

@@ -1,6 +1,7 @@
 // The one place resources become a RouteTable: registry → clusters → virtual hosts per service
 // port (Istio VirtualService rules, Gateway API routes, or the default all-endpoints route).
 
+import { isIP } from 'node:net';
 import type { ConfigIssue } from '../config/issues.js';
 import type { Resource } from '../config/resource.js';
 import type {
@@ -12,6 +13,7 @@ import type {
   WildcardHost,
 } from '../model/route-table.js';
 import { ClusterBuilder } from './clusters.js';
+import { addEndpointPassthrough } from './endpoint-passthrough.js';
 import { qualifyHost } from './host-names.js';
 import { issueAt } from './issue-at.js';
 import { analyze, dedupeIssues, dropDuplicates } from './analysis.js';
@@ -186,11 +188,14 @@ export function buildRouteTable(
     const vhost: VirtualHost = { name: host, routes: virtualServiceRoutes(vs, ctx, undefined) };
     if (host.startsWith('*')) wildcardHosts.push({ suffix: host.slice(1), vhost });
     else {
-      hostIndex.set(host, vhost);
-      hostIndex.set(`${host}:*`, vhost);
+      // An IPv6 literal host ("::1") is addressed in brackets ("[::1]:80", RFC 3986 §3.2.2).
+      const key = isIP(host) === 6 ? `[${host}]` : host;
+      hostIndex.set(key, vhost);
+      hostIndex.set(`${key}:*`, vhost);
     }
   }
   wildcardHosts.sort((a, b) => b.suffix.length - a.suffix.length);
+  addEndpointPassthrough(registry.services, clusters, hostIndex, options.selfAddresses ?? []);
 
   const table: RouteTable = Object.freeze({
     version: options.version,

@@ -18,6 +18,7 @@ import type {
 } from '../model/route-table.js';
 import { parseDurationMs } from '../config/duration.js';
 import { qualifyHost } from './host-names.js';
+import { PASSTHROUGH_PREFIX } from './endpoint-passthrough.js';
 import { issueAt } from './issue-at.js';
 import type { MeshService } from './service-registry.js';
 
@@ -107,6 +108,24 @@ export class ClusterBuilder {
       }
       this.rules.set(host, dr);
     }
+  }
+
+  /**
+   * A cluster of one endpoint, for requests addressed to that endpoint itself (endpoint-passthrough.ts).
+   * Like Istio's passthrough to an original destination, no DestinationRule policy applies.
+   */
+  passthrough(svc: MeshService, port: number, endpoint: Endpoint): string {
+    const hostPort = `${endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address}:${endpoint.port}`;
+    const name = `${PASSTHROUGH_PREFIX}${hostPort}`;
+    if (this.clusters.has(name)) return name;
+    this.clusters.set(name, {
+      name,
+      service: { name: svc.name, namespace: svc.namespace, fqdn: svc.fqdn, port },
+      endpoints: [endpoint],
+      lb: { kind: 'round-robin' },
+      pool: DEFAULT_POOL,
+    });
+    return name;
   }
 
   destinationRuleFor(svc: MeshService): Resource | undefined {

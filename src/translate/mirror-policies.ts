@@ -61,7 +61,8 @@ export interface MirrorPolicySpecView {
 /**
  * Finds the MirrorPolicy for a target: a subset-specific one wins over one for the whole service.
  * A `DestinationRule` target names the DestinationRule in effect for the service (`destinationRule`)
- * by its own name, as policy attachment does (GEP-713), whatever host it is for.
+ * by its own name, as policy attachment does (GEP-713), whatever host it is for; a `ServiceEntry`
+ * target likewise names the ServiceEntry object, whatever its hosts are called.
  */
 export function findMirrorPolicy(
   policies: readonly Resource[],
@@ -78,7 +79,11 @@ export function findMirrorPolicy(
           ? destinationRule !== undefined &&
             ref.name === destinationRule.metadata.name &&
             destinationRule.metadata.namespace === p.metadata.namespace
-          : ref.name === svc.name || ref.name === svc.fqdn;
+          : ref.kind === 'ServiceEntry' && svc.origin.kind === 'ServiceEntry'
+            ? // Policy attachment names the object (GEP-713): the ServiceEntry's metadata.name, which
+              // covers each of its hosts; a host as name is still accepted, as earlier versions read it.
+              ref.name === svc.origin.metadata.name || ref.name === svc.fqdn
+            : ref.name === svc.name || ref.name === svc.fqdn;
       if (!sameName) continue;
       if (ref.kind === 'DestinationRule' && subset !== undefined && ref.sectionName === subset) return p;
       if ((ref.kind === 'Service' || ref.kind === 'ServiceEntry') && ref.sectionName === undefined)

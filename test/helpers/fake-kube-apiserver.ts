@@ -3,11 +3,14 @@
 // (limit/continue), watch events ADDED/MODIFIED/DELETED/BOOKMARK, "410 Gone" for a resourceVersion
 // older than the compacted history, merge patches on the status subresource (recorded) — plus knobs
 // tests need: drop every watch connection, hold new watches back, compact history, send bookmarks.
+// Like a cluster's kube-controller-manager it keeps EndpointSlices for Services with a selector
+// (fake-endpoint-controller.ts), so endpoints reach Umbra the way they do in Kubernetes.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ENDPOINT_CONTROLLER, desiredSlices } from './fake-endpoint-controller.js';
 
 type Json = Record<string, unknown>;
 
@@ -152,6 +155,8 @@ export class FakeKubeApiServer {
   readonly notServed = new Set<string>();
   /** How a too-old watch is refused: an ERROR event in a 200 stream (kube-apiserver) or a plain 410. */
   goneMode: 'event' | 'status' = 'event';
+  /** Keep EndpointSlices for selector Services as kube-controller-manager does (on by default). */
+  endpointController = true;
   url = '';
   private server!: Server;
   private rv = 1000;
@@ -228,7 +233,32 @@ export class FakeKubeApiServer {
     if (input.status !== undefined && kind.kind === 'Pod') obj.status = structuredClone(input.status);
     this.objects.set(key, { kind, obj });
     this.emit(prev ? 'MODIFIED' : 'ADDED', kind, obj);
+    if (kind.kind === 'Service' || kind.kind === 'Pod') this.reconcileSlices(namespace ?? 'default');
     return obj;
+  }
+
+  /** The endpoint controller's pass over one namespace: slices written only when they change. */
+  reconcileSlices(namespace: string): void {
+    if (!this.endpointController) return;
+    const inNs = (k: string) =>
+      [...this.objects.values()]
+        .filter((s) => s.kind.kind === k && s.obj.metadata.namespace === namespace)
+        .map((s) => s.obj);
+    const want = desiredSlices(inNs('Service'), inNs('Pod'));
+    const wanted = new Set(want.map((w) => String((w.metadata as Json).name)));
+    for (const w of want) {
+      const prev = this.get('EndpointSlice', namespace, String((w.metadata as Json).name));
+      const same = (o: Json) => JSON.stringify([o.endpoints, o.ports, (o.metadata as Json).labels]);
+      if (!prev || same(prev) !== same(w)) this.apply(w);
+    }
+    for (const s of inNs('EndpointSlice')) {
+      const labels = (s.metadata.labels ?? {}) as Record<string, string>;
+      if (
+        labels['endpointslice.kubernetes.io/managed-by'] === ENDPOINT_CONTROLLER &&
+        !wanted.has(String(s.metadata.name))
+      )
+        this.remove('EndpointSlice', namespace, String(s.metadata.name));
+    }
   }
 
   /** Replaces an object's status as another controller would (a MODIFIED event, generation unchanged). */
@@ -255,6 +285,7 @@ export class FakeKubeApiServer {
     this.objects.delete(key);
     const obj = { ...prev.obj, metadata: { ...prev.obj.metadata, resourceVersion: String(++this.rv) } };
     this.emit('DELETED', kind, obj);
+    if (kind.kind === 'Service' || kind.kind === 'Pod') this.reconcileSlices(namespace ?? 'default');
     return true;
   }
 
@@ -600,5 +631,19 @@ export function podObject(
       podIP: o.ip ?? '127.0.0.1',
       conditions: [{ type: 'Ready', status: o.ready === false ? 'False' : 'True' }],
     },
+  };
+}
+
+/**
+ * The seed's Service reaches its pods on targetPort 80; the pods of these tests are echo servers on
+ * ephemeral loopback ports, so the Service names the pods' container port "http" instead (as a
+ * Deployment that names its port would allow). Everything else of the object is kept.
+ */
+export function onNamedTargetPort<T extends Json>(obj: T): T {
+  if (obj.kind !== 'Service') return obj;
+  const spec = obj.spec as { ports?: { name?: string; targetPort?: unknown }[] };
+  return {
+    ...obj,
+    spec: { ...spec, ports: (spec.ports ?? []).map((p) => ({ ...p, targetPort: p.name ?? 'http' })) },
   };
 }

@@ -218,11 +218,14 @@ export class GatewaySet {
         message: `no listener of Gateway ${ns}/${ref.name} admits this route: ${[...new Set(why)].join('; ')}`,
       };
     }
-    for (const l of allowed) l.attachedRoutes++;
     const hostnames = hr.spec.hostnames ?? [];
     const matched = allowed
       .map((l) => ({ l, hosts: intersectHostnames(l.spec.hostname, hostnames) }))
       .filter((x) => x.hosts.length > 0);
+    // attachedRoutes counts a route on the listeners it can serve: allowed there and with a hostname
+    // in common (conformance GatewayWithAttachedRoutes, HTTPRouteListenerHostnameMatching), whether
+    // or not its rules are all valid.
+    for (const { l } of matched) l.attachedRoutes++;
     if (matched.length === 0)
       return {
         ok: false,
