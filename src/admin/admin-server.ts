@@ -9,6 +9,7 @@ import { resourceKey, type Resource } from '../config/resource.js';
 import type { Proxy } from '../proxy/proxy.js';
 import type { AppliedStore } from '../runtime/applied-store.js';
 import { plain } from '../runtime/applied-store.js';
+import { redacted } from './redact.js';
 import type { ConfigLoader } from '../runtime/config-loader.js';
 import type { ConfigState } from '../runtime/config-state.js';
 import { configDump, clustersView } from './views.js';
@@ -133,7 +134,7 @@ function listResources(ctx: AdminContext, q: URLSearchParams): unknown {
     .map((r) => {
       const status = statuses.get(resourceKey(r));
       return {
-        ...plain(r),
+        ...redacted(r.kind, plain(r)),
         ...(status !== undefined ? { status } : {}),
         source: ctx.store.has(resourceKey(r)) ? 'applied' : r.source.file,
       };

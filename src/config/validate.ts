@@ -17,9 +17,11 @@ import {
   endpointSliceShape,
   namespaceSpec,
   objectMeta,
+  secretShape,
   serviceSpec,
   type EndpointSliceSpec,
   type NamespaceSpec,
+  type SecretSpec,
   type ServiceSpec,
 } from './schemas/kubernetes.js';
 import {
@@ -95,6 +97,15 @@ export const KINDS: readonly KindDef[] = [
     versions: ['v1'],
     spec: z.object(endpointSliceShape),
     inline: endpointSliceShape,
+    specRequired: true,
+    nameRule: 'subdomain',
+  },
+  {
+    group: '',
+    kind: 'Secret',
+    versions: ['v1'],
+    spec: z.object(secretShape),
+    inline: secretShape,
     specRequired: true,
     nameRule: 'subdomain',
   },
@@ -186,6 +197,7 @@ export interface SpecByKind {
   Service: ServiceSpec;
   Namespace: NamespaceSpec;
   EndpointSlice: EndpointSliceSpec;
+  Secret: SecretSpec;
   VirtualService: VirtualServiceSpec;
   DestinationRule: DestinationRuleSpec;
   ServiceEntry: ServiceEntrySpec;
@@ -369,6 +381,15 @@ export const UNSUPPORTED_FIELDS: readonly UnsupportedField[] = [
     group: ISTIO_GROUP,
     path: '',
     message: 'Istio Gateway is not supported by Umbra; stored but ignored (use a Gateway API Gateway)',
+  },
+  // Gateway API Gateway: TLS termination uses Umbra's defaults (docs/tls.md); no client certificates.
+  { kind: 'Gateway', group: GATEWAY_GROUP, path: 'spec.listeners[*].tls.options' },
+  {
+    kind: 'Gateway',
+    group: GATEWAY_GROUP,
+    path: 'spec.listeners[*].tls.frontendValidation',
+    message:
+      'client certificate validation is not supported by Umbra; clients are not asked for certificates',
   },
   // HTTPRoute
   { kind: 'HTTPRoute', path: 'spec.rules[*].sessionPersistence' },

@@ -11,6 +11,8 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { Socket } from 'node:net';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TlsOptions, TLSSocket } from 'node:tls';
 import { DEFAULT_DOWNSTREAM, type DownstreamOptions } from './downstream-options.js';
 import type { Proxy, VhostResolver } from './proxy.js';
 import { markTimedOut } from './client-timeouts.js';
@@ -18,6 +20,12 @@ import { markTimedOut } from './client-timeouts.js';
 export interface ListenerOptions extends Partial<DownstreamOptions> {
   readonly host: string;
   readonly port: number;
+  /** Terminate TLS (issue 15, src/runtime/listener-tls.ts builds these): HTTPS only, never plaintext. */
+  readonly tls?: {
+    readonly options: TlsOptions;
+    /** Checked after each handshake; false closes the connection before any HTTP is read. */
+    readonly admit?: (socket: TLSSocket) => boolean;
+  };
 }
 
 export interface Listener {
@@ -135,7 +143,7 @@ export async function startListener(
   const served = new WeakMap<Socket, number>();
   /** Connections whose response in progress says Connection: close. */
   const closingSockets = new WeakSet<Socket>();
-  const server = createServer(serverOptions(limits), (req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     // A request pipelined behind the one that closes the connection is never forwarded: its answer
     // could not be delivered, and a client that retries it would run it twice (RFC 9112 §9.6).
     if (closingSockets.has(req.socket)) {
@@ -159,10 +167,19 @@ export async function startListener(
       }
     }
     proxy.handle(req, res, resolve);
-  });
+  };
+  // --- TLS hook (issue 15): node's https server is an http server behind a TLS handshake. A client
+  // speaking plaintext fails the handshake and is closed: it is never served as HTTP.
+  const tls = opts.tls;
+  const server: Server = tls
+    ? (createHttpsServer({ ...serverOptions(limits), ...tls.options }, handler) as unknown as Server)
+    : createServer(serverOptions(limits), handler);
+  const connectionEvent = tls ? 'secureConnection' : 'connection';
+  if (tls?.admit) server.prependListener('secureConnection', (s: TLSSocket) => tls.admit!(s) || s.destroy());
+  // --- end of TLS hook
   configureServer(server, limits);
   const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => {
+  server.on(connectionEvent, (s: Socket) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });

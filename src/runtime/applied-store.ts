@@ -49,14 +49,20 @@ export class AppliedStore {
     mkdirSync(this.dir, { recursive: true });
     const text = all.map((r) => stringify(plain(r))).join('---\n');
     const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, text);
+    // Applied Secrets (TLS keys) are stored here too: readable by Umbra's user only.
+    writeFileSync(tmp, text, { mode: 0o600 });
     renameSync(tmp, this.file);
   }
 }
+
+/** Kinds whose fields sit at the top level of the object (Umbra keeps them as `spec`). */
+const INLINE_KINDS = new Set(['Secret', 'EndpointSlice']);
 
 /** The resource as a user wrote it: no source, no status. */
 export function plain(r: Resource): Record<string, unknown> {
   const meta: Record<string, unknown> = { ...r.metadata };
   for (const k of Object.keys(meta)) if (meta[k] === undefined) delete meta[k];
+  if (INLINE_KINDS.has(r.kind))
+    return { apiVersion: r.apiVersion, kind: r.kind, metadata: meta, ...(r.spec as object) };
   return { apiVersion: r.apiVersion, kind: r.kind, metadata: meta, spec: r.spec };
 }
