@@ -33,6 +33,10 @@ program
   .option('--admin <addr>', 'admin API and /ready', '127.0.0.1:15000')
   .option('--state-dir <dir>', 'where `umbra apply` stores resources', '.umbra-state')
   .option('-n, --namespace <ns>', 'namespace of Umbra’s clients: short names resolve here', 'default')
+  .option(
+    '--labels <k=v,...>',
+    'labels of Umbra as a gateway workload: Istio Gateways whose selector matches them are served',
+  )
   .option('--shadow-suffix <suffix>', 'appended to the mirrored request’s host', '-shadow')
   .option('--no-shadow-suffix', 'send copies with the primary’s Host unchanged')
   .option('--mirror-timeout <ms>', 'timeout of each mirrored request', '10000')
