@@ -337,16 +337,14 @@ export const UNSUPPORTED_FIELDS: readonly UnsupportedField[] = [
   { kind: 'DestinationRule', path: 'spec.**.connectionPool.tcp.tcpKeepalive.interval' },
   { kind: 'DestinationRule', path: 'spec.**.connectionPool.http.useClientProtocol' },
   { kind: 'DestinationRule', path: 'spec.**.connectionPool.http.maxConcurrentStreams' },
-  { kind: 'DestinationRule', path: 'spec.**.tls.clientCertificate' },
-  { kind: 'DestinationRule', path: 'spec.**.tls.privateKey' },
-  { kind: 'DestinationRule', path: 'spec.**.tls.credentialName' },
   { kind: 'DestinationRule', path: 'spec.**.tls.caCrl' },
+  // MUTUAL with files or a credentialName Secret is supported (upstream-tls.ts); Istio's own mTLS is not.
   {
     kind: 'DestinationRule',
     path: 'spec.**.tls.mode',
-    when: (v) => v === 'MUTUAL' || v === 'ISTIO_MUTUAL',
+    when: (v) => v === 'ISTIO_MUTUAL',
     message:
-      'mutual TLS to upstreams is not supported by Umbra; ignored (connections use plain TCP or SIMPLE TLS)',
+      'ISTIO_MUTUAL (certificates from the Istio mesh CA) is out of scope for Umbra; ignored (connections use plain TCP) — use MUTUAL with clientCertificate/privateKey or credentialName',
   },
   {
     kind: 'DestinationRule',

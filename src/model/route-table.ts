@@ -337,13 +337,23 @@ export interface Cluster {
   readonly pool: ConnectionPoolSettings;
   readonly outlier?: OutlierDetection;
   readonly tls?: {
-    readonly mode: 'SIMPLE';
+    readonly mode: 'SIMPLE' | 'MUTUAL';
     readonly sni?: string;
     readonly insecureSkipVerify?: boolean;
     /** PEM file with the CAs that may sign the upstream's certificate (default: Node's bundle). */
     readonly caCertificates?: string;
     /** The certificate must carry one of these names (DNS or URI SAN). */
     readonly subjectAltNames?: readonly string[];
+    /** MUTUAL: PEM files of Umbra's client certificate chain and key (DestinationRule tls). */
+    readonly clientCertificate?: string;
+    readonly privateKey?: string;
+    /** MUTUAL with credentialName: the Secret's client certificate, key and CA (never logged). */
+    readonly credential?: {
+      readonly source: string;
+      readonly certPem?: string;
+      readonly keyPem?: string;
+      readonly caPem?: string;
+    };
   };
 }
 

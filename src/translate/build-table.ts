@@ -141,6 +141,8 @@ export function buildRouteTable(
   const clusters = new ClusterBuilder(
     resources.filter((r) => r.kind === 'DestinationRule'),
     issues,
+    resources,
+    options.namespace,
   );
   const ctx: RouteSourceContext = {
     registry,
