@@ -11,8 +11,6 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { Socket } from 'node:net';
-import { createServer as createHttpsServer } from 'node:https';
-import type { TlsOptions, TLSSocket } from 'node:tls';
 import { DEFAULT_DOWNSTREAM, type DownstreamOptions } from './downstream-options.js';
 import type { Proxy, VhostResolver } from './proxy.js';
 import { markTimedOut } from './client-timeouts.js';
@@ -20,12 +18,11 @@ import { markTimedOut } from './client-timeouts.js';
 export interface ListenerOptions extends Partial<DownstreamOptions> {
   readonly host: string;
   readonly port: number;
-  /** Terminate TLS (issue 15, src/runtime/listener-tls.ts builds these): HTTPS only, never plaintext. */
-  readonly tls?: {
-    readonly options: TlsOptions;
-    /** Checked after each handshake; false closes the connection before any HTTP is read. */
-    readonly admit?: (socket: TLSSocket) => boolean;
-  };
+  /**
+   * A node HTTP/1.1 server made elsewhere (e.g. `https.createServer` for TLS), built with
+   * `serverOptions()`; Umbra adds its handlers and limits and makes it listen. Default: a plain one.
+   */
+  readonly server?: Server;
 }
 
 export interface Listener {
@@ -168,18 +165,11 @@ export async function startListener(
     }
     proxy.handle(req, res, resolve);
   };
-  // --- TLS hook (issue 15): node's https server is an http server behind a TLS handshake. A client
-  // speaking plaintext fails the handshake and is closed: it is never served as HTTP.
-  const tls = opts.tls;
-  const server: Server = tls
-    ? (createHttpsServer({ ...serverOptions(limits), ...tls.options }, handler) as unknown as Server)
-    : createServer(serverOptions(limits), handler);
-  const connectionEvent = tls ? 'secureConnection' : 'connection';
-  if (tls?.admit) server.prependListener('secureConnection', (s: TLSSocket) => tls.admit!(s) || s.destroy());
-  // --- end of TLS hook
+  const server = opts.server ?? createServer(serverOptions(limits));
+  server.on('request', handler);
   configureServer(server, limits);
   const sockets = new Set<Socket>();
-  server.on(connectionEvent, (s: Socket) => {
+  server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });

@@ -9,7 +9,7 @@ import { startListener, type Listener } from '../proxy/listener.js';
 import type { Proxy, VhostResolver } from '../proxy/proxy.js';
 import { findGatewayVirtualHost } from '../proxy/router.js';
 import type { ConfigState } from './config-state.js';
-import { listenerTls, type ListenerTlsRuntime } from './listener-tls.js';
+import { createTlsServer, listenerTls, type ListenerTlsRuntime } from './listener-tls.js';
 import type { Server as HttpsServer } from 'node:https';
 
 export interface GatewayListenerOptions {
@@ -120,7 +120,7 @@ export function startGatewayListeners(
         const l = await startListener(proxy, resolverFor(key), {
           host: gl.address || o.host,
           port: gl.port,
-          ...(tls ? { tls: { options: tls.options, admit: (s) => tls.admit(s) } } : {}),
+          ...(tls ? { server: createTlsServer(tls, proxy.downstream) } : {}),
         });
         if (tls) {
           tls.refresh(l.server as unknown as HttpsServer);

@@ -3,8 +3,11 @@
 // table is published (no restart). Defaults follow Mozilla's "intermediate" server profile.
 
 import { createSecureContext, type SecureContext, type TlsOptions, type TLSSocket } from 'node:tls';
-import type { Server } from 'node:https';
+import { createServer as createHttpsServer, type Server } from 'node:https';
+import type { Server as HttpServer } from 'node:http';
 import type { GatewayListener, ServerCertificate } from '../model/route-table.js';
+import type { DownstreamOptions } from '../proxy/downstream-options.js';
+import { serverOptions } from '../proxy/listener.js';
 
 /**
  * Mozilla Server Side TLS "intermediate" (guideline 5.7): TLS 1.2 with ECDHE + AEAD suites only,
@@ -121,4 +124,17 @@ export function listenerTls(current: () => GatewayListener | undefined): Listene
       return gl?.tls ? certificatesFor(gl.tls.certificates, '').length > 0 : false;
     },
   };
+}
+
+/**
+ * node's https server for a TLS listener (handed to startListener as its server): Umbra's HTTP
+ * limits behind the handshake. A client speaking plaintext fails the handshake and is closed — it
+ * is never served as HTTP — and one the listener must not admit is closed before any HTTP is read.
+ */
+export function createTlsServer(tls: ListenerTlsRuntime, downstream: Partial<DownstreamOptions>): HttpServer {
+  const server = createHttpsServer({ ...serverOptions(downstream), ...tls.options });
+  server.prependListener('secureConnection', (s: TLSSocket) => {
+    if (!tls.admit(s)) s.destroy();
+  });
+  return server as unknown as HttpServer;
 }
