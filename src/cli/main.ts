@@ -155,6 +155,7 @@ program
   .description('check resources and report every issue with file, line and field; exits 1 on errors')
   .requiredOption('-f, --file <path...>', 'YAML files or directories')
   .option('-n, --namespace <ns>', 'namespace of Umbra’s clients', 'default')
+  .option('--labels <k=v,...>', 'labels Umbra would run with (`umbra run --labels`): selects Istio Gateways')
   .option('-o, --output <fmt>', 'text or json', 'text')
   .action(validateCommand);
 
