@@ -10,6 +10,7 @@ import { resourceKey, type Resource } from '../config/resource.js';
 import type { Proxy } from '../proxy/proxy.js';
 import type { AppliedStore } from '../runtime/applied-store.js';
 import { plain } from '../runtime/applied-store.js';
+import { redacted } from './redact.js';
 import type { ConfigLoader } from '../runtime/config-loader.js';
 import type { ConfigState } from '../runtime/config-state.js';
 import { configDump, clustersView } from './views.js';
@@ -209,7 +210,7 @@ function listResources(ctx: AdminContext, q: URLSearchParams): unknown {
       const key = resourceKey(r);
       const status = statuses.get(key);
       return {
-        ...plain(r),
+        ...redacted(r.kind, plain(r)),
         ...(status !== undefined ? { status } : {}),
         ...origin(ctx, r),
       };

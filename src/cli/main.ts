@@ -42,6 +42,10 @@ program
     "start without this configuration's applied resources and comparison results (deletes them)",
   )
   .option('-n, --namespace <ns>', 'namespace of Umbra’s clients: short names resolve here', 'default')
+  .option(
+    '--labels <k=v,...>',
+    'labels of Umbra as a gateway workload: Istio Gateways whose selector matches them are served',
+  )
   .option('--shadow-suffix <suffix>', 'appended to the mirrored request’s host', '-shadow')
   .option('--no-shadow-suffix', 'send copies with the primary’s Host unchanged')
   .option('--mirror-timeout <ms>', 'timeout of each mirrored request', '10000')
@@ -161,6 +165,7 @@ program
   .description('check resources and report every issue with file, line and field; exits 1 on errors')
   .requiredOption('-f, --file <path...>', 'YAML files or directories')
   .option('-n, --namespace <ns>', 'namespace of Umbra’s clients', 'default')
+  .option('--labels <k=v,...>', 'labels Umbra would run with (`umbra run --labels`): selects Istio Gateways')
   .option('-o, --output <fmt>', 'text or json', 'text')
   .action(validateCommand);
 

@@ -24,6 +24,8 @@ export interface RunFlags {
   admin: string;
   stateDir: string;
   namespace: string;
+  /** "istio=ingressgateway,app=edge": Umbra's labels as a gateway workload. */
+  labels?: string;
   shadowSuffix: string | false;
   mirrorTimeout: string;
   mirrorMaxInFlight: string;
@@ -108,6 +110,20 @@ function starter(workers: number, accessLogDest: string): (o: UmbraOptions) => P
   return workers > 1 ? (o) => startUmbraCluster({ ...o, workers, accessLogDest }) : startUmbra;
 }
 
+/** `--labels k=v,k2=v2` as a label map (Kubernetes label syntax is checked by the selector match only). */
+export function parseLabels(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new Error(`--labels: "${part}" is not key=value`);
+    out[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  return out;
+}
+
 export async function runCommand(f: RunFlags): Promise<void> {
   if (!f.file?.length && !f.kubernetes)
     throw new Error('run: give resources with -f PATH, or read them from a cluster with --kubernetes');
@@ -155,6 +171,7 @@ export async function runCommand(f: RunFlags): Promise<void> {
       admin: parseAddress(f.admin),
       stateDir: scoped.dir,
       namespace: f.namespace,
+      labels: f.labels !== undefined ? parseLabels(f.labels) : undefined,
       watch: f.watch,
       adminToken,
       onQuit: () => stop('umbra stop'),

@@ -18,6 +18,11 @@ import { markTimedOut } from './client-timeouts.js';
 export interface ListenerOptions extends Partial<DownstreamOptions> {
   readonly host: string;
   readonly port: number;
+  /**
+   * A node HTTP/1.1 server made elsewhere (e.g. `https.createServer` for TLS), built with
+   * `serverOptions()`; Umbra adds its handlers and limits and makes it listen. Default: a plain one.
+   */
+  readonly server?: Server;
 }
 
 export interface Listener {
@@ -135,7 +140,7 @@ export async function startListener(
   const served = new WeakMap<Socket, number>();
   /** Connections whose response in progress says Connection: close. */
   const closingSockets = new WeakSet<Socket>();
-  const server = createServer(serverOptions(limits), (req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     // A request pipelined behind the one that closes the connection is never forwarded: its answer
     // could not be delivered, and a client that retries it would run it twice (RFC 9112 §9.6).
     if (closingSockets.has(req.socket)) {
@@ -159,7 +164,9 @@ export async function startListener(
       }
     }
     proxy.handle(req, res, resolve);
-  });
+  };
+  const server = opts.server ?? createServer(serverOptions(limits));
+  server.on('request', handler);
   configureServer(server, limits);
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {

@@ -95,9 +95,14 @@ function writeAtomically(file: string, text: string): void {
   renameSync(tmp, file);
 }
 
+/** Kinds whose fields sit at the top level of the object (Umbra keeps them as `spec`). */
+const INLINE_KINDS = new Set(['Secret', 'EndpointSlice']);
+
 /** The resource as a user wrote it: no source, no status. */
 export function plain(r: Resource): Record<string, unknown> {
   const meta: Record<string, unknown> = { ...r.metadata };
   for (const k of Object.keys(meta)) if (meta[k] === undefined) delete meta[k];
+  if (INLINE_KINDS.has(r.kind))
+    return { apiVersion: r.apiVersion, kind: r.kind, metadata: meta, ...(r.spec as object) };
   return { apiVersion: r.apiVersion, kind: r.kind, metadata: meta, spec: r.spec };
 }

@@ -26,6 +26,8 @@ export interface UmbraOptions {
   readonly admin: { host: string; port: number };
   readonly stateDir: string;
   readonly namespace?: string;
+  /** Umbra's labels as a gateway workload (`--labels`): Istio Gateways selecting them are served. */
+  readonly labels?: Readonly<Record<string, string>>;
   readonly mirror?: Partial<MirrorDefaults>;
   readonly mirrorBodyBudget?: number;
   readonly watch?: boolean;
@@ -71,7 +73,7 @@ export async function startUmbra(o: UmbraOptions): Promise<Umbra> {
     paths: o.files,
     store,
     feed: kube,
-    build: { namespace: o.namespace ?? 'default', mirrorDefaults, selfAddresses: self },
+    build: { namespace: o.namespace ?? 'default', mirrorDefaults, selfAddresses: self, labels: o.labels },
     log,
   });
   kube?.onChange(() => loader.schedule('the API server'));

@@ -152,7 +152,7 @@ export async function startUmbraCluster(o: ClusterOptions): Promise<UmbraCluster
       paths: o.files,
       store,
       feed: kube,
-      build: { namespace: o.namespace ?? 'default', mirrorDefaults, selfAddresses: self },
+      build: { namespace: o.namespace ?? 'default', mirrorDefaults, selfAddresses: self, labels: o.labels },
       log,
     },
     distribute,

@@ -128,6 +128,34 @@ const reachableFromMesh = (m: HttpMatch, clientNamespace: string | undefined) =>
   (m.sourceLabels === undefined || Object.keys(m.sourceLabels).length === 0) &&
   (m.sourceNamespace === undefined || m.sourceNamespace === clientNamespace);
 
+/** The Istio Gateway whose listener the routes are built for (istio-gateways.ts). */
+export interface GatewayScope {
+  /** "namespace/name". */
+  readonly name: string;
+  /** Umbra's own labels (`umbra run --labels`): a gateway workload's labels, for `sourceLabels`. */
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** A gateway reference of a VirtualService as "namespace/name" (a bare name is in the VS's namespace). */
+export const qualifyGateway = (g: string, vsNamespace: string) =>
+  g.includes('/') ? g : `${vsNamespace}/${g}`;
+
+/**
+ * Whether a match block applies on an Istio Gateway: its `gateways` (when given) name that gateway,
+ * and its sourceLabels are among the gateway workload's labels (Istio filters blocks the same way).
+ */
+const reachableFromGateway = (
+  m: HttpMatch,
+  gw: GatewayScope,
+  vsNamespace: string,
+  clientNamespace?: string,
+) =>
+  (!m.gateways ||
+    m.gateways.length === 0 ||
+    m.gateways.some((g) => qualifyGateway(g, vsNamespace) === gw.name)) &&
+  Object.entries(m.sourceLabels ?? {}).every(([k, v]) => gw.labels[k] === v) &&
+  (m.sourceNamespace === undefined || m.sourceNamespace === clientNamespace);
+
 export interface IstioContext {
   readonly registry: ServiceRegistry;
   readonly clusters: ClusterBuilder;
@@ -552,6 +580,8 @@ export function virtualServiceRoutes(
   root: Resource,
   ctx: IstioContext,
   listenerPort: number | undefined,
+  /** Set when building an Istio Gateway's listener; undefined for the mesh. */
+  gateway?: GatewayScope,
 ): Route[] {
   const routes: Route[] = [];
   for (const { rule, resource: vs, path, index: ri } of expandRules(root, ctx.delegates, ctx.issues)) {
@@ -565,7 +595,13 @@ export function virtualServiceRoutes(
     const base = rule.name ?? `${vs.metadata.namespace}/${vs.metadata.name}#${ri}`;
     matches.forEach((m, mi) => {
       if (m?.port !== undefined && listenerPort !== undefined && m.port !== listenerPort) return;
-      if (m && !reachableFromMesh(m, ctx.clientNamespace)) return;
+      if (
+        m &&
+        !(gateway
+          ? reachableFromGateway(m, gateway, vs.metadata.namespace, ctx.clientNamespace)
+          : reachableFromMesh(m, ctx.clientNamespace))
+      )
+        return;
       const action = ruleAction(ctx, vs, path, rule, m, listenerPort, mirrorList);
       if (!action) return;
       routes.push({

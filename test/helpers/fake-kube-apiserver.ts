@@ -89,6 +89,15 @@ export const FAKE_KINDS: readonly FakeKind[] = [
     plural: 'mirrorpolicies',
     namespaced: true,
   },
+  { kind: 'Secret', group: '', version: 'v1', plural: 'secrets', namespaced: true },
+  { kind: 'Gateway', group: 'networking.istio.io', version: 'v1', plural: 'gateways', namespaced: true },
+  {
+    kind: 'ReferenceGrant',
+    group: 'gateway.networking.k8s.io',
+    version: 'v1beta1',
+    plural: 'referencegrants',
+    namespaced: true,
+  },
 ];
 
 export interface ApiRequest {
@@ -121,6 +130,8 @@ interface Change {
 interface Watcher {
   readonly kind: FakeKind;
   readonly namespace?: string;
+  /** `fieldSelector` of the request ("type=kubernetes.io/tls"): equality on top-level or dotted fields. */
+  readonly fieldSelector?: string;
   readonly bookmarks: boolean;
   readonly res: ServerResponse;
   timer?: NodeJS.Timeout;
@@ -141,6 +152,19 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
 
 function status(code: number, reason: string, message: string): Json {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
+}
+
+/** kube-apiserver field selectors, as far as tests use them: `a.b=v`, `a==v`, `a!=v`, comma-joined. */
+function fieldsMatch(obj: Json, selector: string | null | undefined): boolean {
+  if (!selector) return true;
+  return selector.split(',').every((term) => {
+    const m = /^([^!=]+)(!=|==|=)(.*)$/.exec(term.trim());
+    if (!m) return false;
+    let v: unknown = obj;
+    for (const seg of m[1].split('.')) v = isObj(v) ? v[seg] : undefined;
+    const equal = String(v ?? '') === m[3];
+    return m[2] === '!=' ? !equal : equal;
+  });
 }
 
 function apiVersionOf(k: FakeKind): string {
@@ -393,10 +417,14 @@ export class FakeKubeApiServer {
   }
 
   private matches(
-    w: { kind: FakeKind; namespace?: string },
+    w: { kind: FakeKind; namespace?: string; fieldSelector?: string },
     c: { kind: FakeKind; obj: { metadata: Json } },
   ): boolean {
-    return c.kind === w.kind && (w.namespace === undefined || c.obj.metadata.namespace === w.namespace);
+    return (
+      c.kind === w.kind &&
+      (w.namespace === undefined || c.obj.metadata.namespace === w.namespace) &&
+      fieldsMatch(c.obj, w.fieldSelector)
+    );
   }
 
   private send(res: ServerResponse, event: Json): void {
@@ -476,7 +504,12 @@ export class FakeKubeApiServer {
 
   private list(kind: FakeKind, namespace: string | undefined, q: URLSearchParams, res: ServerResponse): void {
     const all = [...this.objects.values()]
-      .filter((s) => this.matches({ kind, namespace }, { kind: s.kind, obj: s.obj }))
+      .filter((s) =>
+        this.matches(
+          { kind, namespace, fieldSelector: q.get('fieldSelector') ?? undefined },
+          { kind: s.kind, obj: s.obj },
+        ),
+      )
       .map((s) => s.obj)
       .sort((a, b) =>
         `${String(a.metadata.namespace)}/${String(a.metadata.name)}`.localeCompare(
@@ -528,7 +561,13 @@ export class FakeKubeApiServer {
     }
     res.writeHead(200, { 'content-type': 'application/json' });
     res.flushHeaders();
-    const w: Watcher = { kind, namespace, bookmarks: q.get('allowWatchBookmarks') === 'true', res };
+    const w: Watcher = {
+      kind,
+      namespace,
+      fieldSelector: q.get('fieldSelector') ?? undefined,
+      bookmarks: q.get('allowWatchBookmarks') === 'true',
+      res,
+    };
     if (!from || from === '0') {
       for (const s of this.objects.values())
         if (this.matches(w, { kind: s.kind, obj: s.obj })) this.send(res, { type: 'ADDED', object: s.obj });
