@@ -19,6 +19,7 @@ import { sampled } from '../model/percent.js';
 import type { ConfigState } from '../runtime/config-state.js';
 import { AccessLog, type AccessLogEntry } from './access-log.js';
 import { BodyTee, MirrorBodyBudget } from './body-tee.js';
+import { CopyRecorder, type CopyRecorderOptions } from '../record/copy-recorder.js';
 import { corsDecision } from './cors.js';
 import { applyHeaderOps, withHeader } from './header-ops.js';
 import { generatedCookie, hashKeyOf } from './load-balancer.js';
@@ -58,6 +59,8 @@ export interface ProxyOptions {
   readonly accessLogFormat?: 'text' | 'json';
   /** Client-side limits and policies (header limits, timeouts, XFF trust, path normalisation). */
   readonly downstream?: Partial<DownstreamOptions>;
+  /** The recording sink of MirrorPolicy `record` (issue 16). */
+  readonly record?: CopyRecorderOptions;
 }
 
 /** Finds the virtual host for a request on one listener. */
@@ -101,6 +104,7 @@ function bodyless(method: string, status: number): boolean {
 export class Proxy {
   readonly upstreams = new Upstreams();
   readonly mirrors: MirrorWriter;
+  readonly recorder: CopyRecorder;
   readonly budget: MirrorBodyBudget;
   readonly log: AccessLog;
   observer?: RequestObserver;
@@ -123,6 +127,7 @@ export class Proxy {
     opts: ProxyOptions,
   ) {
     this.mirrors = new MirrorWriter(this.upstreams);
+    this.recorder = new CopyRecorder(opts.record);
     this.budget = new MirrorBodyBudget(opts.mirrorBodyBudget);
     this.log = new AccessLog(opts.accessLog, opts.accessLogFormat);
     this.downstream = { ...DEFAULT_DOWNSTREAM, ...opts.downstream };
@@ -401,9 +406,12 @@ export class Proxy {
         headersIn: req.headers,
       };
       for (const m of admitted) {
+        const copy = m.copyOf ? copyRequestFrom(m.copyOf, mreq, prepared.headers, target) : mreq;
+        // Recording (issue 16): the admitted copy, its body from a branch of its own.
+        if (m.record) this.recorder.record(m, copy, tee ? tee.branch(m.bodyBufferBytes) : null);
+        if (m.record?.sendCopies === false) continue;
         const p: MirrorPairing = { counters: this.mirrors.countersFor(m.name) };
         paired.push(p);
-        const copy = m.copyOf ? copyRequestFrom(m.copyOf, mreq, prepared.headers, target) : mreq;
         this.mirrors.send(
           table,
           m,
@@ -842,7 +850,7 @@ export class Proxy {
 
   async close(): Promise<void> {
     this.log.flush();
-    await this.upstreams.close();
+    await Promise.all([this.upstreams.close(), this.recorder.close()]);
   }
 }
 

@@ -67,6 +67,8 @@ async function apply(
         accessLog: accessLogSink(opts.accessLog),
         accessLogFormat: opts.accessLogFormat,
         downstream: opts.downstream,
+        // Each worker writes recordings of its own (two processes must not rotate one file).
+        record: { filePath: (p) => `${p}.worker-${process.pid}` },
       });
       telemetry = new Telemetry(proxy, state, { namespace: opts.namespace });
       // Pairs are compared here; the primary adds up the results and keeps them (worker-aggregate.ts).

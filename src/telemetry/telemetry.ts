@@ -11,6 +11,7 @@ import { MIRROR_OVERFLOW_FLAG } from '../proxy/mirror.js';
 import type { ConfigState } from '../runtime/config-state.js';
 import { IstioRequestMetrics, type SourceIdentity } from './istio-metrics.js';
 import { mirrorMetrics } from './mirror-metrics.js';
+import { recordMetrics } from '../record/record-metrics.js';
 
 /** One process's metrics as prom-client's getMetricsAsJSON() gives them (plain data: IPC-safe). */
 export type ProcessMetrics = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
@@ -37,7 +38,11 @@ export class Telemetry {
       namespace,
     });
     state.on('swap', () => this.requests.tableChanged());
-    for (const m of [...this.requests.metrics(), ...mirrorMetrics(proxy.mirrors, proxy.budget)])
+    for (const m of [
+      ...this.requests.metrics(),
+      ...mirrorMetrics(proxy.mirrors, proxy.budget),
+      ...recordMetrics(proxy.recorder),
+    ])
       m.register(this.registry);
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
 
