@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { startHttpbin } from '../../src/workloads/httpbin.js';
-import { REPO_ROOT } from '../helpers/cli.js';
+import { REPO_ROOT, runCli } from '../helpers/cli.js';
 import { patternBytes, scrape, sumOf } from '../helpers/mirror-safety.js';
 import { startEchoServer, waitFor, type TestServer } from '../helpers/servers.js';
 import { startTestUmbra, workloadEntry, type TestUmbra } from '../helpers/umbra.js';
@@ -140,6 +140,19 @@ test('recording the seed’s v2 mirror: 100 lines, no token, POST bodies as v2 r
       assert.equal(new Set(recs.map((r) => r.requestId)).size, 100);
       const { samples } = await scrape(u.adminUrl);
       assert.equal(sumOf(samples, 'umbra_record_written_total', { mirror: MIRROR }), 100);
+
+      // Replayed to another server: the same 100 requests, paths and bodies.
+      const other = await startEchoServer();
+      try {
+        const r = await runCli(['replay', file, '--to', other.url, '--rate', '200']);
+        assert.equal(r.code, 0, r.stderr + r.stdout);
+        assert.match(r.stdout, /sent 100\/100 \(2xx 100\)/);
+        const key = (q: { method: string; url: string; bodySha256: string }) =>
+          `${q.method} ${q.url} ${q.bodySha256}`;
+        assert.deepEqual(other.requests.map(key).sort(), v2.requests.map(key).sort());
+      } finally {
+        await other.close();
+      }
     },
   );
 });
