@@ -13,10 +13,12 @@ import type { ComparisonEngine } from '../compare/comparison-engine.js';
 import { startComparison, stopComparison } from '../compare/start.js';
 import { buildRouteTable } from '../translate/build-table.js';
 import { ConfigState } from './config-state.js';
+import { workerFile } from '../record/worker-file.js';
 import { opLogger } from './op-log.js';
 import { startGatewayListeners, type GatewayListeners } from './gateway-listeners.js';
 import {
   fromPlain,
+  WORKER_INDEX_ENV,
   WORKER_OPTIONS_ENV,
   type BreakerStateName,
   type FromWorker,
@@ -68,7 +70,7 @@ async function apply(
         accessLogFormat: opts.accessLogFormat,
         downstream: opts.downstream,
         // Each worker writes recordings of its own (two processes must not rotate one file).
-        record: { filePath: (p) => `${p}.worker-${process.pid}` },
+        record: { filePath: (p) => workerFile(p, process.env[WORKER_INDEX_ENV] ?? String(process.pid)) },
       });
       telemetry = new Telemetry(proxy, state, { namespace: opts.namespace });
       // Pairs are compared here; the primary adds up the results and keeps them (worker-aggregate.ts).
