@@ -148,6 +148,7 @@ export async function replayCommand(files: string[], f: ReplayFlags): Promise<vo
       elapsedMs: result.elapsedMs,
       targets: result.targets,
       truncatedBodies: selected.filter((r) => r.truncated).length,
+      late: result.late,
     }),
   );
   if (comparison && f.report) {

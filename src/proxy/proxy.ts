@@ -408,7 +408,7 @@ export class Proxy {
       for (const m of admitted) {
         const copy = m.copyOf ? copyRequestFrom(m.copyOf, mreq, prepared.headers, target) : mreq;
         // Recording (issue 16): the admitted copy, its body from a branch of its own.
-        if (m.record) this.recorder.record(m, copy, tee ? tee.branch(m.bodyBufferBytes) : null);
+        if (m.record) this.recorder.record(m, copy, tee);
         if (m.record?.sendCopies === false) continue;
         const p: MirrorPairing = { counters: this.mirrors.countersFor(m.name) };
         paired.push(p);

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { MirrorPolicy } from '../model/route-table.js';
 import { shadowAuthority } from '../model/shadow-authority.js';
-import { releaseBody } from '../proxy/body-tee.js';
+import { releaseBody, type BodyTee } from '../proxy/body-tee.js';
 import { copyHeaders, type MirrorRequest } from '../proxy/mirror.js';
 import { RecordFile, type RecordDropReason } from './record-file.js';
 import { formatRecordLine, recordTime } from './record-line.js';
@@ -15,6 +15,7 @@ export const RECORD_DROP_REASONS: readonly RecordDropReason[] = [
   'queue_full',
   'write_error',
   'client_abort',
+  'body_budget',
   'closed',
 ];
 
@@ -40,6 +41,12 @@ export interface CopyRecorderOptions {
 }
 
 export const DEFAULT_RECORD_QUEUE_BYTES = 32 * 1024 * 1024;
+/**
+ * How far the recorder's branch of the body tee may lag before the tee gives up on it. The recorder
+ * takes every chunk as it arrives (what it keeps is bounded by maxBodyBytes and the queue bound), so
+ * this is only a safety net, independent of the copy's own bodyBufferBytes.
+ */
+const BRANCH_LAG_BYTES = 1024 * 1024;
 
 /** Header names never written as pairs: the Host is the record's `authority`. */
 const NOT_PAIRED = new Set(['host']);
@@ -66,7 +73,7 @@ export class CopyRecorder {
           written: 0,
           bytes: 0,
           truncated: 0,
-          dropped: { queue_full: 0, write_error: 0, client_abort: 0, closed: 0 },
+          dropped: { queue_full: 0, write_error: 0, client_abort: 0, body_budget: 0, closed: 0 },
         }),
       );
     return c;
@@ -84,12 +91,14 @@ export class CopyRecorder {
   }
 
   /**
-   * Records one admitted copy of `policy` (which has `record` set). `body` is the copy's own branch
-   * of the request body, or null when the request has none. Never throws, never waits.
+   * Records one admitted copy of `policy` (which has `record` set). `tee` is the request body's tee
+   * (the recorder takes a branch of its own), undefined when the request has none. Call it before
+   * the tee starts. Never throws, never waits.
    */
-  record(policy: MirrorPolicy, req: MirrorRequest, body: Readable | null): void {
+  record(policy: MirrorPolicy, req: MirrorRequest, tee: BodyTee | undefined): void {
     const settings = policy.record;
-    if (!settings) return releaseBody(body);
+    if (!settings) return;
+    const body: Readable | null = tee ? tee.branch(BRANCH_LAG_BYTES) : null;
     const c = this.countersFor(policy.name);
     const authority = shadowAuthority(policy.authority, req.authority);
     // The header list the copy is sent with: the policy's removals and additions already applied.
@@ -164,13 +173,16 @@ export class CopyRecorder {
       reserved = 0;
       write(chunks, length, length > kept, r);
     });
-    const fail = () => {
+    const fail = (err?: unknown) => {
       if (settled) return;
       settled = true;
       giveBack();
       releaseBody(body);
-      // The client's upload broke off (or the tee gave up on this branch): no whole request to keep.
-      c.dropped.client_abort++;
+      // No whole request to keep: the client's upload broke off, or the process's mirror body
+      // budget was spent and the tee gave up on this branch.
+      const code = (err as { code?: unknown } | undefined)?.code;
+      if (code === 'UMBRA_MIRROR_BODY_OVERFLOW') c.dropped.body_budget++;
+      else c.dropped.client_abort++;
     };
     body.once('error', fail);
     body.once('close', () => setImmediate(fail));

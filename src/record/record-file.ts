@@ -6,7 +6,7 @@ import { chmod, mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/p
 import { dirname } from 'node:path';
 
 /** Why a record never reached the disk (umbra_record_dropped_total{reason}). */
-export type RecordDropReason = 'queue_full' | 'write_error' | 'client_abort' | 'closed';
+export type RecordDropReason = 'queue_full' | 'write_error' | 'client_abort' | 'body_budget' | 'closed';
 
 export interface RecordFileLimits {
   maxBytes: number;

@@ -26,7 +26,7 @@ export function recordMetrics(recorder: CopyRecorder): CollectedMetric[] {
     ),
     new CollectedMetric(
       'umbra_record_dropped_total',
-      'Copies not recorded, by reason (queue_full, write_error, client_abort, closed)',
+      'Copies not recorded, by reason (queue_full, write_error, client_abort, body_budget, closed)',
       'counter',
       each((mirror, c, out) => {
         for (const reason of RECORD_DROP_REASONS)

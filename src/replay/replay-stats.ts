@@ -70,6 +70,8 @@ export interface ReplaySummary {
   readonly targets: readonly TargetStats[];
   /** Requests whose body was recorded only in part (sent with what was kept). */
   readonly truncatedBodies: number;
+  /** Requests that started behind schedule because every connection was busy. */
+  readonly late: number;
 }
 
 export function formatSummary(s: ReplaySummary): string {
@@ -91,10 +93,13 @@ export function formatSummary(s: ReplaySummary): string {
   }
   const rate = secs > 0 ? s.targets[0].sent / secs : 0;
   lines.push(`elapsed ${secs.toFixed(2)} s, achieved ${rate.toFixed(1)} req/s`);
+  if (s.late > 0)
+    lines.push(`${s.late} request(s) started behind schedule: all --concurrency requests were in flight`);
   if (s.truncatedBodies > 0)
     lines.push(
       `${s.truncatedBodies} request(s) had a truncated body in the recording and were sent with what was kept`,
     );
-  if (s.problems > 0) lines.push(`${s.problems} unreadable line(s) or entr(ies) were skipped (listed above)`);
+  if (s.problems > 0)
+    lines.push(`${s.problems} line(s) or entries could not be read and were skipped (listed above)`);
   return `${lines.join('\n')}\n`;
 }

@@ -210,3 +210,28 @@ test('a failing disk drops records, counts them, and the primary never notices',
     },
   );
 });
+
+test('a body over record.maxBodyBytes is cut and flagged; the copy itself is whole', async () => {
+  await seedMesh(
+    (d) => recordPolicy(`path: ${join(d, 'cut.jsonl')}\nmaxBodyBytes: 1000`),
+    async (u, v2, dir) => {
+      await traffic(u, 4);
+      await waitFor(() => u.proxy.recorder.countersFor(MIRROR).written === 4, 10_000);
+      await waitFor(() => v2.requests.filter((r) => r.completed).length === 4, 10_000);
+      const posts = lines(join(dir, 'cut.jsonl')).filter((r) => r.method === 'POST');
+      assert.equal(posts.length, 2);
+      for (const r of posts) {
+        assert.equal(r.truncated, true);
+        assert.equal(r.bodyLength, 10 * 1024);
+        const i = Number(r.requestId.slice('rec-'.length));
+        assert.deepEqual(Buffer.from(r.body, 'base64'), patternBytes(10 * 1024, i).subarray(0, 1000));
+      }
+      // v2 got the whole body: the record's limit is the recording's alone.
+      for (const q of v2.requests.filter((x) => x.method === 'POST')) assert.equal(q.bodyBytes, 10 * 1024);
+      assert.equal(u.proxy.recorder.countersFor(MIRROR).truncated, 2);
+      const r = await runCli(['replay', join(dir, 'cut.jsonl'), '--to', v2.url, '--rate', '100']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /2 request\(s\) had a truncated body in the recording/);
+    },
+  );
+});
