@@ -15,6 +15,11 @@ export interface RecordFileLimits {
 
 /** After a failed open or write, the next attempt waits this long (a full disk is not hammered). */
 const RETRY_MS = 1000;
+/**
+ * A file with nothing to write is closed after this long: a reload that moves the recording elsewhere
+ * leaves no handle open, and a file moved away by hand is recreated on the next write.
+ */
+const IDLE_CLOSE_MS = 30_000;
 /** Lines written per write() call at most (one syscall for a batch, not one per line). */
 const BATCH_BYTES = 1024 * 1024;
 
@@ -32,6 +37,7 @@ export class RecordFile {
   private closed = false;
   private retryAt = 0;
   private retryTimer?: NodeJS.Timeout;
+  private idleTimer?: NodeJS.Timeout;
   private idle?: () => void;
   /** The last error, for logs and the admin API. */
   lastError?: string;
@@ -72,10 +78,17 @@ export class RecordFile {
       return;
     }
     this.running = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     void this.drain().finally(() => {
       this.running = false;
       if (this.queue.length > 0 && !this.closed) this.kick();
-      else if (this.queue.length === 0) this.idle?.();
+      else if (this.queue.length === 0) {
+        this.idle?.();
+        this.idleTimer = setTimeout(() => {
+          if (!this.running && this.queue.length === 0) void this.closeHandle();
+        }, IDLE_CLOSE_MS);
+        this.idleTimer.unref();
+      }
     });
   }
 
@@ -173,6 +186,7 @@ export class RecordFile {
     }
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     while (this.running) await new Promise((ok) => setTimeout(ok, 5));
     this.settle(this.queue.splice(0), false, 'closed');
     await this.closeHandle();
