@@ -6,7 +6,8 @@ import { Pool } from 'undici';
 import type { ReplayRequest } from './replay-request.js';
 
 /** Never replayed: connection-level headers (RFC 9110 §7.6.1), the length (the body sets it), and
- *  Umbra's copy marker (a replay is new traffic: a marked request would not be mirrored again). */
+ *  Umbra's copy marker and its proof (a replay is new traffic: a marked request would not be
+ *  mirrored again). */
 const NOT_REPLAYED = new Set([
   'host',
   'connection',
@@ -19,6 +20,7 @@ const NOT_REPLAYED = new Set([
   'expect',
   'content-length',
   'x-umbra-mirror',
+  'x-umbra-mirror-proof',
 ]);
 
 export interface HeaderOverride {

@@ -6,6 +6,7 @@ import { formatIssue } from '../config/issues.js';
 import { startAdmin } from '../admin/admin-server.js';
 import { startListener, type Listener } from '../proxy/listener.js';
 import { Proxy } from '../proxy/proxy.js';
+import { startRecording } from '../record/start.js';
 import type { DownstreamOptions } from '../proxy/downstream-options.js';
 import { findVirtualHost } from '../proxy/router.js';
 import type { MirrorDefaults } from '../translate/mirror-policies.js';
@@ -88,6 +89,7 @@ export async function startUmbra(o: UmbraOptions): Promise<Umbra> {
     downstream: o.downstream,
   });
   const telemetry = new Telemetry(proxy, state, { namespace: o.namespace });
+  startRecording(proxy, telemetry.registry, { log });
   const listener = await startListener(proxy, findVirtualHost, { host: o.listen.host, port: o.listen.port });
   self.splice(0, self.length, ...selfAddresses(listener.address.host, listener.address.port));
   const extraRoutes = new Map([

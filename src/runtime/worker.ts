@@ -14,6 +14,7 @@ import { startComparison, stopComparison } from '../compare/start.js';
 import { buildRouteTable } from '../translate/build-table.js';
 import { ConfigState } from './config-state.js';
 import { workerFile } from '../record/worker-file.js';
+import { startRecording } from '../record/start.js';
 import { opLogger } from './op-log.js';
 import { startGatewayListeners, type GatewayListeners } from './gateway-listeners.js';
 import {
@@ -69,10 +70,13 @@ async function apply(
         accessLog: accessLogSink(opts.accessLog),
         accessLogFormat: opts.accessLogFormat,
         downstream: opts.downstream,
-        // Each worker writes recordings of its own (two processes must not rotate one file).
-        record: { filePath: (p) => workerFile(p, process.env[WORKER_INDEX_ENV] ?? String(process.pid)) },
       });
       telemetry = new Telemetry(proxy, state, { namespace: opts.namespace });
+      // Each worker writes recordings of its own (two processes must not rotate one file).
+      startRecording(proxy, telemetry.registry, {
+        filePath: (p) => workerFile(p, process.env[WORKER_INDEX_ENV] ?? String(process.pid)),
+        log,
+      });
       // Pairs are compared here; the primary adds up the results and keeps them (worker-aggregate.ts).
       comparison = startComparison(
         { proxy, routes: new Map(), registry: telemetry.registry, stateDir: '', log },

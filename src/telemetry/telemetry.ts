@@ -5,13 +5,14 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AggregatorRegistry, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Proxy } from '../proxy/proxy.js';
-import type { MirrorLogEntry } from '../proxy/mirror.js';
-import { MIRROR_OVERFLOW_FLAG } from '../proxy/mirror.js';
+import {
+  MIRROR_OVERFLOW_FLAG,
+  type MirrorLogEntry,
+  type ObservedDataPlane,
+} from '../model/data-plane-events.js';
 import type { ConfigState } from '../runtime/config-state.js';
 import { IstioRequestMetrics, type SourceIdentity } from './istio-metrics.js';
 import { mirrorMetrics } from './mirror-metrics.js';
-import { recordMetrics } from '../record/record-metrics.js';
 
 /** One process's metrics as prom-client's getMetricsAsJSON() gives them (plain data: IPC-safe). */
 export type ProcessMetrics = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
@@ -30,7 +31,7 @@ export class Telemetry {
   readonly registry = new Registry();
   readonly requests: IstioRequestMetrics;
 
-  constructor(proxy: Proxy, state: ConfigState, opts: TelemetryOptions = {}) {
+  constructor(proxy: ObservedDataPlane, state: ConfigState, opts: TelemetryOptions = {}) {
     const namespace = opts.source?.namespace ?? opts.namespace ?? 'default';
     this.requests = new IstioRequestMetrics(() => state.table, {
       workload: 'umbra',
@@ -38,11 +39,7 @@ export class Telemetry {
       namespace,
     });
     state.on('swap', () => this.requests.tableChanged());
-    for (const m of [
-      ...this.requests.metrics(),
-      ...mirrorMetrics(proxy.mirrors, proxy.budget),
-      ...recordMetrics(proxy.recorder),
-    ])
+    for (const m of [...this.requests.metrics(), ...mirrorMetrics(proxy.mirrors, proxy.budget)])
       m.register(this.registry);
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
 

@@ -15,6 +15,7 @@ import { patternBytes, scrape, sumOf } from '../helpers/mirror-safety.js';
 import { startEchoServer, waitFor, type TestServer } from '../helpers/servers.js';
 import { startTestUmbra, workloadEntry, type TestUmbra } from '../helpers/umbra.js';
 import type { RecordLine } from '../../src/record/record-line.js';
+import { CopyRecorder, type RecordCounters } from '../../src/record/copy-recorder.js';
 
 const seed = (f: string) => readFileSync(join(REPO_ROOT, 'examples/seed', f), 'utf8');
 const MIRROR = 'httpbin.default|v2';
@@ -105,6 +106,12 @@ function lines(file: string): RecordLine[] {
     .map((l) => JSON.parse(l) as RecordLine);
 }
 
+/** The recorder's counters for the seed's v2 mirror (umbra_record_* on /stats/prometheus). */
+function recorded(u: TestUmbra): RecordCounters {
+  assert.ok(u.proxy.recorder instanceof CopyRecorder, 'Umbra records with the copy recorder');
+  return u.proxy.recorder.countersFor(MIRROR);
+}
+
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 test('recording the seed’s v2 mirror: 100 lines, no token, POST bodies as v2 received them', async () => {
@@ -113,7 +120,7 @@ test('recording the seed’s v2 mirror: 100 lines, no token, POST bodies as v2 r
     async (u, v2, dir) => {
       const file = join(dir, 'v2.jsonl');
       await traffic(u);
-      await waitFor(() => u.proxy.recorder.countersFor(MIRROR).written === 100, 10_000);
+      await waitFor(() => recorded(u).written === 100, 10_000);
       await waitFor(() => v2.requests.filter((r) => r.completed).length === 100, 10_000);
 
       const text = readFileSync(file, 'utf8');
@@ -127,6 +134,9 @@ test('recording the seed’s v2 mirror: 100 lines, no token, POST bodies as v2 r
         assert.equal(r.mirror, MIRROR);
         assert.equal(r.authority, 'httpbin-shadow:8000');
         assert.ok(!r.headers.some(([n]) => n === 'authorization' || n === 'host'));
+        // The marker is recorded as the copy carried it; its proof (an HMAC under the run's secret) is not.
+        assert.ok(r.headers.some(([n, v]) => n === 'x-umbra-mirror' && v === MIRROR));
+        assert.ok(!r.headers.some(([n]) => n === 'x-umbra-mirror-proof'));
         const seen = byId.get(r.requestId);
         assert.ok(seen, `v2 received ${r.requestId}`);
         assert.equal(`${r.method} ${r.path}`, `${seen.method} ${seen.url}`);
@@ -163,7 +173,7 @@ test('sendCopies: false records every copy and sends none', async () => {
     async (u, v2, d) => {
       const file = join(d, 'tap.jsonl');
       await traffic(u, 10);
-      await waitFor(() => u.proxy.recorder.countersFor(MIRROR).written === 10, 10_000);
+      await waitFor(() => recorded(u).written === 10, 10_000);
       assert.equal(lines(file).length, 10);
       assert.equal(v2.requests.length, 0);
     },
@@ -178,7 +188,7 @@ test('rotation keeps at most maxFiles files, each near maxBytes', async () => {
     const dir = join(d, 'rot');
     const file = join(dir, 'v2.jsonl');
     await traffic(u, 60);
-    await waitFor(() => u.proxy.recorder.countersFor(MIRROR).written === 60, 10_000);
+    await waitFor(() => recorded(u).written === 60, 10_000);
     const names = readdirSync(dir).sort();
     assert.deepEqual(names, ['v2.jsonl', 'v2.jsonl.1', 'v2.jsonl.2']);
     for (const n of names) {
@@ -204,7 +214,7 @@ test('a failing disk drops records, counts them, and the primary never notices',
         const { samples } = await scrape(u.adminUrl);
         return sumOf(samples, 'umbra_record_dropped_total', { mirror: MIRROR }) >= 1;
       }, 10_000);
-      const c = u.proxy.recorder.countersFor(MIRROR);
+      const c = recorded(u);
       assert.equal(c.written, 0);
       assert.ok(c.dropped.write_error >= 1);
     },
@@ -216,7 +226,7 @@ test('a body over record.maxBodyBytes is cut and flagged; the copy itself is who
     (d) => recordPolicy(`path: ${join(d, 'cut.jsonl')}\nmaxBodyBytes: 1000`),
     async (u, v2, dir) => {
       await traffic(u, 4);
-      await waitFor(() => u.proxy.recorder.countersFor(MIRROR).written === 4, 10_000);
+      await waitFor(() => recorded(u).written === 4, 10_000);
       await waitFor(() => v2.requests.filter((r) => r.completed).length === 4, 10_000);
       const posts = lines(join(dir, 'cut.jsonl')).filter((r) => r.method === 'POST');
       assert.equal(posts.length, 2);
@@ -228,7 +238,7 @@ test('a body over record.maxBodyBytes is cut and flagged; the copy itself is who
       }
       // v2 got the whole body: the record's limit is the recording's alone.
       for (const q of v2.requests.filter((x) => x.method === 'POST')) assert.equal(q.bodyBytes, 10 * 1024);
-      assert.equal(u.proxy.recorder.countersFor(MIRROR).truncated, 2);
+      assert.equal(recorded(u).truncated, 2);
       const r = await runCli(['replay', join(dir, 'cut.jsonl'), '--to', v2.url, '--rate', '100']);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /2 request\(s\) had a truncated body in the recording/);
