@@ -89,9 +89,10 @@ export async function startUmbra(o: UmbraOptions): Promise<Umbra> {
     downstream: o.downstream,
   });
   const telemetry = new Telemetry(proxy, state, { namespace: o.namespace });
-  startRecording(proxy, telemetry.registry, { log });
   const listener = await startListener(proxy, findVirtualHost, { host: o.listen.host, port: o.listen.port });
   self.splice(0, self.length, ...selfAddresses(listener.address.host, listener.address.port));
+  // Before the first request can be read (no I/O callback runs between the await above and here).
+  startRecording(proxy, telemetry.registry, { log });
   const extraRoutes = new Map([
     ...telemetry.routes(),
     ...(kube ? (await import('../kubernetes/start.js')).kubernetesAdminRoutes(kube) : []),
