@@ -10,6 +10,7 @@ import { validateCommand } from './validate-command.js';
 import { applyCommand, deleteCommand, getCommand, statusCommand, stopCommand } from './resource-commands.js';
 import { httpbinCommand } from './httpbin-command.js';
 import { demoCommand } from './demo-command.js';
+import { registerReplayCommand } from './replay-command.js';
 
 const program = new Command();
 program
@@ -252,6 +253,8 @@ program
   .option('--listen <addr>', 'proxy listener', '127.0.0.1:15001')
   .option('--admin <addr>', 'admin API', '127.0.0.1:15000')
   .action(demoCommand);
+
+registerReplayCommand(program);
 
 program.parseAsync(process.argv).catch((e: Error) => {
   process.stderr.write(`umbra: ${e.message}\n`);

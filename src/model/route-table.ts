@@ -250,6 +250,20 @@ export interface MirrorPolicy {
   readonly compare?: CompareSettings;
   /** The MirrorPolicy resource that shaped this mirror ("namespace/name"), if any. */
   readonly policy?: string;
+  /** Write every admitted copy to a JSON Lines file (issue 16, src/record). */
+  readonly record?: RecordSettings;
+}
+
+/** A recording sink of a mirror (MirrorPolicy `record`; format in docs/record-replay.md). */
+export interface RecordSettings {
+  /** The file written; rotated files are `path.1` … `path.(maxFiles-1)`. */
+  readonly path: string;
+  readonly maxBytes: number;
+  readonly maxFiles: number;
+  /** Body bytes kept per record; past it the body is cut and the record flagged truncated. */
+  readonly maxBodyBytes: number;
+  /** false: the copy is recorded but never sent. */
+  readonly sendCopies: boolean;
 }
 
 /** What a copy is made from when it differs from the primary's upstream request. */

@@ -6,6 +6,7 @@ import { formatIssue } from '../config/issues.js';
 import { startAdmin } from '../admin/admin-server.js';
 import { startListener, type Listener } from '../proxy/listener.js';
 import { Proxy } from '../proxy/proxy.js';
+import { startRecording } from '../record/start.js';
 import type { DownstreamOptions } from '../proxy/downstream-options.js';
 import { findVirtualHost } from '../proxy/router.js';
 import type { MirrorDefaults } from '../translate/mirror-policies.js';
@@ -94,6 +95,8 @@ export async function startUmbra(o: UmbraOptions): Promise<Umbra> {
   const telemetry = new Telemetry(proxy, state, { namespace: o.namespace, configUpdates: true });
   const listener = await startListener(proxy, findVirtualHost, { host: o.listen.host, port: o.listen.port });
   self.splice(0, self.length, ...selfAddresses(listener.address.host, listener.address.port));
+  // Before the first request can be read (no I/O callback runs between the await above and here).
+  startRecording(proxy, telemetry.registry, { log });
   const extraRoutes = new Map([
     ...telemetry.routes(),
     ...(kube ? (await import('../kubernetes/start.js')).kubernetesAdminRoutes(kube) : []),

@@ -16,7 +16,7 @@ import { registerCompareRoutes } from '../compare/admin-routes.js';
 import { WorkerComparisons } from '../compare/worker-aggregate.js';
 import type { RouteTable } from '../model/route-table.js';
 import { Proxy } from '../proxy/proxy.js';
-import type { MirrorCounters } from '../proxy/mirror-stats.js';
+import type { MirrorCounters } from '../model/mirror-stats.js';
 import { aggregateMetrics, PROMETHEUS_PATH, type ProcessMetrics } from '../telemetry/telemetry.js';
 import { configMetricsText } from '../telemetry/config-metrics.js';
 import { ConfigLoader, type LoaderOptions } from './config-loader.js';
@@ -31,6 +31,7 @@ import {
   primaryRequests,
   plainResource,
   worstBreaker,
+  WORKER_INDEX_ENV,
   WORKER_OPTIONS_ENV,
   type BreakerStateName,
   type EndpointSnapshotView,
@@ -191,8 +192,11 @@ export async function startUmbraCluster(o: ClusterOptions): Promise<UmbraCluster
     serialization: 'advanced',
   });
 
-  const fork = (): WorkerSlot => {
-    const worker = cluster.fork({ [WORKER_OPTIONS_ENV]: JSON.stringify(workerOptions) });
+  const fork = (index: number): WorkerSlot => {
+    const worker = cluster.fork({
+      [WORKER_OPTIONS_ENV]: JSON.stringify(workerOptions),
+      [WORKER_INDEX_ENV]: String(index),
+    });
     const slot: WorkerSlot = { worker, applied: 0, waiters: new Set() };
     slots.set(worker.id, slot);
     const wake = () => {
@@ -219,7 +223,7 @@ export async function startUmbraCluster(o: ClusterOptions): Promise<UmbraCluster
       // A worker that dies is replaced; the others keep serving meanwhile.
       log(`worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
       setTimeout(() => {
-        if (!stopping) fork();
+        if (!stopping) fork(index);
       }, 500).unref();
     });
     return slot;
@@ -227,7 +231,7 @@ export async function startUmbraCluster(o: ClusterOptions): Promise<UmbraCluster
 
   const firstInputs = loader.inputsOf(state.table)!;
   latest = { version: state.table.version, inputs: firstInputs };
-  const started = Array.from({ length: n }, () => fork());
+  const started = Array.from({ length: n }, (_, i) => fork(i));
   const ready = await Promise.all(
     started.map((s) => waitFor(s, () => s.listening !== undefined || !s.worker.isConnected(), 30_000)),
   );

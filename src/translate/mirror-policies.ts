@@ -5,6 +5,7 @@ import type { Resource } from '../config/resource.js';
 import type {
   BreakerSettings,
   CompareSettings,
+  RecordSettings,
   HeaderOps,
   MirrorPolicy,
   ShadowAuthority,
@@ -55,6 +56,13 @@ export interface MirrorPolicySpecView {
     ignoreFields?: string[];
     baseline?: { host: string; subset?: string };
     thresholds?: { absolute?: number; relative?: number };
+  };
+  record?: {
+    path: string;
+    maxBytes?: number;
+    maxFiles?: number;
+    maxBodyBytes?: number;
+    sendCopies?: boolean;
   };
 }
 
@@ -156,6 +164,24 @@ export function mirrorPolicy(
     breaker: breaker(s?.breaker, defaults.breaker),
     compare: s?.compare?.enabled ? compareSettings(s.compare, policy!.metadata.namespace) : undefined,
     policy: policy ? `${policy.metadata.namespace}/${policy.metadata.name}` : undefined,
+    record: s?.record ? recordSettings(s.record, s?.bodyBufferBytes ?? defaults.bodyBufferBytes) : undefined,
+  };
+}
+
+/** Recording defaults: 5 files of 64 MiB at most (320 MiB of disk per recording path). */
+export const DEFAULT_RECORD = { maxBytes: 64 * 1024 * 1024, maxFiles: 5 } as const;
+
+function recordSettings(
+  r: NonNullable<MirrorPolicySpecView['record']>,
+  bodyBufferBytes: number,
+): RecordSettings {
+  return {
+    path: r.path,
+    maxBytes: r.maxBytes ?? DEFAULT_RECORD.maxBytes,
+    maxFiles: r.maxFiles ?? DEFAULT_RECORD.maxFiles,
+    // By default a record keeps what the copy would carry: the copy's own body buffer bound.
+    maxBodyBytes: r.maxBodyBytes ?? bodyBufferBytes,
+    sendCopies: r.sendCopies ?? true,
   };
 }
 
