@@ -34,6 +34,8 @@ const ALIASES: Record<string, string> = {
   namespace: 'Namespace',
   namespaces: 'Namespace',
   ns: 'Namespace',
+  secret: 'Secret',
+  secrets: 'Secret',
   referencegrant: 'ReferenceGrant',
   referencegrants: 'ReferenceGrant',
 };

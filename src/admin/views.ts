@@ -70,6 +70,14 @@ export function configDump(state: ConfigState, proxy: Proxy): unknown {
       address: l.address,
       port: l.port,
       hosts: [...l.hostIndex.keys()],
+      // Which certificate serves which SNI name, and from which Secret — never the PEM itself.
+      ...(l.tls
+        ? {
+            tls: {
+              certificates: l.tls.certificates.map((c) => ({ hostname: c.hostname, source: c.source })),
+            },
+          }
+        : {}),
     })),
     clusters: clustersView(state, proxy).clusters,
   };

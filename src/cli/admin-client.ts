@@ -1,5 +1,6 @@
 // A small client for Umbra's admin API, used by `umbra apply/get/delete/status`.
 
+import { readFileSync } from 'node:fs';
 import { request } from 'undici';
 import type { ConfigIssue } from '../config/issues.js';
 
@@ -26,10 +27,33 @@ export interface ResourceItem {
   kind: string;
   metadata: { name: string; namespace: string };
   source?: string;
+  origin?: { type: string; file?: string; line?: number; from?: string; at?: string; stateFile?: string };
   [key: string]: unknown;
 }
 
 export class AdminError extends Error {}
+
+/**
+ * The admin token from a flag (or its environment variable, filled in by commander) or a file
+ * (`--…-token-file`, e.g. a mounted Kubernetes Secret): a file keeps it out of `ps` and shell history.
+ */
+export function readToken(
+  token: string | undefined,
+  file: string | undefined,
+  flag: string,
+): string | undefined {
+  if (token && file) throw new Error(`give ${flag} or ${flag}-file, not both`);
+  if (!file) return token || undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`${flag}-file: cannot read ${file}: ${(e as Error).message}`);
+  }
+  const t = text.trim();
+  if (!t) throw new Error(`${flag}-file: ${file} is empty`);
+  return t;
+}
 
 export async function adminCall(
   admin: string,
@@ -37,13 +61,17 @@ export async function adminCall(
   path: string,
   body?: string,
   token?: string,
+  contentType = 'application/yaml',
 ): Promise<{ status: number; json: AdminJson }> {
   const base = admin.startsWith('http') ? admin : `http://${admin}`;
   try {
     const res = await request(`${base}${path}`, {
       method,
       body,
-      headers: { 'content-type': 'application/yaml', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      headers: {
+        ...(body !== undefined ? { 'content-type': contentType } : {}),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
     });
     const text = await res.body.text();
     let json: AdminJson;

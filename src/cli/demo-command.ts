@@ -128,13 +128,36 @@ export async function demoCommand(f: {
   const listen = parseAddress(f.listen);
   const adminAddr = parseAddress(f.admin);
   const files = [join(EXAMPLES, 'service.yaml'), workloads];
-  const umbra = await startUmbra({
-    files,
-    listen,
-    admin: adminAddr,
-    stateDir: join(state, 'state'),
-    log: (l) => say(dim(`umbra: ${l}`)),
-  });
+  let quit: () => void = () => undefined;
+  const stopped = new Promise<void>((ok) => (quit = ok));
+  const start = (l: typeof listen, a: typeof adminAddr) =>
+    startUmbra({
+      onQuit: () => quit(),
+      files,
+      listen: l,
+      admin: a,
+      stateDir: join(state, 'state'),
+      // The demo's state is a temporary directory: nothing to restore, nothing to say about it.
+      log: (line) => void (/no applied resources stored/.test(line) || say(dim(`umbra: ${line}`))),
+    });
+  let umbra;
+  try {
+    umbra = await start(listen, adminAddr);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
+      await Promise.all([v1.close(), v2.close()]);
+      rmSync(state, { recursive: true, force: true });
+      throw e;
+    }
+    // Another walkthrough (or Umbra) holds the usual ports: the demo needs none in particular.
+    umbra = await start({ ...listen, port: 0 }, { ...adminAddr, port: 0 });
+    say(
+      bold(
+        `Port ${listen.port} (proxy) or ${adminAddr.port} (admin) is taken by another process; this demo uses free ports instead: proxy ${umbra.listener.address.port}, admin ${new URL(umbra.adminUrl).port}.`,
+      ),
+    );
+  }
+  const adminHostPort = umbra.adminUrl.replace(/^http:\/\//, '');
   const admin = umbra.adminUrl;
   const proxy = umbra.listener.address;
   const steps = STEPS[f.api];
@@ -180,15 +203,18 @@ export async function demoCommand(f: {
   say(bold('Everything keeps running. Try:'));
   say(`  http_proxy=${umbra.proxyUrl} curl -sS http://httpbin:8000/headers`);
   say(`  curl -sS -H 'Host: httpbin:8000' ${umbra.proxyUrl}/anything`);
-  say(`  npx umbra status --admin ${adminAddr.host}:${adminAddr.port}`);
+  say(`  npx umbra status --admin ${adminHostPort}`);
   say(
-    `  npx umbra get ${f.api === 'gateway' ? 'httproute' : 'virtualservice'} httpbin -o yaml --admin ${adminAddr.host}:${adminAddr.port}`,
+    `  npx umbra get ${f.api === 'gateway' ? 'httproute' : 'virtualservice'} httpbin -o yaml --admin ${adminHostPort}`,
   );
-  say('New access-log lines of both workloads appear below. Ctrl-C stops everything.');
+  say(
+    `New access-log lines of both workloads appear below. Ctrl-C (or npx umbra stop --admin ${adminHostPort}) stops everything; the demo leaves nothing behind.`,
+  );
   live = true;
   await new Promise<void>((ok) => {
     process.once('SIGINT', ok);
     process.once('SIGTERM', ok);
+    void stopped.then(ok);
   });
   await shutdown();
 }

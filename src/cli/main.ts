@@ -7,9 +7,10 @@ import { DEFAULT_DOWNSTREAM } from '../proxy/downstream-options.js';
 import { PATH_NORMALIZATIONS } from '../proxy/path-normalize.js';
 import { runCommand } from './run-command.js';
 import { validateCommand } from './validate-command.js';
-import { applyCommand, deleteCommand, getCommand, statusCommand } from './resource-commands.js';
+import { applyCommand, deleteCommand, getCommand, statusCommand, stopCommand } from './resource-commands.js';
 import { httpbinCommand } from './httpbin-command.js';
 import { demoCommand } from './demo-command.js';
+import { registerReplayCommand } from './replay-command.js';
 
 const program = new Command();
 program
@@ -21,6 +22,7 @@ program
 const adminOpt = () => new Option('--admin <addr>', "Umbra's admin address").default('127.0.0.1:15000');
 const tokenOpt = () =>
   new Option('--token <token>', 'admin token (or UMBRA_ADMIN_TOKEN)').env('UMBRA_ADMIN_TOKEN');
+const tokenFileOpt = () => new Option('--token-file <file>', 'read the admin token from a file');
 
 program
   .command('run')
@@ -31,8 +33,20 @@ program
   )
   .option('--listen <addr>', 'outbound listener (http_proxy target or Host-routed)', '127.0.0.1:15001')
   .option('--admin <addr>', 'admin API and /ready', '127.0.0.1:15000')
-  .option('--state-dir <dir>', 'where `umbra apply` stores resources', '.umbra-state')
+  .option(
+    '--state-dir <dir>',
+    'where applied resources and comparison results are kept, per configuration (set of -f paths)',
+    '.umbra-state',
+  )
+  .option(
+    '--fresh',
+    "start without this configuration's applied resources and comparison results (deletes them)",
+  )
   .option('-n, --namespace <ns>', 'namespace of Umbra’s clients: short names resolve here', 'default')
+  .option(
+    '--labels <k=v,...>',
+    'labels of Umbra as a gateway workload: Istio Gateways whose selector matches them are served',
+  )
   .option('--shadow-suffix <suffix>', 'appended to the mirrored request’s host', '-shadow')
   .option('--no-shadow-suffix', 'send copies with the primary’s Host unchanged')
   .option('--mirror-timeout <ms>', 'timeout of each mirrored request', '10000')
@@ -71,6 +85,7 @@ program
       'required for admin writes; mandatory when --admin is not loopback',
     ).env('UMBRA_ADMIN_TOKEN'),
   )
+  .option('--admin-token-file <file>', 'read --admin-token from a file (e.g. a mounted Secret)')
   .option('--no-watch', 'do not reload when files change')
   .option(
     '--drain-timeout <ms>',
@@ -151,46 +166,73 @@ program
   .description('check resources and report every issue with file, line and field; exits 1 on errors')
   .requiredOption('-f, --file <path...>', 'YAML files or directories')
   .option('-n, --namespace <ns>', 'namespace of Umbra’s clients', 'default')
+  .option('--labels <k=v,...>', 'labels Umbra would run with (`umbra run --labels`): selects Istio Gateways')
   .option('-o, --output <fmt>', 'text or json', 'text')
   .action(validateCommand);
 
 program
   .command('apply')
-  .description('create or update resources in a running Umbra (validated first; refused on errors)')
-  .requiredOption('-f, --file <path>', 'a YAML file, or - for standard input')
+  .description(
+    'create or update resources in a running Umbra, all given files as one change (validated first; refused on errors)',
+  )
+  .requiredOption(
+    '-f, --file <path...>',
+    'YAML/JSON files, directories, or - for standard input (repeatable)',
+  )
+  .option('-R, --recursive', 'also read the subdirectories of directories given with -f')
   .option('--dry-run', 'validate against the running configuration without changing it')
   .addOption(adminOpt())
   .addOption(tokenOpt())
+  .addOption(tokenFileOpt())
   .action(applyCommand);
 
 program
   .command('get')
-  .description('list resources served by a running Umbra')
+  .description('list resources served by a running Umbra, with where each comes from')
   .argument('<kind>', 'e.g. virtualservice, vs, destinationrule, httproute, service')
   .argument('[name]')
   .option('-n, --namespace <ns>', 'namespace', 'default')
   .option('-A, --all-namespaces', 'every namespace')
   .addOption(
-    new Option('-o, --output <fmt>', 'output format').choices(['table', 'yaml', 'json']).default('table'),
+    new Option('-o, --output <fmt>', 'output format')
+      .choices(['table', 'wide', 'yaml', 'json'])
+      .default('table'),
   )
   .addOption(adminOpt())
+  .addOption(tokenOpt())
+  .addOption(tokenFileOpt())
   .action(getCommand);
 
 program
   .command('delete')
-  .description('delete an applied resource from a running Umbra')
-  .argument('<kind>')
-  .argument('<names...>')
+  .description('delete applied resources from a running Umbra: KIND NAME…, or those named in -f FILE')
+  .argument('[kind]')
+  .argument('[names...]')
+  .option('-f, --file <path...>', 'delete the resources these files (directories, - for stdin) define')
+  .option('-R, --recursive', 'with -f: also read subdirectories')
   .option('-n, --namespace <ns>', 'namespace', 'default')
   .addOption(adminOpt())
   .addOption(tokenOpt())
+  .addOption(tokenFileOpt())
   .action(deleteCommand);
 
 program
   .command('status')
   .description('a short summary of routes, mirrors and their counters')
+  .addOption(new Option('-o, --output <fmt>', 'output format').choices(['text', 'json']).default('text'))
   .addOption(adminOpt())
+  .addOption(tokenOpt())
+  .addOption(tokenFileOpt())
   .action(statusCommand);
+
+program
+  .command('stop')
+  .description('stop the Umbra serving on --admin (it drains, then exits) and wait until it has')
+  .option('--wait <ms>', 'how long to wait for it to exit', '15000')
+  .addOption(adminOpt())
+  .addOption(tokenOpt())
+  .addOption(tokenFileOpt())
+  .action(stopCommand);
 
 program
   .command('httpbin')
@@ -211,6 +253,8 @@ program
   .option('--listen <addr>', 'proxy listener', '127.0.0.1:15001')
   .option('--admin <addr>', 'admin API', '127.0.0.1:15000')
   .action(demoCommand);
+
+registerReplayCommand(program);
 
 program.parseAsync(process.argv).catch((e: Error) => {
   process.stderr.write(`umbra: ${e.message}\n`);

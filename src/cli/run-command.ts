@@ -10,6 +10,13 @@ import { startUmbraCluster } from '../runtime/workers.js';
 import { DEFAULT_DOWNSTREAM, type DownstreamOptions } from '../proxy/downstream-options.js';
 import type { PathNormalization } from '../proxy/path-normalize.js';
 import { opLogger, type LogFormat } from '../runtime/op-log.js';
+import {
+  clearConfigurationState,
+  configurationState,
+  legacyState,
+  prepareConfigurationState,
+} from '../runtime/state-dir.js';
+import { readToken } from './admin-client.js';
 
 export interface RunFlags {
   file?: string[];
@@ -17,6 +24,8 @@ export interface RunFlags {
   admin: string;
   stateDir: string;
   namespace: string;
+  /** "istio=ingressgateway,app=edge": Umbra's labels as a gateway workload. */
+  labels?: string;
   shadowSuffix: string | false;
   mirrorTimeout: string;
   mirrorMaxInFlight: string;
@@ -27,6 +36,9 @@ export interface RunFlags {
   accessLog: string;
   accessLogFormat: 'text' | 'json';
   adminToken?: string;
+  adminTokenFile?: string;
+  /** Start without the applied resources (and comparison results) stored for this configuration. */
+  fresh?: boolean;
   watch: boolean;
   kubernetes?: boolean;
   kubeconfig?: string;
@@ -98,6 +110,20 @@ function starter(workers: number, accessLogDest: string): (o: UmbraOptions) => P
   return workers > 1 ? (o) => startUmbraCluster({ ...o, workers, accessLogDest }) : startUmbra;
 }
 
+/** `--labels k=v,k2=v2` as a label map (Kubernetes label syntax is checked by the selector match only). */
+export function parseLabels(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new Error(`--labels: "${part}" is not key=value`);
+    out[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  return out;
+}
+
 export async function runCommand(f: RunFlags): Promise<void> {
   if (!f.file?.length && !f.kubernetes)
     throw new Error('run: give resources with -f PATH, or read them from a cluster with --kubernetes');
@@ -109,6 +135,23 @@ export async function runCommand(f: RunFlags): Promise<void> {
   const log = opLogger(f.logFormat ?? 'text');
   const downstream = downstreamFlags(f);
   const drainMs = positiveInt('--drain-timeout', f.drainTimeout ?? '10000');
+  const adminToken = readToken(f.adminToken, f.adminTokenFile, '--admin-token');
+  // Applied resources belong to this configuration (its -f paths): another one run from the same
+  // folder never loads them, and they come back when this one runs again.
+  const scoped = configurationState(f.stateDir, f.file ?? [], Boolean(f.kubernetes));
+  if (f.fresh) {
+    const removed = clearConfigurationState(scoped);
+    log(
+      `umbra: --fresh: ${removed.length > 0 ? `removed ${removed.join(', ')} from` : 'nothing stored in'} ${scoped.dir}`,
+    );
+  }
+  prepareConfigurationState(scoped, f.stateDir);
+  const legacy = legacyState(f.stateDir);
+  if (legacy)
+    log(
+      `umbra: warning: ${legacy} was written by an older Umbra for whichever configuration ran then; it is not loaded (re-apply what you need, then delete it)`,
+    );
+  let stop: (sig: string) => void = () => undefined;
   let umbra;
   try {
     umbra = await starter(
@@ -126,10 +169,12 @@ export async function runCommand(f: RunFlags): Promise<void> {
         : undefined,
       listen: parseAddress(f.listen),
       admin: parseAddress(f.admin),
-      stateDir: f.stateDir,
+      stateDir: scoped.dir,
       namespace: f.namespace,
+      labels: f.labels !== undefined ? parseLabels(f.labels) : undefined,
       watch: f.watch,
-      adminToken: f.adminToken,
+      adminToken,
+      onQuit: () => stop('umbra stop'),
       mirror: {
         shadowSuffix: f.shadowSuffix === false ? '' : f.shadowSuffix,
         timeoutMs: positiveInt('--mirror-timeout', f.mirrorTimeout),
@@ -157,7 +202,7 @@ export async function runCommand(f: RunFlags): Promise<void> {
   }
   const t = umbra.state.table;
   log(
-    `umbra: serving config v${t.version} (${t.hostIndex.size} host names, ${t.clusters.size} clusters) on ${umbra.proxyUrl}${workers > 1 ? ` with ${workers} workers` : ''}; admin ${umbra.adminUrl}`,
+    `umbra: serving config v${t.version} (${t.hostIndex.size} host names, ${t.clusters.size} clusters) on ${umbra.proxyUrl}${workers > 1 ? ` with ${workers} workers` : ''}; admin ${umbra.adminUrl}; pid ${process.pid} (umbra stop --admin ${umbra.adminUrl.replace(/^http:\/\//, '')} stops it)`,
     {
       level: 'info',
       event: 'serving',
@@ -167,7 +212,7 @@ export async function runCommand(f: RunFlags): Promise<void> {
     },
   );
   let stopping = false;
-  const stop = (sig: string) => {
+  stop = (sig: string) => {
     if (stopping) return;
     stopping = true;
     // Stop accepting, let in-flight requests finish within the drain time; mirrors are not waited for.

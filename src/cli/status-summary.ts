@@ -1,6 +1,7 @@
 // `umbra status`: a short human summary of what a running Umbra serves — the config in service and
 // the last load, routes with their mirrors, each mirror's counters and breaker, unhealthy endpoints.
 
+import { PASSTHROUGH_PREFIX } from '../translate/endpoint-passthrough.js';
 import type { ConfigIssue } from '../config/issues.js';
 
 export interface DumpRoute {
@@ -77,7 +78,10 @@ export function formatStatus(dump: ConfigDumpJson, clusters: ClustersJson): stri
   }
 
   out.push('routes:');
+  // One passthrough host per endpoint (requests addressed to the endpoint itself): counted, not listed.
+  const passthroughs = (dump.virtualHosts ?? []).filter((v) => v.name.startsWith(PASSTHROUGH_PREFIX));
   for (const vh of dump.virtualHosts ?? []) {
+    if (vh.name.startsWith(PASSTHROUGH_PREFIX)) continue;
     for (const r of vh.routes) {
       const a = r.action;
       const to = a.forward
@@ -107,7 +111,9 @@ export function formatStatus(dump: ConfigDumpJson, clusters: ClustersJson): stri
     if (pairs.length > 0) out.push(`      primary→mirror status: ${pairs.join(' ')}`);
   }
 
-  const cs = clusters.clusters ?? [];
+  if (passthroughs.length > 0)
+    out.push(`endpoint passthroughs: ${passthroughs.length} (requests addressed to an endpoint itself)`);
+  const cs = (clusters.clusters ?? []).filter((c) => !c.name.startsWith(PASSTHROUGH_PREFIX));
   const eps = cs.flatMap((c) => c.endpoints.map((e) => ({ ...e, cluster: c.name })));
   const ejected = eps.filter((e) => e.health !== 'healthy');
   out.push(

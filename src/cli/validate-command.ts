@@ -5,10 +5,12 @@ import { formatIssue, hasErrors } from '../config/issues.js';
 import { loadPaths } from '../config/load.js';
 import { buildRouteTable } from '../translate/build-table.js';
 import { DEFAULT_MIRROR } from '../translate/mirror-policies.js';
+import { parseLabels } from './run-command.js';
 
 export async function validateCommand(f: {
   file: string[];
   namespace: string;
+  labels?: string;
   output: string;
 }): Promise<void> {
   const loaded = await loadPaths(f.file);
@@ -16,6 +18,7 @@ export async function validateCommand(f: {
     namespace: f.namespace,
     mirrorDefaults: DEFAULT_MIRROR,
     version: 1,
+    labels: f.labels !== undefined ? parseLabels(f.labels) : undefined,
   });
   // Cross-resource checks only make sense on resources that loaded; their issues follow load issues.
   const issues = [...loaded.issues, ...built.issues];

@@ -183,6 +183,17 @@ export class ComparisonEngine implements MirrorComparisonSink, CaptureOwner, Com
     if (--pair.outstanding === 0) this.complete(pair);
   }
 
+  /**
+   * A compared mirror will not answer (its copy failed): the pair need not wait for its window.
+   * Used by offline comparison (src/replay), which knows at once when a target gave no answer.
+   */
+  mirrorFailed(policy: MirrorPolicy, requestId: string): void {
+    const pair = this.pending.get(requestId);
+    if (!pair || pair.closed || pair.mirrors.has(policy.name)) return;
+    if (!pair.policies.some((p) => p.name === policy.name)) return;
+    if (--pair.outstanding === 0) this.complete(pair);
+  }
+
   private capturedMirror(
     pair: PendingPair,
     status: number,
@@ -290,6 +301,7 @@ export class ComparisonEngine implements MirrorComparisonSink, CaptureOwner, Com
         diff: diffResponses(primary, cand, compiled),
         baselineName,
         baselineResponse: base,
+        baselinePolicy: baselineName ? pair.policies.find((p) => p.name === baselineName) : undefined,
         noise: base ? diffResponses(primary, base, compiled) : undefined,
       });
       this.totals.compared++;

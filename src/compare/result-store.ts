@@ -1,10 +1,11 @@
 // Keeps comparison results across restarts in an embedded SQLite file in the state directory
 // (better-sqlite3: synchronous, so saves run off the request path on a timer, in one transaction).
 
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { GroupState } from './results.js';
+import { ensurePrivateDir } from '../runtime/state-dir.js';
 
 export const STORE_FILE = 'compare.sqlite';
 
@@ -21,11 +22,16 @@ export class ResultStore {
 
   private ensure(): (groups: readonly GroupState[]) => void {
     if (this.saveMany) return this.saveMany;
-    mkdirSync(dirname(this.file), { recursive: true });
+    // Samples are redacted, but still the answers of real requests: private to this user, like the
+    // rest of the state directory. SQLite creates its -wal and -shm files with the database's mode.
+    ensurePrivateDir(dirname(this.file));
+    closeSync(openSync(this.file, 'a', 0o600));
+    chmodSync(this.file, 0o600);
     const db = (this.db = new Database(this.file));
     // WAL: a crash mid-save leaves the previous results intact.
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
+    for (const f of [`${this.file}-wal`, `${this.file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
     db.exec(
       'CREATE TABLE IF NOT EXISTS compare_groups (key TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at INTEGER NOT NULL)',
     );

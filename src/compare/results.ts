@@ -7,7 +7,9 @@ import { DEFAULT_COMPARE_THRESHOLDS } from '../translate/mirror-policies.js';
 import { endpointTemplate } from './endpoint-template.js';
 import type { FieldDiff } from './json-diff.js';
 import type { BodyMode, CapturedResponse, ResponseDiff } from './response-diff.js';
-import { REDACTED, redactedNames, renderSide, type SampleSide } from './sample-render.js';
+import { renderSide, SAMPLE_BODY_MAX, type SampleSide } from './sample-render.js';
+import { cleanDiffs, policyChangedNames, redactedNames, SecretValues, secretsIn } from './redaction.js';
+import { decodeBody } from './body-kind.js';
 import { lineDiff, type LineOp } from './text-diff.js';
 import { rates, verdict, type Thresholds } from './verdict.js';
 
@@ -118,17 +120,21 @@ export interface PairOutcome {
   readonly diff: ResponseDiff;
   readonly baselineName?: string;
   readonly baselineResponse?: CapturedResponse;
+  /** The baseline mirror's policy: its own header operations explain its own differences. */
+  readonly baselinePolicy?: MirrorPolicy;
   readonly noise?: ResponseDiff;
 }
 
-/** Values of headers the policy treats as secret never reach the report or a sample. */
-function redactDiff(d: FieldDiff, m: MirrorPolicy): FieldDiff {
-  if (!d.field.startsWith('header:') || !redactedNames(m.headers).has(d.field.slice(7))) return d;
-  return {
-    ...d,
-    primary: d.primary === undefined ? undefined : REDACTED,
-    other: d.other === undefined ? undefined : REDACTED,
-  };
+/** The secret values one request's responses carry (headers, echoed bodies), for redaction. */
+function requestSecrets(o: PairOutcome): SecretValues {
+  const names = redactedNames(o.candidate.headers);
+  const found = new SecretValues();
+  for (const r of [o.primary, o.candidateResponse, o.baselineResponse]) {
+    if (!r) continue;
+    const body = r.body ? (decodeBody(r.body, r.headers, SAMPLE_BODY_MAX * 64) ?? r.body) : null;
+    secretsIn(r.headers, body, names, found);
+  }
+  return found;
 }
 
 export class ComparisonResults {
@@ -212,13 +218,19 @@ export class ComparisonResults {
     observe(g.latency.candidate, o.candidateResponse.latencyMs);
     if (o.baselineResponse) observe(g.latency.baseline, o.baselineResponse.latencyMs);
 
+    // Secrets never reach a result: differences the policy itself caused (a removed header that
+    // an echo service no longer returns) are dropped, values of secret headers replaced.
+    const secrets = requestSecrets(o);
+    const ops = o.candidate.headers;
+    const diffs = cleanDiffs(o.diff.diffs, ops, secrets);
     // Each field counts once per request, however many array positions differ in it.
     const cand = new Map<string, FieldDiff>();
-    for (const d of o.diff.diffs) if (!cand.has(d.field)) cand.set(d.field, redactDiff(d, o.candidate));
+    for (const d of diffs) if (!cand.has(d.field)) cand.set(d.field, d);
     const noise = new Set<string>();
     if (o.noise) {
       g.withBaseline++;
-      for (const d of o.noise.diffs) noise.add(d.field);
+      for (const d of cleanDiffs(o.noise.diffs, o.baselinePolicy?.headers, secrets, policyChangedNames(ops)))
+        noise.add(d.field);
     }
     for (const [field, d] of cand) {
       const fc = this.field(g, field);
@@ -250,7 +262,7 @@ export class ComparisonResults {
     if (outcome === 'equal') g.equal++;
     else if (outcome === 'different') g.different++;
     else g.noiseOnly++;
-    this.maybeSample(g, o, outcome, noise);
+    this.maybeSample(g, o, outcome, noise, diffs, secrets);
     return outcome;
   }
 
@@ -266,7 +278,14 @@ export class ComparisonResults {
     return fc;
   }
 
-  private maybeSample(g: GroupState, o: PairOutcome, outcome: Outcome, noise: ReadonlySet<string>): void {
+  private maybeSample(
+    g: GroupState,
+    o: PairOutcome,
+    outcome: Outcome,
+    noise: ReadonlySet<string>,
+    diffs: readonly FieldDiff[],
+    secrets: SecretValues,
+  ): void {
     // Two pools: differing pairs, and the rest (noise-only or equal) so the viewer can show both.
     const isDiff = outcome === 'different';
     const pool = g.samples.filter((s) => (s.outcome === 'different') === isDiff);
@@ -275,14 +294,20 @@ export class ComparisonResults {
     if (full && (outcome === 'equal' || o.at - g.lastSampleAt < LIMITS.sampleEveryMs)) return;
     g.lastSampleAt = o.at;
     if (full) pool.shift();
-    pool.push(this.sample(o, outcome, noise));
+    pool.push(this.sample(o, outcome, noise, diffs, secrets));
     g.samples = isDiff ? [...pool, ...rest] : [...rest, ...pool];
   }
 
-  private sample(o: PairOutcome, outcome: Outcome, noise: ReadonlySet<string>): Sample {
+  private sample(
+    o: PairOutcome,
+    outcome: Outcome,
+    noise: ReadonlySet<string>,
+    diffs: readonly FieldDiff[],
+    secrets: SecretValues,
+  ): Sample {
     const redact = o.candidate.headers;
-    const primary = renderSide(o.primary, redact);
-    const candidate = renderSide(o.candidateResponse, redact);
+    const primary = renderSide(o.primary, redact, secrets);
+    const candidate = renderSide(o.candidateResponse, redact, secrets);
     return {
       id: `${Date.now().toString(36)}-${(this.sampleSeq++).toString(36)}`,
       requestId: o.requestId,
@@ -293,10 +318,8 @@ export class ComparisonResults {
       mode: o.diff.mode,
       primary,
       candidate,
-      baseline: o.baselineResponse ? renderSide(o.baselineResponse, redact) : undefined,
-      diffs: o.diff.diffs
-        .slice(0, 50)
-        .map((d) => ({ ...redactDiff(d, o.candidate), noise: noise.has(d.field) })),
+      baseline: o.baselineResponse ? renderSide(o.baselineResponse, redact, secrets) : undefined,
+      diffs: diffs.slice(0, 50).map((d) => ({ ...d, noise: noise.has(d.field) })),
       textDiff:
         o.diff.mode === 'text' &&
         primary.kind === 'text' &&

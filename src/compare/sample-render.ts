@@ -3,22 +3,13 @@
 // body as bounded, readable text.
 
 import type { HeaderOps } from '../model/route-table.js';
+import { REDACTED, redactedNames, redactJson, redactTextLines, SecretValues } from './redaction.js';
 import { bodyKind, decodeBody, mediaType } from './body-kind.js';
 import type { CapturedResponse } from './response-diff.js';
 
 /** Bytes of body text kept in a sample. */
 export const SAMPLE_BODY_MAX = 4096;
-export const REDACTED = '[redacted]';
-
-/** Always redacted: credentials and session state. */
-const SENSITIVE = [
-  'authorization',
-  'proxy-authorization',
-  'cookie',
-  'set-cookie',
-  'x-api-key',
-  'x-auth-token',
-];
+export { REDACTED, redactedNames };
 
 export interface SampleSide {
   readonly status: number;
@@ -32,35 +23,27 @@ export interface SampleSide {
   readonly latencyMs: number;
 }
 
-const redactionSets = new WeakMap<object, ReadonlySet<string>>();
-
-/** Header names to redact for a mirror policy (computed once per policy object). */
-export function redactedNames(ops: HeaderOps | undefined): ReadonlySet<string> {
-  if (!ops) return DEFAULT_REDACTED;
-  let s = redactionSets.get(ops);
-  if (!s) {
-    s = new Set(
-      [...SENSITIVE, ...(ops.remove ?? []), ...(ops.set ?? []).map(([n]) => n)].map((n) => n.toLowerCase()),
-    );
-    redactionSets.set(ops, s);
-  }
-  return s;
-}
-const DEFAULT_REDACTED: ReadonlySet<string> = new Set(SENSITIVE);
-
 function cut(s: string): { text: string; cut: boolean } {
   return s.length > SAMPLE_BODY_MAX
     ? { text: s.slice(0, SAMPLE_BODY_MAX), cut: true }
     : { text: s, cut: false };
 }
 
-export function renderSide(r: CapturedResponse, ops: HeaderOps | undefined): SampleSide {
+/**
+ * A response as a sample shows it. `secrets` are the values found in this request's responses
+ * (redaction.ts): they are removed from the body text wherever they appear.
+ */
+export function renderSide(
+  r: CapturedResponse,
+  ops: HeaderOps | undefined,
+  secrets: SecretValues = new SecretValues(),
+): SampleSide {
   const names = redactedNames(ops);
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(r.headers)) {
     if (v === undefined) continue;
     const name = k.toLowerCase();
-    headers[name] = names.has(name) ? REDACTED : Array.isArray(v) ? v.join(', ') : v;
+    headers[name] = names.has(name) ? REDACTED : secrets.scrub(Array.isArray(v) ? v.join(', ') : v);
   }
   const base = { status: r.status, headers, size: r.size, latencyMs: Math.round(r.latencyMs * 100) / 100 };
   if (r.truncated)
@@ -82,13 +65,16 @@ export function renderSide(r: CapturedResponse, ops: HeaderOps | undefined): Sam
   if (kind === 'binary')
     return { ...base, kind, body: `${body.length} bytes of binary data`, bodyCut: false };
   let text = body.toString('utf8');
+  let parsed = false;
   if (kind === 'json') {
     try {
-      text = JSON.stringify(JSON.parse(text), null, 2);
+      text = JSON.stringify(redactJson(JSON.parse(text), names, secrets), null, 2);
+      parsed = true;
     } catch {
-      // Not valid JSON after all: shown as sent.
+      // Not valid JSON after all: shown as sent (redacted as text below).
     }
   }
-  const c = cut(text);
+  if (!parsed) text = redactTextLines(text, names, secrets);
+  const c = cut(secrets.scrub(text));
   return { ...base, kind, body: c.text, bodyCut: c.cut };
 }

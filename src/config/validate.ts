@@ -17,9 +17,11 @@ import {
   endpointSliceShape,
   namespaceSpec,
   objectMeta,
+  secretShape,
   serviceSpec,
   type EndpointSliceSpec,
   type NamespaceSpec,
+  type SecretSpec,
   type ServiceSpec,
 } from './schemas/kubernetes.js';
 import {
@@ -95,6 +97,15 @@ export const KINDS: readonly KindDef[] = [
     versions: ['v1'],
     spec: z.object(endpointSliceShape),
     inline: endpointSliceShape,
+    specRequired: true,
+    nameRule: 'subdomain',
+  },
+  {
+    group: '',
+    kind: 'Secret',
+    versions: ['v1'],
+    spec: z.object(secretShape),
+    inline: secretShape,
     specRequired: true,
     nameRule: 'subdomain',
   },
@@ -186,6 +197,7 @@ export interface SpecByKind {
   Service: ServiceSpec;
   Namespace: NamespaceSpec;
   EndpointSlice: EndpointSliceSpec;
+  Secret: SecretSpec;
   VirtualService: VirtualServiceSpec;
   DestinationRule: DestinationRuleSpec;
   ServiceEntry: ServiceEntrySpec;
@@ -261,7 +273,6 @@ export interface UnsupportedField {
 
 const NOT_ACCEPTED =
   'not supported by Umbra; the route is not served (status Accepted=False, UnsupportedValue)';
-const onlyMesh = (v: unknown) => !(Array.isArray(v) && v.every((g) => g === 'mesh'));
 /** A non-empty gateways list without `mesh`: Istio applies it to gateways only, never to sidecars. */
 const noMesh = (v: unknown) => Array.isArray(v) && v.length > 0 && !v.includes('mesh');
 
@@ -273,32 +284,30 @@ export const UNSUPPORTED_FIELDS: readonly UnsupportedField[] = [
   // VirtualService
   { kind: 'VirtualService', path: 'spec.tls' },
   { kind: 'VirtualService', path: 'spec.tcp' },
-  // Umbra serves the mesh only: as Istio for a sidecar, it applies no rule meant for other gateways
-  // and no match block narrowed to client labels or a client namespace (its clients have neither).
+  // In the mesh, as Istio for a sidecar, Umbra applies no rule meant only for gateways and no match
+  // block narrowed to client labels or a client namespace (its clients have neither). Rules bound to
+  // Istio Gateways apply on the gateways Umbra serves (`umbra run --labels`, istio-gateways.ts).
   {
     kind: 'VirtualService',
     path: 'spec.gateways',
     when: noMesh,
-    message: 'Istio gateways are not supported by Umbra; without "mesh" this VirtualService is not applied',
-  },
-  {
-    kind: 'VirtualService',
-    path: 'spec.gateways',
-    when: (v) => onlyMesh(v) && !noMesh(v),
-    message: 'Istio gateways are not supported by Umbra; only "mesh" is served',
+    message:
+      'without "mesh" this VirtualService is not applied to the mesh, only on the Istio Gateways it names (served when umbra run --labels matches their selector)',
   },
   { kind: 'VirtualService', path: 'spec.exportTo' },
   {
     kind: 'VirtualService',
     path: 'spec.http[*].match[*].gateways',
     when: noMesh,
-    message: 'Istio gateways are not supported by Umbra; without "mesh" this match block never matches',
+    message:
+      'without "mesh" this match block never matches in the mesh; it applies only on the Istio Gateways it names',
   },
   {
     kind: 'VirtualService',
     path: 'spec.http[*].match[*].sourceLabels',
     when: (v) => typeof v === 'object' && v !== null && Object.keys(v).length > 0,
-    message: 'not supported by Umbra (its clients have no labels); this match block never matches',
+    message:
+      "Umbra's mesh clients have no labels: this match block never matches in the mesh (on an Istio Gateway, Umbra's --labels are matched)",
   },
   {
     kind: 'VirtualService',
@@ -328,16 +337,14 @@ export const UNSUPPORTED_FIELDS: readonly UnsupportedField[] = [
   { kind: 'DestinationRule', path: 'spec.**.connectionPool.tcp.tcpKeepalive.interval' },
   { kind: 'DestinationRule', path: 'spec.**.connectionPool.http.useClientProtocol' },
   { kind: 'DestinationRule', path: 'spec.**.connectionPool.http.maxConcurrentStreams' },
-  { kind: 'DestinationRule', path: 'spec.**.tls.clientCertificate' },
-  { kind: 'DestinationRule', path: 'spec.**.tls.privateKey' },
-  { kind: 'DestinationRule', path: 'spec.**.tls.credentialName' },
   { kind: 'DestinationRule', path: 'spec.**.tls.caCrl' },
+  // MUTUAL with files or a credentialName Secret is supported (upstream-tls.ts); Istio's own mTLS is not.
   {
     kind: 'DestinationRule',
     path: 'spec.**.tls.mode',
-    when: (v) => v === 'MUTUAL' || v === 'ISTIO_MUTUAL',
+    when: (v) => v === 'ISTIO_MUTUAL',
     message:
-      'mutual TLS to upstreams is not supported by Umbra; ignored (connections use plain TCP or SIMPLE TLS)',
+      'ISTIO_MUTUAL (certificates from the Istio mesh CA) is out of scope for Umbra; ignored (connections use plain TCP) — use MUTUAL with clientCertificate/privateKey or credentialName',
   },
   {
     kind: 'DestinationRule',
@@ -363,12 +370,38 @@ export const UNSUPPORTED_FIELDS: readonly UnsupportedField[] = [
   { kind: 'WorkloadEntry', path: 'spec.locality' },
   { kind: 'WorkloadEntry', path: 'spec.weight' },
   { kind: 'WorkloadEntry', path: 'spec.serviceAccount' },
-  // Istio Gateway: Umbra serves Gateway API gateways only, and VirtualService.gateways is ignored.
+  // Istio Gateway (served as a gateway workload, istio-gateways.ts): HTTP and HTTPS servers, TLS
+  // SIMPLE with a credentialName Secret, Umbra's TLS defaults (docs/tls.md).
   {
     kind: 'Gateway',
     group: ISTIO_GROUP,
-    path: '',
-    message: 'Istio Gateway is not supported by Umbra; stored but ignored (use a Gateway API Gateway)',
+    path: 'spec.servers[*].tls.mode',
+    when: (v) => v !== 'SIMPLE',
+    message:
+      'only SIMPLE (TLS terminated with a credentialName Secret) is supported by Umbra; the server is not served',
+  },
+  { kind: 'Gateway', group: ISTIO_GROUP, path: 'spec.servers[*].port.targetPort' },
+  { kind: 'Gateway', group: ISTIO_GROUP, path: 'spec.servers[*].defaultEndpoint' },
+  { kind: 'Gateway', group: ISTIO_GROUP, path: 'spec.servers[*].tls.serverCertificate' },
+  { kind: 'Gateway', group: ISTIO_GROUP, path: 'spec.servers[*].tls.privateKey' },
+  { kind: 'Gateway', group: ISTIO_GROUP, path: 'spec.servers[*].tls.caCertificates' },
+  { kind: 'Gateway', group: ISTIO_GROUP, path: 'spec.servers[*].tls.caCrl' },
+  { kind: 'Gateway', group: ISTIO_GROUP, path: 'spec.servers[*].tls.credentialNames' },
+  { kind: 'Gateway', group: ISTIO_GROUP, path: 'spec.servers[*].tls.tlsCertificates' },
+  { kind: 'Gateway', group: ISTIO_GROUP, path: 'spec.servers[*].tls.subjectAltNames' },
+  { kind: 'Gateway', group: ISTIO_GROUP, path: 'spec.servers[*].tls.verifyCertificateSpki' },
+  { kind: 'Gateway', group: ISTIO_GROUP, path: 'spec.servers[*].tls.verifyCertificateHash' },
+  { kind: 'Gateway', group: ISTIO_GROUP, path: 'spec.servers[*].tls.minProtocolVersion' },
+  { kind: 'Gateway', group: ISTIO_GROUP, path: 'spec.servers[*].tls.maxProtocolVersion' },
+  { kind: 'Gateway', group: ISTIO_GROUP, path: 'spec.servers[*].tls.cipherSuites' },
+  // Gateway API Gateway: TLS termination uses Umbra's defaults (docs/tls.md); no client certificates.
+  { kind: 'Gateway', group: GATEWAY_GROUP, path: 'spec.listeners[*].tls.options' },
+  {
+    kind: 'Gateway',
+    group: GATEWAY_GROUP,
+    path: 'spec.listeners[*].tls.frontendValidation',
+    message:
+      'client certificate validation is not supported by Umbra; clients are not asked for certificates',
   },
   // HTTPRoute
   { kind: 'HTTPRoute', path: 'spec.rules[*].sessionPersistence' },
@@ -468,7 +501,7 @@ function virtualServiceLint(spec: Record<string, unknown>): RawIssue[] {
       });
     else if (raw.mirrorPercent !== undefined)
       out.push({
-        severity: 'info',
+        severity: 'warning',
         path: at('mirrorPercent'),
         message: 'mirrorPercent is deprecated',
         hint: 'use mirrorPercentage: {value: N}',

@@ -86,6 +86,8 @@ export class Informer {
   private wake?: () => void;
   private loop?: Promise<void>;
   private readonly backoff: Backoff;
+  /** Server-side filter of the kind (Secrets: only kubernetes.io/tls ones are ever read). */
+  private readonly selector: { fieldSelector?: string };
   private readonly fingerprints = new Map<string, string>();
   private syncedResolve!: () => void;
   /** Resolves after the first successful list (or a 404: the kind is not served). */
@@ -93,6 +95,7 @@ export class Informer {
 
   constructor(private readonly o: InformerOptions) {
     this.path = collectionPath(o.kind, o.namespace);
+    this.selector = o.kind.fieldSelector ? { fieldSelector: o.kind.fieldSelector } : {};
     this.backoff = new Backoff(o.backoff ?? DEFAULT_BACKOFF);
     this.stats = {
       kind: o.kind.kind,
@@ -204,6 +207,7 @@ export class Informer {
       const page = (await this.o.http.get(this.path, {
         limit: String(this.o.pageSize ?? 500),
         continue: cont,
+        ...this.selector,
       })) as ListPage;
       for (const item of page?.items ?? []) items.push(item);
       rv = page?.metadata?.resourceVersion ?? rv;
@@ -301,7 +305,7 @@ export class Informer {
       this.o.watch
         .watch(
           this.path,
-          { resourceVersion: this.rv, allowWatchBookmarks: true, timeoutSeconds },
+          { resourceVersion: this.rv, allowWatchBookmarks: true, timeoutSeconds, ...this.selector },
           onEvent,
           (err: unknown) => finish(err ?? undefined),
         )

@@ -12,6 +12,8 @@ export interface WatchedKind {
   readonly role: 'resource' | 'workload';
   /** Umbra writes this kind's status subresource (Gateway API objects). */
   readonly writesStatus?: boolean;
+  /** Asked of the API server on list and watch, so other objects of the kind never reach Umbra. */
+  readonly fieldSelector?: string;
 }
 
 const ISTIO = 'networking.istio.io';
@@ -89,6 +91,34 @@ export const WATCHED_KINDS: readonly WatchedKind[] = [
     plural: 'gatewayclasses',
     namespaced: false,
     role: 'resource',
+  },
+  // After the Gateway API one: lookups by kind name alone (status writing) find that one first.
+  {
+    kind: 'Gateway',
+    group: ISTIO,
+    version: 'v1',
+    plural: 'gateways',
+    namespaced: true,
+    role: 'resource',
+  },
+  {
+    kind: 'ReferenceGrant',
+    group: GATEWAY,
+    version: 'v1beta1',
+    plural: 'referencegrants',
+    namespaced: true,
+    role: 'resource',
+  },
+  // Certificates of HTTPS listeners (Gateway certificateRefs, Istio credentialName). Only TLS
+  // Secrets are listed: service-account tokens and other Secrets never enter Umbra's memory.
+  {
+    kind: 'Secret',
+    group: '',
+    version: 'v1',
+    plural: 'secrets',
+    namespaced: true,
+    role: 'resource',
+    fieldSelector: 'type=kubernetes.io/tls',
   },
   {
     kind: 'MirrorPolicy',

@@ -177,7 +177,7 @@ export class KubernetesSource {
   }
 
   private lookup(kind: string, namespace: string, name: string): KubeObject | undefined {
-    // Kind names are unique among the watched kinds (Gateway is the Gateway API one).
+    // Only Gateway is ambiguous: the Gateway API one is listed before Istio's (kinds.ts).
     return this.informers
       .find((i) => i.stats.kind === kind)
       ?.objects.get(keyOf({ metadata: { namespace, name } }));

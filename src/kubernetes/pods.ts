@@ -1,7 +1,7 @@
-// Pods as workloads behind Services: address = pod IP, labels select them (Service selectors,
-// DestinationRule subsets), named container ports serve named targetPorts. A pod counts only while
-// it is Running, has an IP, is Ready and is not terminating — what the EndpointSlice controller
-// reports as ready (k8s.io/kubernetes pkg/controller/endpointslice, "ready" condition).
+// Pods as workloads: a Service's endpoints come from its EndpointSlices, which name pods through
+// targetRef; the pod lends its labels (DestinationRule subsets). ServiceEntry workloadSelectors
+// select pods directly, and then a pod counts only while it is Running, has an IP, is Ready and is
+// not terminating — what the EndpointSlice controller reports as ready.
 
 import type { Workload } from '../translate/service-registry.js';
 import type { KubeObject } from './informer.js';
@@ -41,6 +41,7 @@ export function podWorkload(obj: KubeObject): Workload {
     labels: p.metadata.labels ?? {},
     ports,
     ready: podReady(p),
+    kind: 'Pod',
   };
 }
 

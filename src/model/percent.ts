@@ -1,5 +1,5 @@
 // Percentages as parts per million, the unit Istio translates to for Envoy's
-// runtime_fraction (pilot truncates value*10000; see DESIGN.md §1 "Percentages").
+// runtime_fraction (pilot truncates value*10000; see docs/architecture.md, "Semantics the code relies on").
 
 export const PPM_ALL = 1_000_000;
 

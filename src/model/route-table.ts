@@ -32,6 +32,25 @@ export interface GatewayListener {
   readonly wildcardHosts: readonly WildcardHost[];
   /** Virtual host for any authority when the listener has no hostname restriction. */
   readonly catchAll?: VirtualHost;
+  /** Set when the listener terminates TLS (Gateway API HTTPS listeners, Istio HTTPS servers). */
+  readonly tls?: ListenerTls;
+}
+
+/** TLS termination on a listener: a certificate per SNI hostname, picked when the client connects. */
+export interface ListenerTls {
+  readonly certificates: readonly ServerCertificate[];
+}
+
+export interface ServerCertificate {
+  /**
+   * The SNI names it serves: exact ("a.example.com"), wildcard ("*.example.com": any name ending in
+   * ".example.com"), or "*" (any name, and clients that send none).
+   */
+  readonly hostname: string;
+  /** Where it came from ("Secret default/wildcard"), for logs and config_dump. Never the content. */
+  readonly source: string;
+  readonly certPem: string;
+  readonly keyPem: string;
 }
 
 /** A set of routes for one destination service port (or gateway hostname). */
@@ -231,6 +250,20 @@ export interface MirrorPolicy {
   readonly compare?: CompareSettings;
   /** The MirrorPolicy resource that shaped this mirror ("namespace/name"), if any. */
   readonly policy?: string;
+  /** Write every admitted copy to a JSON Lines file (issue 16, src/record). */
+  readonly record?: RecordSettings;
+}
+
+/** A recording sink of a mirror (MirrorPolicy `record`; format in docs/record-replay.md). */
+export interface RecordSettings {
+  /** The file written; rotated files are `path.1` … `path.(maxFiles-1)`. */
+  readonly path: string;
+  readonly maxBytes: number;
+  readonly maxFiles: number;
+  /** Body bytes kept per record; past it the body is cut and the record flagged truncated. */
+  readonly maxBodyBytes: number;
+  /** false: the copy is recorded but never sent. */
+  readonly sendCopies: boolean;
 }
 
 /** What a copy is made from when it differs from the primary's upstream request. */
@@ -318,13 +351,23 @@ export interface Cluster {
   readonly pool: ConnectionPoolSettings;
   readonly outlier?: OutlierDetection;
   readonly tls?: {
-    readonly mode: 'SIMPLE';
+    readonly mode: 'SIMPLE' | 'MUTUAL';
     readonly sni?: string;
     readonly insecureSkipVerify?: boolean;
     /** PEM file with the CAs that may sign the upstream's certificate (default: Node's bundle). */
     readonly caCertificates?: string;
     /** The certificate must carry one of these names (DNS or URI SAN). */
     readonly subjectAltNames?: readonly string[];
+    /** MUTUAL: PEM files of Umbra's client certificate chain and key (DestinationRule tls). */
+    readonly clientCertificate?: string;
+    readonly privateKey?: string;
+    /** MUTUAL with credentialName: the Secret's client certificate, key and CA (never logged). */
+    readonly credential?: {
+      readonly source: string;
+      readonly certPem?: string;
+      readonly keyPem?: string;
+      readonly caPem?: string;
+    };
   };
 }
 

@@ -369,9 +369,12 @@ export class ProxiedRequest implements DownstreamOwner, AttemptEvents {
       headersIn: this.ds.headers,
     };
     for (const m of admitted) {
+      const copy = m.copyOf ? copyRequestFrom(m.copyOf, mreq, prepared, target) : mreq;
+      // Recording (issue 16): the admitted copy, its body from a tee branch of its own.
+      if (m.record) p.recorder?.record(m, copy, this.body);
+      if (m.record?.sendCopies === false) continue;
       const pairing: MirrorPairing = { counters: p.mirrors.countersFor(m.name) };
       paired.push(pairing);
-      const copy = m.copyOf ? copyRequestFrom(m.copyOf, mreq, prepared, target) : mreq;
       const branch = this.body ? this.body.branch(m.bodyBufferBytes, p.mirrors.budgetFor(m)) : null;
       p.mirrors.send(table, m, copy, branch, pairing);
     }

@@ -6,10 +6,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MirrorPolicy, RouteTable, VirtualHost } from '../model/route-table.js';
 import { AccessLog } from './access-log.js';
 import type { RequestObserver } from '../model/data-plane-events.js';
-import { MirrorBodyBudget } from './body-tee.js';
+import { MirrorBodyBudget, type BodyTee } from './body-tee.js';
 import { DEFAULT_DOWNSTREAM, type DownstreamOptions } from './downstream-options.js';
 import { Http1Downstream, type DownstreamStream } from './downstream-stream.js';
-import { MirrorWriter } from './mirror.js';
+import { MirrorWriter, type MirrorRequest } from './mirror.js';
 import { MirrorMarker, MIRROR_MARKER, MIRROR_PROOF } from './mirror-marker.js';
 import { pathNormalizer, type PathNormalizer } from './path-normalize.js';
 import { ProxiedRequest } from './proxied-request.js';
@@ -44,6 +44,15 @@ export interface PrimaryCapture {
   fail(): void;
 }
 
+/**
+ * Where admitted copies are recorded (MirrorPolicy `record`, issue 16; src/record/start.ts sets it).
+ * `record` is called for each admitted copy of a policy with `record` set, before the body flows.
+ */
+export interface CopyRecordSink {
+  record(policy: MirrorPolicy, copy: MirrorRequest, body: BodyTee | undefined): void;
+  close(): Promise<void>;
+}
+
 export class Proxy {
   readonly upstreams = new Upstreams();
   readonly mirrors: MirrorWriter;
@@ -63,6 +72,8 @@ export class Proxy {
       admitted: readonly MirrorPolicy[],
     ): PrimaryCapture | undefined;
   };
+  /** Recording of admitted copies (issue 16). */
+  recorder?: CopyRecordSink;
 
   constructor(
     readonly tables: TableSource,
@@ -132,6 +143,6 @@ export class Proxy {
 
   async close(): Promise<void> {
     this.log.flush();
-    await this.upstreams.close();
+    await Promise.all([this.upstreams.close(), this.recorder?.close()]);
   }
 }

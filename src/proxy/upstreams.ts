@@ -5,6 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { PeerCertificate } from 'node:tls';
+import { createHash } from 'node:crypto';
 import { Pool } from 'undici';
 import type { Cluster, Endpoint, RouteTable } from '../model/route-table.js';
 import { chooseIndex, keyHash } from './load-balancer.js';
@@ -45,9 +46,21 @@ function poolKey(c: Cluster, e: Endpoint): string {
   const p = c.pool;
   const t = c.tls;
   const tls = t
-    ? `|${t.sni ?? ''}|${t.insecureSkipVerify ?? ''}|${t.caCertificates ?? ''}|${(t.subjectAltNames ?? []).join(',')}`
+    ? `|${t.sni ?? ''}|${t.insecureSkipVerify ?? ''}|${t.caCertificates ?? ''}|${(t.subjectAltNames ?? []).join(',')}${clientTlsKey(t)}`
     : '';
   return `${t ? 'https' : 'http'}://${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}|${p.maxConnections}|${p.maxRequestsPerConnection}|${p.idleTimeoutMs}|${p.connectTimeoutMs}|${p.tcpKeepaliveMs ?? ''}${tls}`;
+}
+
+/** What tells one client identity from another in a pool key: a rotated Secret gets new pools. */
+function clientTlsKey(t: NonNullable<Cluster['tls']>): string {
+  const c = t.credential;
+  const secret = c
+    ? createHash('sha256')
+        .update(`${c.certPem ?? ''}\0${c.keyPem ?? ''}\0${c.caPem ?? ''}`)
+        .digest('hex')
+        .slice(0, 16)
+    : '';
+  return `|${t.mode}|${t.clientCertificate ?? ''}|${t.privateKey ?? ''}|${secret}`;
 }
 
 /** TLS settings for undici's connector: SNI, the CA bundle file, and SAN checks in place of hostname checks. */
@@ -57,6 +70,12 @@ function tlsOptions(c: Cluster): Record<string, unknown> {
   // Without an explicit sni, undici sends the request's Host (Istio's auto SNI does the same).
   if (t.sni) out.servername = t.sni;
   if (t.caCertificates) out.ca = readFileSync(t.caCertificates);
+  // --- upstream mutual TLS (issue 15): the client certificate, from files or a Secret.
+  const cred = t.credential;
+  if (cred?.caPem && !t.caCertificates) out.ca = cred.caPem;
+  if (cred?.certPem && cred.keyPem) Object.assign(out, { cert: cred.certPem, key: cred.keyPem });
+  else if (t.mode === 'MUTUAL' && t.clientCertificate && t.privateKey)
+    Object.assign(out, { cert: readFileSync(t.clientCertificate), key: readFileSync(t.privateKey) });
   const sans = t.subjectAltNames;
   if (sans && sans.length > 0 && !t.insecureSkipVerify)
     out.checkServerIdentity = (_host: string, cert: PeerCertificate) => {

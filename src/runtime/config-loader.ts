@@ -121,8 +121,16 @@ export class ConfigLoader {
     };
   }
 
-  /** Loads everything and publishes when error-free. Serialised: one load at a time. */
-  reload(stored?: readonly Resource[]): Promise<{ applied: boolean; issues: ConfigIssue[] }> {
+  /**
+   * Loads everything and publishes when error-free. Serialised: one load at a time.
+   * `commit` runs after the new set compiled without errors and before it is published — the
+   * applied store persists there, so stored state changes only with an accepted configuration; a
+   * commit that throws (disk full) rejects the load and nothing changes.
+   */
+  reload(
+    stored?: readonly Resource[],
+    commit?: () => void,
+  ): Promise<{ applied: boolean; issues: ConfigIssue[] }> {
     const run = async () => {
       const files = await this.readFiles();
       const feed = this.opts.feed?.snapshot();
@@ -140,6 +148,21 @@ export class ConfigLoader {
         ({ table, statuses } = iso.compiled.rest);
       }
       this.version++;
+      if (!hasErrors(issues) && commit) {
+        try {
+          commit();
+        } catch (e) {
+          issues = [
+            ...issues,
+            {
+              severity: 'error',
+              resource: 'state',
+              path: '',
+              message: `cannot save the applied resources: ${(e as Error).message}`,
+            },
+          ];
+        }
+      }
       if (hasErrors(issues)) {
         this.state.reject(this.version, issues);
         this.opts.log(

@@ -32,6 +32,11 @@ export class ConfigState extends EventEmitter {
   ready = false;
   /** Status written by translation (Gateway API conditions), by resourceKey. */
   statuses: ReadonlyMap<string, unknown> = new Map();
+  /**
+   * Configurations accepted and rejected since start (Envoy's update_success/update_rejected):
+   * file reloads, applies and deletes alike; a refused apply or delete counts as rejected.
+   */
+  readonly updates = { success: 0, rejected: 0 };
 
   publish(
     table: RouteTable,
@@ -44,12 +49,19 @@ export class ConfigState extends EventEmitter {
     this.resources = resources;
     this.issues = issues;
     this.ready = true;
+    this.updates.success++;
     this.lastLoad = { at: new Date().toISOString(), version: table.version, applied: true, issues };
     this.emit('swap', table);
   }
 
   reject(version: number, issues: readonly ConfigIssue[]): void {
+    this.updates.rejected++;
     this.lastLoad = { at: new Date().toISOString(), version, applied: false, issues };
     this.emit('rejected', issues);
+  }
+
+  /** An apply or delete refused by admission, before any load: counted, nothing else changes. */
+  refused(): void {
+    this.updates.rejected++;
   }
 }

@@ -27,6 +27,15 @@ export async function openControlPlaneSources(
 ): Promise<ControlPlaneSources> {
   const store = new AppliedStore(o.stateDir);
   const storeIssues = store.load();
+  const restored = store.all();
+  // Say what comes back from an earlier run, and from where: nothing applied is ever loaded silently.
+  log(
+    restored.length > 0
+      ? `umbra: restored ${restored.length} applied resource${restored.length === 1 ? '' : 's'} from ${store.file}: ${restored
+          .map((r) => `${r.kind.toLowerCase()}/${r.metadata.namespace}/${r.metadata.name}`)
+          .join(', ')}`
+      : `umbra: no applied resources stored in ${o.stateDir}`,
+  );
   let kube: KubernetesSource | undefined;
   try {
     // Loaded only with --kubernetes: @kubernetes/client-node costs ~75 MiB of RSS and ~0.5 s of start-up.

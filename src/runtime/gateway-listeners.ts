@@ -1,13 +1,16 @@
 // Serves the Gateway API Gateways in the table: one proxy listener per Gateway listener address
 // and port, started and stopped as tables swap. Requests on such a listener are routed by that
 // listener's own virtual hosts (its hostnames and attached HTTPRoutes), looked up in the table the
-// request pins, so a reload never mixes two configurations in one request.
+// request pins, so a reload never mixes two configurations in one request. TLS listeners pick
+// their certificate by SNI from the table current at each handshake (listener-tls.ts).
 
 import type { GatewayListener, RouteTable } from '../model/route-table.js';
 import { startListener, type Listener } from '../proxy/listener.js';
 import type { Proxy, VhostResolver } from '../proxy/proxy.js';
 import { findGatewayVirtualHost } from '../proxy/router.js';
 import type { ConfigState } from './config-state.js';
+import { createTlsServer, listenerTls, type ListenerTlsRuntime } from './listener-tls.js';
+import type { Server as HttpsServer } from 'node:https';
 
 export interface GatewayListenerOptions {
   /** Address for Gateways that name none (spec.addresses): Umbra's own listen host. */
@@ -18,7 +21,7 @@ export interface GatewayListenerOptions {
 }
 
 export interface GatewayListeners {
-  /** Listeners being served, by "address:port". */
+  /** Listeners being served, by "address:port" ("https://address:port" for TLS ones). */
   readonly bound: ReadonlyMap<string, Listener>;
   /** Listeners the table wants but that could not be opened, with the reason. */
   readonly failed: ReadonlyMap<string, string>;
@@ -80,7 +83,9 @@ export function startGatewayListeners(
   const bound = new Map<string, Listener>();
   const failed = new Map<string, string>();
   const byTable = new WeakMap<RouteTable, Map<string, GatewayListener>>();
-  const keyOf = (gl: GatewayListener) => `${gl.address || o.host}:${gl.port}`;
+  // A port that turns from plain to TLS (or back) is a different listener: it is reopened.
+  const keyOf = (gl: GatewayListener) => `${gl.tls ? 'https://' : ''}${gl.address || o.host}:${gl.port}`;
+  const tlsOf = new Map<string, ListenerTlsRuntime>();
   const listenersOf = (t: RouteTable) => {
     let m = byTable.get(t);
     if (!m) byTable.set(t, (m = new Map(t.gatewayListeners.map((gl) => [keyOf(gl), gl]))));
@@ -101,13 +106,26 @@ export function startGatewayListeners(
     for (const [key, l] of [...bound]) {
       if (want.has(key)) continue;
       bound.delete(key);
+      tlsOf.delete(key);
       await l.close(o.drainMs ?? 5_000);
       o.log(`gateway listener ${key} closed`);
     }
     for (const [key, gl] of want) {
-      if (bound.has(key)) continue;
+      if (bound.has(key)) {
+        tlsOf.get(key)?.refresh(bound.get(key)!.server as unknown as HttpsServer);
+        continue;
+      }
       try {
-        const l = await startListener(proxy, resolverFor(key), { host: gl.address || o.host, port: gl.port });
+        const tls = gl.tls ? listenerTls(() => listenersOf(state.table).get(key)) : undefined;
+        const l = await startListener(proxy, resolverFor(key), {
+          host: gl.address || o.host,
+          port: gl.port,
+          ...(tls ? { server: createTlsServer(tls, proxy.downstream) } : {}),
+        });
+        if (tls) {
+          tls.refresh(l.server as unknown as HttpsServer);
+          tlsOf.set(key, tls);
+        }
         bound.set(key, l);
         failed.delete(key);
         o.log(`gateway listener ${key} serving ${gl.name}`);

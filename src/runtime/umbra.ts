@@ -6,6 +6,7 @@ import { formatIssue } from '../config/issues.js';
 import { startAdmin } from '../admin/admin-server.js';
 import { startListener, type Listener } from '../proxy/listener.js';
 import { Proxy } from '../proxy/proxy.js';
+import { startRecording } from '../record/start.js';
 import type { DownstreamOptions } from '../proxy/downstream-options.js';
 import { findVirtualHost } from '../proxy/router.js';
 import type { MirrorDefaults } from '../translate/mirror-policies.js';
@@ -26,10 +27,14 @@ export interface UmbraOptions {
   readonly admin: { host: string; port: number };
   readonly stateDir: string;
   readonly namespace?: string;
+  /** Umbra's labels as a gateway workload (`--labels`): Istio Gateways selecting them are served. */
+  readonly labels?: Readonly<Record<string, string>>;
   readonly mirror?: Partial<MirrorDefaults>;
   readonly mirrorBodyBudget?: number;
   readonly watch?: boolean;
   readonly adminToken?: string;
+  /** `POST /quitquitquit` on the admin API (`umbra stop`) calls this; without it that endpoint is absent. */
+  readonly onQuit?: () => void;
   /** Access-log sink; undefined disables access logs. */
   readonly accessLog?: (s: string) => void;
   readonly accessLogFormat?: 'text' | 'json';
@@ -69,7 +74,7 @@ export async function startUmbra(o: UmbraOptions): Promise<Umbra> {
     paths: o.files,
     store,
     feed: kube,
-    build: { namespace: o.namespace ?? 'default', mirrorDefaults, selfAddresses: self },
+    build: { namespace: o.namespace ?? 'default', mirrorDefaults, selfAddresses: self, labels: o.labels },
     log,
   });
   kube?.onChange(() => loader.schedule('the API server'));
@@ -87,9 +92,11 @@ export async function startUmbra(o: UmbraOptions): Promise<Umbra> {
     accessLogFormat: o.accessLogFormat,
     downstream: o.downstream,
   });
-  const telemetry = new Telemetry(proxy, state, { namespace: o.namespace });
+  const telemetry = new Telemetry(proxy, state, { namespace: o.namespace, configUpdates: true });
   const listener = await startListener(proxy, findVirtualHost, { host: o.listen.host, port: o.listen.port });
   self.splice(0, self.length, ...selfAddresses(listener.address.host, listener.address.port));
+  // Before the first request can be read (no I/O callback runs between the await above and here).
+  startRecording(proxy, telemetry.registry, { log });
   const extraRoutes = new Map([
     ...telemetry.routes(),
     ...(kube ? (await import('../kubernetes/start.js')).kubernetesAdminRoutes(kube) : []),
@@ -102,7 +109,7 @@ export async function startUmbra(o: UmbraOptions): Promise<Umbra> {
   let admin: Server;
   try {
     admin = await startAdmin(
-      { state, loader, store, proxy, token: o.adminToken, extraRoutes },
+      { state, loader, store, proxy, token: o.adminToken, extraRoutes, log, onQuit: o.onQuit },
       o.admin.host,
       o.admin.port,
     );

@@ -75,6 +75,8 @@ export type FromWorker =
   | { readonly type: 'umbra:stats'; readonly id: number; readonly stats: WorkerStats };
 
 export const WORKER_OPTIONS_ENV = 'UMBRA_WORKER_OPTIONS';
+/** The worker's slot (0…n-1), kept by its replacement: per-worker files (recordings) keep their names. */
+export const WORKER_INDEX_ENV = 'UMBRA_WORKER_INDEX';
 
 export function plainResource(r: Resource): PlainResource {
   return {

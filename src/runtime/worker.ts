@@ -13,10 +13,13 @@ import type { ComparisonEngine } from '../compare/comparison-engine.js';
 import { startComparison, stopComparison } from '../compare/start.js';
 import { buildRouteTable } from '../translate/build-table.js';
 import { ConfigState } from './config-state.js';
+import { workerFile } from '../record/worker-file.js';
+import { startRecording } from '../record/start.js';
 import { opLogger } from './op-log.js';
 import { startGatewayListeners, type GatewayListeners } from './gateway-listeners.js';
 import {
   fromPlain,
+  WORKER_INDEX_ENV,
   WORKER_OPTIONS_ENV,
   type BreakerStateName,
   type FromWorker,
@@ -69,6 +72,11 @@ async function apply(
         downstream: opts.downstream,
       });
       telemetry = new Telemetry(proxy, state, { namespace: opts.namespace });
+      // Each worker writes recordings of its own (two processes must not rotate one file).
+      startRecording(proxy, telemetry.registry, {
+        filePath: (p) => workerFile(p, process.env[WORKER_INDEX_ENV] ?? String(process.pid)),
+        log,
+      });
       // Pairs are compared here; the primary adds up the results and keeps them (worker-aggregate.ts).
       comparison = startComparison(
         { proxy, routes: new Map(), registry: telemetry.registry, stateDir: '', log },

@@ -18,6 +18,7 @@ import type { RouteTable } from '../model/route-table.js';
 import { Proxy } from '../proxy/proxy.js';
 import type { MirrorCounters } from '../model/mirror-stats.js';
 import { aggregateMetrics, PROMETHEUS_PATH, type ProcessMetrics } from '../telemetry/telemetry.js';
+import { configMetricsText } from '../telemetry/config-metrics.js';
 import { ConfigLoader, type LoaderOptions } from './config-loader.js';
 import { ConfigState } from './config-state.js';
 import { selfAddresses } from './self-addresses.js';
@@ -30,6 +31,7 @@ import {
   primaryRequests,
   plainResource,
   worstBreaker,
+  WORKER_INDEX_ENV,
   WORKER_OPTIONS_ENV,
   type BreakerStateName,
   type EndpointSnapshotView,
@@ -84,8 +86,8 @@ class PrimaryLoader extends ConfigLoader {
   }
 
   /** Published only when every worker serves it: an apply's answer means "in service". */
-  override async reload(stored?: readonly Resource[]) {
-    const r = await super.reload(stored);
+  override async reload(stored?: readonly Resource[], commit?: () => void) {
+    const r = await super.reload(stored, commit);
     if (r.applied) await this.distribute(this.current.table);
     return r;
   }
@@ -151,7 +153,7 @@ export async function startUmbraCluster(o: ClusterOptions): Promise<UmbraCluster
       paths: o.files,
       store,
       feed: kube,
-      build: { namespace: o.namespace ?? 'default', mirrorDefaults, selfAddresses: self },
+      build: { namespace: o.namespace ?? 'default', mirrorDefaults, selfAddresses: self, labels: o.labels },
       log,
     },
     distribute,
@@ -190,8 +192,11 @@ export async function startUmbraCluster(o: ClusterOptions): Promise<UmbraCluster
     serialization: 'advanced',
   });
 
-  const fork = (): WorkerSlot => {
-    const worker = cluster.fork({ [WORKER_OPTIONS_ENV]: JSON.stringify(workerOptions) });
+  const fork = (index: number): WorkerSlot => {
+    const worker = cluster.fork({
+      [WORKER_OPTIONS_ENV]: JSON.stringify(workerOptions),
+      [WORKER_INDEX_ENV]: String(index),
+    });
     const slot: WorkerSlot = { worker, applied: 0, waiters: new Set() };
     slots.set(worker.id, slot);
     const wake = () => {
@@ -218,7 +223,7 @@ export async function startUmbraCluster(o: ClusterOptions): Promise<UmbraCluster
       // A worker that dies is replaced; the others keep serving meanwhile.
       log(`worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
       setTimeout(() => {
-        if (!stopping) fork();
+        if (!stopping) fork(index);
       }, 500).unref();
     });
     return slot;
@@ -226,7 +231,7 @@ export async function startUmbraCluster(o: ClusterOptions): Promise<UmbraCluster
 
   const firstInputs = loader.inputsOf(state.table)!;
   latest = { version: state.table.version, inputs: firstInputs };
-  const started = Array.from({ length: n }, () => fork());
+  const started = Array.from({ length: n }, (_, i) => fork(i));
   const ready = await Promise.all(
     started.map((s) => waitFor(s, () => s.listening !== undefined || !s.worker.isConnected(), 30_000)),
   );
@@ -298,7 +303,7 @@ export async function startUmbraCluster(o: ClusterOptions): Promise<UmbraCluster
   const extraRoutes: NonNullable<AdminContext['extraRoutes']> = new Map();
   extraRoutes.set(PROMETHEUS_PATH, async (_req, res) => {
     // Counters and histograms summed over workers (prom-client's AggregatorRegistry.aggregate).
-    const body = await aggregateMetrics(metrics);
+    const body = (await aggregateMetrics(metrics)) + (await configMetricsText(state));
     res.writeHead(200, {
       'content-type': Registry.PROMETHEUS_CONTENT_TYPE,
       'content-length': Buffer.byteLength(body),
@@ -330,7 +335,17 @@ export async function startUmbraCluster(o: ClusterOptions): Promise<UmbraCluster
   let admin: Server;
   try {
     admin = await startAdmin(
-      { state, loader, store, proxy: view, token: o.adminToken, extraRoutes, beforeRead: gather },
+      {
+        state,
+        loader,
+        store,
+        proxy: view,
+        token: o.adminToken,
+        extraRoutes,
+        beforeRead: gather,
+        log,
+        onQuit: o.onQuit,
+      },
       o.admin.host,
       o.admin.port,
     );

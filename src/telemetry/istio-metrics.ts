@@ -121,7 +121,9 @@ export class IstioRequestMetrics {
         ...destinationLabels(cluster, e),
         request_protocol: 'http',
         grpc_response_status: '',
-        connection_security_policy: UNKNOWN,
+        // Istio fills this from the destination's view and reports "unknown" from the source; Umbra
+        // knows its own upstream connection: "mutual_tls" when it presents a client certificate.
+        connection_security_policy: cluster?.tls?.mode === 'MUTUAL' ? 'mutual_tls' : UNKNOWN,
       },
       outcomes: [new Map(), new Map()],
     };

@@ -13,6 +13,7 @@ import {
 import type { ConfigState } from '../runtime/config-state.js';
 import { IstioRequestMetrics, type SourceIdentity } from './istio-metrics.js';
 import { mirrorMetrics } from './mirror-metrics.js';
+import { registerConfigMetrics } from './config-metrics.js';
 
 /** One process's metrics as prom-client's getMetricsAsJSON() gives them (plain data: IPC-safe). */
 export type ProcessMetrics = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
@@ -23,6 +24,8 @@ export interface TelemetryOptions {
   readonly namespace?: string;
   /** Node's process_* and nodejs_* metrics (default on). */
   readonly processMetrics?: boolean;
+  /** Count configuration updates (umbra_config_updates_total): only where the configuration is loaded. */
+  readonly configUpdates?: boolean;
 }
 
 export const PROMETHEUS_PATH = '/stats/prometheus';
@@ -42,6 +45,7 @@ export class Telemetry {
     for (const m of [...this.requests.metrics(), ...mirrorMetrics(proxy.mirrors, proxy.budget)])
       m.register(this.registry);
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (opts.configUpdates) registerConfigMetrics(state, this.registry);
 
     // Chained, so the access log, comparison and others keep their hooks.
     const requests = this.requests;

@@ -101,6 +101,13 @@ function mirrorPolicyTargets(
       if (!dr) problem = `no DestinationRule ${ns}/${ref.name}`;
       else if (ref.sectionName !== undefined && !subsets.some((s) => s.name === ref.sectionName))
         problem = `DestinationRule ${ns}/${ref.name} has no subset "${ref.sectionName}"`;
+    } else if (
+      ref.kind === 'ServiceEntry' &&
+      resources.some(
+        (r) => r.kind === 'ServiceEntry' && r.metadata.namespace === ns && r.metadata.name === ref.name,
+      )
+    ) {
+      // Names the ServiceEntry object (GEP-713): attaches to each of its hosts.
     } else {
       const svc = registry.resolve(ref.name, ns);
       const kindOf = svc?.origin.kind;

@@ -1,6 +1,7 @@
 // The one place resources become a RouteTable: registry → clusters → virtual hosts per service
 // port (Istio VirtualService rules, Gateway API routes, or the default all-endpoints route).
 
+import { isIP } from 'node:net';
 import type { ConfigIssue } from '../config/issues.js';
 import type { Resource } from '../config/resource.js';
 import type {
@@ -12,6 +13,7 @@ import type {
   WildcardHost,
 } from '../model/route-table.js';
 import { ClusterBuilder } from './clusters.js';
+import { addEndpointPassthrough } from './endpoint-passthrough.js';
 import { qualifyHost } from './host-names.js';
 import { issueAt } from './issue-at.js';
 import { analyze, dedupeIssues, dropDuplicates } from './analysis.js';
@@ -25,6 +27,7 @@ import {
 } from './istio-routes.js';
 import { refuseSelfMirrors } from './mirror-loops.js';
 import { gatewayApiRoutes } from './gateway-api/route-source.js';
+import { istioGatewayRoutes } from './istio-gateways.js';
 import { DEFAULT_MIRROR, type MirrorDefaults } from './mirror-policies.js';
 import {
   buildServiceRegistry,
@@ -42,6 +45,8 @@ export interface BuildOptions {
   readonly version: number;
   /** Umbra's own listener addresses ("address:port"): a mirror into one of them is refused (loop). */
   readonly selfAddresses?: readonly string[];
+  /** Umbra's labels as a gateway workload (`--labels`): Istio Gateways whose selector matches are served. */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 export const DEFAULT_BUILD: BuildOptions = {
@@ -72,6 +77,8 @@ export function registerRouteSource(f: MeshRouteSourceFactory): void {
 // Registered here, the one place every caller (run, validate, admin, tests) goes through. Its
 // routes win over a VirtualService for a service port only where Istio's would (gateway-api/mesh.ts).
 registerRouteSource(gatewayApiRoutes);
+// Istio Gateways selecting Umbra's labels, with the VirtualServices bound to them (issue 15).
+registerRouteSource(istioGatewayRoutes);
 
 function byAge(a: Resource, b: Resource): number {
   const ta = a.metadata.creationTimestamp ?? '';
@@ -136,6 +143,8 @@ export function buildRouteTable(
   const clusters = new ClusterBuilder(
     resources.filter((r) => r.kind === 'DestinationRule'),
     issues,
+    resources,
+    options.namespace,
   );
   const ctx: RouteSourceContext = {
     registry,
@@ -186,22 +195,49 @@ export function buildRouteTable(
     const vhost: VirtualHost = { name: host, routes: virtualServiceRoutes(vs, ctx, undefined) };
     if (host.startsWith('*')) wildcardHosts.push({ suffix: host.slice(1), vhost });
     else {
-      hostIndex.set(host, vhost);
-      hostIndex.set(`${host}:*`, vhost);
+      // An IPv6 literal host ("::1") is addressed in brackets ("[::1]:80", RFC 3986 §3.2.2).
+      const key = isIP(host) === 6 ? `[${host}]` : host;
+      hostIndex.set(key, vhost);
+      hostIndex.set(`${key}:*`, vhost);
     }
   }
   wildcardHosts.sort((a, b) => b.suffix.length - a.suffix.length);
+  addEndpointPassthrough(registry.services, clusters, hostIndex, options.selfAddresses ?? []);
 
   const table: RouteTable = Object.freeze({
     version: options.version,
     hostIndex,
     wildcardHosts,
     clusters: clusters.clusters as ReadonlyMap<string, Cluster>,
-    gatewayListeners: sources.flatMap((s) => s.gatewayListeners),
+    gatewayListeners: onePerPort(
+      sources.flatMap((s) => s.gatewayListeners),
+      issues,
+    ),
   });
   refuseSelfMirrors(table, resources, options.selfAddresses ?? [], issues);
   analyze(resources, registry, issues); // istioctl-analyze-style checks (analysis.ts)
   return { table, issues: dedupeIssues(issues), statuses: ctx.statuses };
+}
+
+/**
+ * One listener per address and port: a Gateway API Gateway and an Istio Gateway on the same port
+ * cannot both have it. The first (Gateway API) keeps it; the other is reported and not served.
+ */
+function onePerPort(listeners: GatewayListener[], issues: ConfigIssue[]): GatewayListener[] {
+  const seen = new Map<string, GatewayListener>();
+  for (const l of listeners) {
+    const key = `${l.address}|${l.port}`;
+    const first = seen.get(key);
+    if (!first) seen.set(key, l);
+    else
+      issues.push({
+        severity: 'warning',
+        resource: l.name,
+        path: '',
+        message: `port ${l.port} is already served by ${first.name}; ${l.name} is not served there`,
+      });
+  }
+  return [...seen.values()];
 }
 
 /** Istio gives the default route of a service its default retry policy (route.BuildDefaultHTTPOutboundRoute). */

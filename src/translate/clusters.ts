@@ -18,7 +18,9 @@ import type {
 } from '../model/route-table.js';
 import { parseDurationMs } from '../config/duration.js';
 import { qualifyHost } from './host-names.js';
+import { PASSTHROUGH_PREFIX } from './endpoint-passthrough.js';
 import { issueAt } from './issue-at.js';
+import { upstreamTls } from './upstream-tls.js';
 import type { MeshService } from './service-registry.js';
 
 interface TrafficPolicy {
@@ -66,6 +68,9 @@ interface TrafficPolicy {
     insecureSkipVerify?: boolean;
     caCertificates?: string;
     subjectAltNames?: string[];
+    clientCertificate?: string;
+    privateKey?: string;
+    credentialName?: string;
   };
   portLevelSettings?: (TrafficPolicy & { port?: { number?: number } })[];
 }
@@ -90,6 +95,10 @@ export class ClusterBuilder {
   constructor(
     destinationRules: readonly Resource[],
     private readonly issues: ConfigIssue[],
+    /** Every resource, for DestinationRule tls.credentialName Secrets (upstream-tls.ts). */
+    private readonly resources: readonly Resource[] = [],
+    /** Umbra's namespace: Istio reads a client credentialName Secret from the proxy's namespace. */
+    private readonly proxyNamespace = 'default',
   ) {
     for (const dr of destinationRules) {
       const host = qualifyHost((dr.spec as DestinationRuleSpec).host, dr.metadata.namespace);
@@ -107,6 +116,24 @@ export class ClusterBuilder {
       }
       this.rules.set(host, dr);
     }
+  }
+
+  /**
+   * A cluster of one endpoint, for requests addressed to that endpoint itself (endpoint-passthrough.ts).
+   * Like Istio's passthrough to an original destination, no DestinationRule policy applies.
+   */
+  passthrough(svc: MeshService, port: number, endpoint: Endpoint): string {
+    const hostPort = `${endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address}:${endpoint.port}`;
+    const name = `${PASSTHROUGH_PREFIX}${hostPort}`;
+    if (this.clusters.has(name)) return name;
+    this.clusters.set(name, {
+      name,
+      service: { name: svc.name, namespace: svc.namespace, fqdn: svc.fqdn, port },
+      endpoints: [endpoint],
+      lb: { kind: 'round-robin' },
+      pool: DEFAULT_POOL,
+    });
+    return name;
   }
 
   destinationRuleFor(svc: MeshService): Resource | undefined {
@@ -160,16 +187,7 @@ export class ClusterBuilder {
       lb: lbPolicy(policy, endpoints),
       pool: poolSettings(policy),
       outlier: outlier(policy),
-      tls:
-        policy.tls?.mode === 'SIMPLE'
-          ? {
-              mode: 'SIMPLE',
-              sni: policy.tls.sni,
-              insecureSkipVerify: policy.tls.insecureSkipVerify,
-              caCertificates: policy.tls.caCertificates,
-              subjectAltNames: policy.tls.subjectAltNames,
-            }
-          : undefined,
+      tls: upstreamTls(policy.tls, dr, this.resources, this.proxyNamespace, this.issues),
     };
     this.clusters.set(name, cluster);
     return name;

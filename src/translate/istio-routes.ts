@@ -69,6 +69,7 @@ export interface IstioHttpRule {
   }[];
   redirect?: {
     uri?: string;
+    prefixRewrite?: string;
     authority?: string;
     port?: number;
     derivePort?: string;
@@ -125,6 +126,34 @@ export const appliesToMesh = (gateways: readonly string[] | undefined) =>
 const reachableFromMesh = (m: HttpMatch, clientNamespace: string | undefined) =>
   appliesToMesh(m.gateways) &&
   (m.sourceLabels === undefined || Object.keys(m.sourceLabels).length === 0) &&
+  (m.sourceNamespace === undefined || m.sourceNamespace === clientNamespace);
+
+/** The Istio Gateway whose listener the routes are built for (istio-gateways.ts). */
+export interface GatewayScope {
+  /** "namespace/name". */
+  readonly name: string;
+  /** Umbra's own labels (`umbra run --labels`): a gateway workload's labels, for `sourceLabels`. */
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** A gateway reference of a VirtualService as "namespace/name" (a bare name is in the VS's namespace). */
+export const qualifyGateway = (g: string, vsNamespace: string) =>
+  g.includes('/') ? g : `${vsNamespace}/${g}`;
+
+/**
+ * Whether a match block applies on an Istio Gateway: its `gateways` (when given) name that gateway,
+ * and its sourceLabels are among the gateway workload's labels (Istio filters blocks the same way).
+ */
+const reachableFromGateway = (
+  m: HttpMatch,
+  gw: GatewayScope,
+  vsNamespace: string,
+  clientNamespace?: string,
+) =>
+  (!m.gateways ||
+    m.gateways.length === 0 ||
+    m.gateways.some((g) => qualifyGateway(g, vsNamespace) === gw.name)) &&
+  Object.entries(m.sourceLabels ?? {}).every(([k, v]) => gw.labels[k] === v) &&
   (m.sourceNamespace === undefined || m.sourceNamespace === clientNamespace);
 
 export interface IstioContext {
@@ -213,7 +242,54 @@ function queryMatches(
   }));
 }
 
-function routeMatch(vs: Resource, path: string, m: HttpMatch, issues: ConfigIssue[]): RouteMatch {
+/** Pseudo-headers a match may test through `headers`, and the match field each one is. */
+const PSEUDO_FIELDS = { ':method': 'method', ':authority': 'authority', ':scheme': 'scheme' } as const;
+
+/**
+ * Istio passes a header match on `:method`, `:authority` or `:scheme` to Envoy, which tests the
+ * request's method, authority or scheme — the same as the `method`/`authority`/`scheme` fields, so
+ * they are moved there. Both given at once (Envoy would test both) and `:path`/`:status`, or any
+ * pseudo-header under withoutHeaders, are refused: Umbra has no single matcher for them.
+ */
+function splitPseudoHeaders(
+  vs: Resource,
+  path: string,
+  m: HttpMatch,
+  issues: ConfigIssue[],
+): { match: HttpMatch; ok: boolean } {
+  let ok = true;
+  const refuse = (at: string, message: string) => {
+    issues.push(issueAt(vs, at, 'error', message));
+    ok = false;
+  };
+  for (const k of Object.keys(m.withoutHeaders ?? {}))
+    if (k.startsWith(':'))
+      refuse(
+        keyPath(`${path}.withoutHeaders`, k),
+        `withoutHeaders on pseudo-header ${k} is not supported by Umbra`,
+      );
+  if (!m.headers || !Object.keys(m.headers).some((k) => k.startsWith(':'))) return { match: m, ok };
+  const headers: Record<string, StringMatch> = {};
+  const out: HttpMatch = { ...m, headers };
+  for (const [k, v] of Object.entries(m.headers)) {
+    if (!k.startsWith(':')) {
+      headers[k] = v;
+      continue;
+    }
+    const field = PSEUDO_FIELDS[k as keyof typeof PSEUDO_FIELDS];
+    const at = keyPath(`${path}.headers`, k);
+    if (!field) refuse(at, `matching on ${k} is not supported by Umbra`);
+    else if (m[field] !== undefined) refuse(at, `${k} is matched twice: here and in ${field}; keep one`);
+    else if (v.exact === undefined && v.prefix === undefined && (v.regex === undefined || v.regex === '*'))
+      continue; // presence: every request has a method, an authority and a scheme
+    else out[field] = v;
+  }
+  return { match: out, ok };
+}
+
+function routeMatch(vs: Resource, path: string, raw: HttpMatch, issues: ConfigIssue[]): RouteMatch {
+  const { match: m, ok } = splitPseudoHeaders(vs, path, raw, issues);
+  if (!ok) return { path: NEVER };
   return {
     path: stringMatcher(vs, `${path}.uri`, m.uri, issues, m.ignoreUriCase) ?? undefined,
     scheme: stringMatcher(vs, `${path}.scheme`, m.scheme, issues) ?? undefined,
@@ -300,12 +376,18 @@ function resolveCluster(
   }
   const port = destinationPort(svc, dest, listenerPort);
   if (port === undefined) {
+    // Istio takes the port the request came in on (the listener's) for a destination without one;
+    // where the destination's service lacks it, that cluster does not exist and only requests on
+    // this port fail (503) — the VirtualService is not refused (istiod accepts it).
     ctx.issues.push(
       issueAt(
         vs,
         `${path}.port`,
-        'error',
-        `service ${svc.fqdn} has several ports; destination.port.number is required`,
+        'warning',
+        listenerPort === undefined
+          ? `service ${svc.fqdn} has several ports and none is given; requests are answered 503`
+          : `service ${svc.fqdn} has no port ${listenerPort} and several others; requests on port ${listenerPort} are answered 503`,
+        'set destination.port.number',
       ),
     );
     return { svc };
@@ -404,13 +486,19 @@ function pathRewrite(
     }
   }
   if (!rw.uri) return undefined;
-  // Istio emits Envoy's prefix_rewrite, which replaces what the route matched: the prefix of a
-  // prefix match, the whole path of an exact or regex match, and "/" when there is no uri match
-  // (so rewrite "/v2" on "/a" gives "/v2a", as it does under Istio).
+  return replaceMatched(m, rw.uri);
+}
+
+/**
+ * Envoy's prefix_rewrite (Istio rewrite.uri, and redirect.prefixRewrite on a redirect) replaces what
+ * the route matched: the prefix of a prefix match, the whole path of an exact or regex match, and
+ * "/" when there is no uri match (so "/v2" on "/a" gives "/v2a", as it does under Istio).
+ */
+function replaceMatched(m: HttpMatch | undefined, value: string): PathReplacement {
   const uri = m?.uri;
-  if (uri?.prefix !== undefined) return { kind: 'head', length: uri.prefix.length, value: rw.uri };
-  if (uri?.exact !== undefined || uri?.regex !== undefined) return { kind: 'full', value: rw.uri };
-  return { kind: 'head', length: 1, value: rw.uri };
+  if (uri?.prefix !== undefined) return { kind: 'head', length: uri.prefix.length, value };
+  if (uri?.exact !== undefined || uri?.regex !== undefined) return { kind: 'full', value };
+  return { kind: 'head', length: 1, value };
 }
 
 /**
@@ -492,6 +580,8 @@ export function virtualServiceRoutes(
   root: Resource,
   ctx: IstioContext,
   listenerPort: number | undefined,
+  /** Set when building an Istio Gateway's listener; undefined for the mesh. */
+  gateway?: GatewayScope,
 ): Route[] {
   const routes: Route[] = [];
   for (const { rule, resource: vs, path, index: ri } of expandRules(root, ctx.delegates, ctx.issues)) {
@@ -505,7 +595,13 @@ export function virtualServiceRoutes(
     const base = rule.name ?? `${vs.metadata.namespace}/${vs.metadata.name}#${ri}`;
     matches.forEach((m, mi) => {
       if (m?.port !== undefined && listenerPort !== undefined && m.port !== listenerPort) return;
-      if (m && !reachableFromMesh(m, ctx.clientNamespace)) return;
+      if (
+        m &&
+        !(gateway
+          ? reachableFromGateway(m, gateway, vs.metadata.namespace, ctx.clientNamespace)
+          : reachableFromMesh(m, ctx.clientNamespace))
+      )
+        return;
       const action = ruleAction(ctx, vs, path, rule, m, listenerPort, mirrorList);
       if (!action) return;
       routes.push({
@@ -580,7 +676,11 @@ function ruleAction(
       scheme: r.scheme,
       host: r.authority,
       port,
-      path: r.uri ? { kind: 'full', value: r.uri } : undefined,
+      path: r.uri
+        ? { kind: 'full', value: r.uri }
+        : r.prefixRewrite !== undefined
+          ? replaceMatched(m, r.prefixRewrite)
+          : undefined,
       status: r.redirectCode ?? 301, // Istio's default redirect code
     };
   }

@@ -5,6 +5,7 @@ import type { Resource } from '../config/resource.js';
 import type {
   BreakerSettings,
   CompareSettings,
+  RecordSettings,
   HeaderOps,
   MirrorPolicy,
   ShadowAuthority,
@@ -56,12 +57,20 @@ export interface MirrorPolicySpecView {
     baseline?: { host: string; subset?: string };
     thresholds?: { absolute?: number; relative?: number };
   };
+  record?: {
+    path: string;
+    maxBytes?: number;
+    maxFiles?: number;
+    maxBodyBytes?: number;
+    sendCopies?: boolean;
+  };
 }
 
 /**
  * Finds the MirrorPolicy for a target: a subset-specific one wins over one for the whole service.
  * A `DestinationRule` target names the DestinationRule in effect for the service (`destinationRule`)
- * by its own name, as policy attachment does (GEP-713), whatever host it is for.
+ * by its own name, as policy attachment does (GEP-713), whatever host it is for; a `ServiceEntry`
+ * target likewise names the ServiceEntry object, whatever its hosts are called.
  */
 export function findMirrorPolicy(
   policies: readonly Resource[],
@@ -78,7 +87,11 @@ export function findMirrorPolicy(
           ? destinationRule !== undefined &&
             ref.name === destinationRule.metadata.name &&
             destinationRule.metadata.namespace === p.metadata.namespace
-          : ref.name === svc.name || ref.name === svc.fqdn;
+          : ref.kind === 'ServiceEntry' && svc.origin.kind === 'ServiceEntry'
+            ? // Policy attachment names the object (GEP-713): the ServiceEntry's metadata.name, which
+              // covers each of its hosts; a host as name is still accepted, as earlier versions read it.
+              ref.name === svc.origin.metadata.name || ref.name === svc.fqdn
+            : ref.name === svc.name || ref.name === svc.fqdn;
       if (!sameName) continue;
       if (ref.kind === 'DestinationRule' && subset !== undefined && ref.sectionName === subset) return p;
       if ((ref.kind === 'Service' || ref.kind === 'ServiceEntry') && ref.sectionName === undefined)
@@ -151,6 +164,24 @@ export function mirrorPolicy(
     breaker: breaker(s?.breaker, defaults.breaker),
     compare: s?.compare?.enabled ? compareSettings(s.compare, policy!.metadata.namespace) : undefined,
     policy: policy ? `${policy.metadata.namespace}/${policy.metadata.name}` : undefined,
+    record: s?.record ? recordSettings(s.record, s?.bodyBufferBytes ?? defaults.bodyBufferBytes) : undefined,
+  };
+}
+
+/** Recording defaults: 5 files of 64 MiB at most (320 MiB of disk per recording path). */
+export const DEFAULT_RECORD = { maxBytes: 64 * 1024 * 1024, maxFiles: 5 } as const;
+
+function recordSettings(
+  r: NonNullable<MirrorPolicySpecView['record']>,
+  bodyBufferBytes: number,
+): RecordSettings {
+  return {
+    path: r.path,
+    maxBytes: r.maxBytes ?? DEFAULT_RECORD.maxBytes,
+    maxFiles: r.maxFiles ?? DEFAULT_RECORD.maxFiles,
+    // By default a record keeps what the copy would carry: the copy's own body buffer bound.
+    maxBodyBytes: r.maxBodyBytes ?? bodyBufferBytes,
+    sendCopies: r.sendCopies ?? true,
   };
 }
 

@@ -1,5 +1,7 @@
 // Builds the mesh's service registry from Kubernetes Services, Istio ServiceEntries and the
-// workloads behind them (WorkloadEntries standalone; Pods/EndpointSlices in Kubernetes).
+// workloads behind them: EndpointSlices give a Service's endpoints (addresses, ports, readiness) as
+// they do for kube-proxy and istiod; Pods only lend their labels (through targetRef) for subsets;
+// WorkloadEntries are selected by a Service's selector, as istiod does for VMs.
 
 import type { ConfigIssue } from '../config/issues.js';
 import type { Resource } from '../config/resource.js';
@@ -37,6 +39,11 @@ export interface Workload {
   /** Port name → workload port (WorkloadEntry.ports; container ports by name for Pods). */
   readonly ports: Readonly<Record<string, number>>;
   readonly ready: boolean;
+  /**
+   * 'Pod' for Kubernetes pods: they are never selected as a Service's endpoints directly (the
+   * EndpointSlices are), only read for their labels through an endpoint's targetRef.
+   */
+  readonly kind?: 'Pod';
 }
 
 export interface ServiceRegistry {
@@ -67,8 +74,12 @@ interface ServiceEntrySpec {
 interface EndpointSliceObj {
   metadata: { labels?: Record<string, string> };
   spec: {
-    endpoints?: { addresses: string[]; conditions?: { ready?: boolean }; targetRef?: { name?: string } }[];
-    ports?: { name?: string; port?: number }[];
+    endpoints?: {
+      addresses: string[];
+      conditions?: { ready?: boolean | null; serving?: boolean | null; terminating?: boolean | null };
+      targetRef?: { kind?: string; name?: string; namespace?: string };
+    }[];
+    ports?: { name?: string | null; port?: number | null; protocol?: string | null }[];
   };
 }
 
@@ -160,17 +171,19 @@ function fromKubernetesService(
     protocol: p.protocol,
   }));
   const endpoints = new Map<number, Endpoint[]>();
+  // Pods are left to the EndpointSlice controller: its slices say which pod serves on which port.
   const selected = spec.selector
-    ? workloads.filter((w) => w.namespace === namespace && w.ready && selects(spec.selector, w.labels))
+    ? workloads.filter(
+        (w) => w.kind !== 'Pod' && w.namespace === namespace && w.ready && selects(spec.selector, w.labels),
+      )
     : [];
   for (const sp of ports) {
-    const eps: Endpoint[] = [];
+    const eps: Endpoint[] = endpointsFromSlices(name, namespace, sp, slices, workloads);
     for (const w of selected) {
       const port = workloadPort(sp, w);
       if (port === undefined) continue;
       eps.push({ address: w.address, port, labels: w.labels, workload: `${w.namespace}/${w.name}` });
     }
-    if (!spec.selector) eps.push(...endpointsFromSlices(name, namespace, sp, slices, workloads));
     endpoints.set(sp.port, eps);
   }
   if (ports.length === 0)
@@ -186,7 +199,14 @@ function fromKubernetesService(
   };
 }
 
-/** Services without a selector take their endpoints from EndpointSlices (kubernetes.io/service-name). */
+/**
+ * A Service's endpoints from every EndpointSlice labelled `kubernetes.io/service-name` with its
+ * name, whoever maintains it (the endpoint controller, or another one for selector-less Services).
+ * The slice's port is matched to the service port by name (discovery.k8s.io/v1 EndpointPort: "must
+ * match the name of a port in the Service"). Ready endpoints get traffic; `ready` unset means ready
+ * (the API's "unknown state ... interpreted as ready"). Only when no endpoint is ready do the
+ * serving-and-terminating ones take it, as kube-proxy does (KEP-1669).
+ */
 function endpointsFromSlices(
   name: string,
   namespace: string,
@@ -194,27 +214,39 @@ function endpointsFromSlices(
   slices: readonly (Resource & EndpointSliceObj)[],
   workloads: readonly Workload[],
 ): Endpoint[] {
-  const out: Endpoint[] = [];
+  const ready: Endpoint[] = [];
+  const terminating: Endpoint[] = [];
+  const seen = new Set<string>();
   for (const s of slices) {
     if (s.metadata.namespace !== namespace || s.metadata.labels?.['kubernetes.io/service-name'] !== name)
       continue;
     const port = (s.spec.ports ?? []).find(
-      (p) => (p.name ?? '') === (sp.name ?? '') || (s.spec.ports ?? []).length === 1,
+      (p) => (p.name ?? '') === (sp.name ?? '') && (p.protocol ?? 'TCP') === 'TCP',
     );
-    if (!port?.port) continue;
+    if (typeof port?.port !== 'number') continue;
     for (const e of s.spec.endpoints ?? []) {
-      if (e.conditions?.ready === false) continue;
-      const pod = workloads.find((w) => w.namespace === namespace && w.name === e.targetRef?.name);
-      for (const address of e.addresses)
-        out.push({
+      const c = e.conditions ?? {};
+      const isReady = c.ready !== false;
+      const fallback = !isReady && c.serving === true && c.terminating === true;
+      if (!isReady && !fallback) continue;
+      const ref = e.targetRef?.kind === undefined || e.targetRef.kind === 'Pod' ? e.targetRef : undefined;
+      const pod = ref?.name
+        ? workloads.find((w) => w.namespace === (ref.namespace ?? namespace) && w.name === ref.name)
+        : undefined;
+      for (const address of e.addresses) {
+        const key = `${address}|${port.port}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        (isReady ? ready : terminating).push({
           address,
           port: port.port,
           labels: pod?.labels ?? {},
           workload: `${namespace}/${e.targetRef?.name ?? address}`,
         });
+      }
     }
   }
-  return out;
+  return ready.length > 0 ? ready : terminating;
 }
 
 /**

@@ -88,3 +88,46 @@ compare: {enabled: true, ignoreFields: ["not a path"]}`),
   const none = loadText(policy(`targetRefs: []`), 'p.yaml');
   assert.match(none.issues[0].message, /at least one target/);
 });
+
+test('record: a valid sink loads and translates with its defaults; bad fields are named with their line', async () => {
+  const ok = loadText(
+    policy(`targetRefs: [{kind: Service, name: httpbin}]
+record: {path: /var/lib/umbra/v2.jsonl, maxFiles: 3, sendCopies: false}`),
+    'p.yaml',
+  );
+  assert.deepEqual(ok.issues.map(formatIssue), []);
+  const [p] = ofKind(ok.resources, 'MirrorPolicy');
+  const { mirrorPolicy, DEFAULT_MIRROR, DEFAULT_RECORD } =
+    await import('../../src/translate/mirror-policies.js');
+  const m = mirrorPolicy('c', 'httpbin.default', 1_000_000, p, DEFAULT_MIRROR);
+  assert.deepEqual(m.record, {
+    path: '/var/lib/umbra/v2.jsonl',
+    maxBytes: DEFAULT_RECORD.maxBytes,
+    maxFiles: 3,
+    maxBodyBytes: DEFAULT_MIRROR.bodyBufferBytes,
+    sendCopies: false,
+  });
+
+  const bad = loadText(
+    policy(`targetRefs: [{kind: Service, name: httpbin}]
+compare: {enabled: true}
+record:
+  path: /tmp/
+  maxBytes: 10
+  maxFiles: 0
+  sendCopies: false
+  rotate: daily`),
+    'p.yaml',
+  );
+  assert.deepEqual(
+    bad.issues.map((i) => [i.line, i.path]),
+    [
+      [8, 'spec.record.path'],
+      [9, 'spec.record.maxBytes'],
+      [10, 'spec.record.maxFiles'],
+      [11, 'spec.record.sendCopies'],
+      [12, 'spec.record.rotate'],
+    ],
+  );
+  assert.ok(bad.issues.every((i) => i.file === 'p.yaml'));
+});

@@ -413,7 +413,11 @@ test("a mirror into Umbra's own listener is refused at load, with file and line"
   const v2 = await startEchoServer();
   await mesh(v2, undefined, async (u) => {
     const self = workloadEntry('app-v2', u.listener.address.port, { app: 'app', version: 'v2' });
-    const r = await request(`${u.adminUrl}/apis/apply?source=self.yaml`, { method: 'POST', body: self });
+    const r = await request(`${u.adminUrl}/apis/apply?source=self.yaml`, {
+      method: 'POST',
+      body: self,
+      headers: { 'content-type': 'application/yaml' },
+    });
     const json = (await r.body.json()) as {
       applied: boolean;
       issues: { message: string; severity: string }[];

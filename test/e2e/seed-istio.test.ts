@@ -44,7 +44,11 @@ async function curlHeaders(proxyUrl: string): Promise<string> {
 }
 
 async function apply(adminUrl: string, yaml: string): Promise<void> {
-  const res = await request(`${adminUrl}/apis/apply?source=test`, { method: 'POST', body: yaml });
+  const res = await request(`${adminUrl}/apis/apply?source=test`, {
+    method: 'POST',
+    body: yaml,
+    headers: { 'content-type': 'application/yaml' },
+  });
   const body = await res.body.text();
   assert.equal(res.statusCode, 200, body);
 }

@@ -3,11 +3,14 @@
 // (limit/continue), watch events ADDED/MODIFIED/DELETED/BOOKMARK, "410 Gone" for a resourceVersion
 // older than the compacted history, merge patches on the status subresource (recorded) — plus knobs
 // tests need: drop every watch connection, hold new watches back, compact history, send bookmarks.
+// Like a cluster's kube-controller-manager it keeps EndpointSlices for Services with a selector
+// (fake-endpoint-controller.ts), so endpoints reach Umbra the way they do in Kubernetes.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ENDPOINT_CONTROLLER, desiredSlices } from './fake-endpoint-controller.js';
 
 type Json = Record<string, unknown>;
 
@@ -86,6 +89,15 @@ export const FAKE_KINDS: readonly FakeKind[] = [
     plural: 'mirrorpolicies',
     namespaced: true,
   },
+  { kind: 'Secret', group: '', version: 'v1', plural: 'secrets', namespaced: true },
+  { kind: 'Gateway', group: 'networking.istio.io', version: 'v1', plural: 'gateways', namespaced: true },
+  {
+    kind: 'ReferenceGrant',
+    group: 'gateway.networking.k8s.io',
+    version: 'v1beta1',
+    plural: 'referencegrants',
+    namespaced: true,
+  },
 ];
 
 export interface ApiRequest {
@@ -118,6 +130,8 @@ interface Change {
 interface Watcher {
   readonly kind: FakeKind;
   readonly namespace?: string;
+  /** `fieldSelector` of the request ("type=kubernetes.io/tls"): equality on top-level or dotted fields. */
+  readonly fieldSelector?: string;
   readonly bookmarks: boolean;
   readonly res: ServerResponse;
   timer?: NodeJS.Timeout;
@@ -140,6 +154,19 @@ function status(code: number, reason: string, message: string): Json {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
 }
 
+/** kube-apiserver field selectors, as far as tests use them: `a.b=v`, `a==v`, `a!=v`, comma-joined. */
+function fieldsMatch(obj: Json, selector: string | null | undefined): boolean {
+  if (!selector) return true;
+  return selector.split(',').every((term) => {
+    const m = /^([^!=]+)(!=|==|=)(.*)$/.exec(term.trim());
+    if (!m) return false;
+    let v: unknown = obj;
+    for (const seg of m[1].split('.')) v = isObj(v) ? v[seg] : undefined;
+    const equal = String(v ?? '') === m[3];
+    return m[2] === '!=' ? !equal : equal;
+  });
+}
+
 function apiVersionOf(k: FakeKind): string {
   return k.group ? `${k.group}/${k.version}` : k.version;
 }
@@ -152,6 +179,8 @@ export class FakeKubeApiServer {
   readonly notServed = new Set<string>();
   /** How a too-old watch is refused: an ERROR event in a 200 stream (kube-apiserver) or a plain 410. */
   goneMode: 'event' | 'status' = 'event';
+  /** Keep EndpointSlices for selector Services as kube-controller-manager does (on by default). */
+  endpointController = true;
   url = '';
   private server!: Server;
   private rv = 1000;
@@ -228,7 +257,32 @@ export class FakeKubeApiServer {
     if (input.status !== undefined && kind.kind === 'Pod') obj.status = structuredClone(input.status);
     this.objects.set(key, { kind, obj });
     this.emit(prev ? 'MODIFIED' : 'ADDED', kind, obj);
+    if (kind.kind === 'Service' || kind.kind === 'Pod') this.reconcileSlices(namespace ?? 'default');
     return obj;
+  }
+
+  /** The endpoint controller's pass over one namespace: slices written only when they change. */
+  reconcileSlices(namespace: string): void {
+    if (!this.endpointController) return;
+    const inNs = (k: string) =>
+      [...this.objects.values()]
+        .filter((s) => s.kind.kind === k && s.obj.metadata.namespace === namespace)
+        .map((s) => s.obj);
+    const want = desiredSlices(inNs('Service'), inNs('Pod'));
+    const wanted = new Set(want.map((w) => String((w.metadata as Json).name)));
+    for (const w of want) {
+      const prev = this.get('EndpointSlice', namespace, String((w.metadata as Json).name));
+      const same = (o: Json) => JSON.stringify([o.endpoints, o.ports, (o.metadata as Json).labels]);
+      if (!prev || same(prev) !== same(w)) this.apply(w);
+    }
+    for (const s of inNs('EndpointSlice')) {
+      const labels = (s.metadata.labels ?? {}) as Record<string, string>;
+      if (
+        labels['endpointslice.kubernetes.io/managed-by'] === ENDPOINT_CONTROLLER &&
+        !wanted.has(String(s.metadata.name))
+      )
+        this.remove('EndpointSlice', namespace, String(s.metadata.name));
+    }
   }
 
   /** Replaces an object's status as another controller would (a MODIFIED event, generation unchanged). */
@@ -255,6 +309,7 @@ export class FakeKubeApiServer {
     this.objects.delete(key);
     const obj = { ...prev.obj, metadata: { ...prev.obj.metadata, resourceVersion: String(++this.rv) } };
     this.emit('DELETED', kind, obj);
+    if (kind.kind === 'Service' || kind.kind === 'Pod') this.reconcileSlices(namespace ?? 'default');
     return true;
   }
 
@@ -362,10 +417,14 @@ export class FakeKubeApiServer {
   }
 
   private matches(
-    w: { kind: FakeKind; namespace?: string },
+    w: { kind: FakeKind; namespace?: string; fieldSelector?: string },
     c: { kind: FakeKind; obj: { metadata: Json } },
   ): boolean {
-    return c.kind === w.kind && (w.namespace === undefined || c.obj.metadata.namespace === w.namespace);
+    return (
+      c.kind === w.kind &&
+      (w.namespace === undefined || c.obj.metadata.namespace === w.namespace) &&
+      fieldsMatch(c.obj, w.fieldSelector)
+    );
   }
 
   private send(res: ServerResponse, event: Json): void {
@@ -445,7 +504,12 @@ export class FakeKubeApiServer {
 
   private list(kind: FakeKind, namespace: string | undefined, q: URLSearchParams, res: ServerResponse): void {
     const all = [...this.objects.values()]
-      .filter((s) => this.matches({ kind, namespace }, { kind: s.kind, obj: s.obj }))
+      .filter((s) =>
+        this.matches(
+          { kind, namespace, fieldSelector: q.get('fieldSelector') ?? undefined },
+          { kind: s.kind, obj: s.obj },
+        ),
+      )
       .map((s) => s.obj)
       .sort((a, b) =>
         `${String(a.metadata.namespace)}/${String(a.metadata.name)}`.localeCompare(
@@ -497,7 +561,13 @@ export class FakeKubeApiServer {
     }
     res.writeHead(200, { 'content-type': 'application/json' });
     res.flushHeaders();
-    const w: Watcher = { kind, namespace, bookmarks: q.get('allowWatchBookmarks') === 'true', res };
+    const w: Watcher = {
+      kind,
+      namespace,
+      fieldSelector: q.get('fieldSelector') ?? undefined,
+      bookmarks: q.get('allowWatchBookmarks') === 'true',
+      res,
+    };
     if (!from || from === '0') {
       for (const s of this.objects.values())
         if (this.matches(w, { kind: s.kind, obj: s.obj })) this.send(res, { type: 'ADDED', object: s.obj });
@@ -600,5 +670,19 @@ export function podObject(
       podIP: o.ip ?? '127.0.0.1',
       conditions: [{ type: 'Ready', status: o.ready === false ? 'False' : 'True' }],
     },
+  };
+}
+
+/**
+ * The seed's Service reaches its pods on targetPort 80; the pods of these tests are echo servers on
+ * ephemeral loopback ports, so the Service names the pods' container port "http" instead (as a
+ * Deployment that names its port would allow). Everything else of the object is kept.
+ */
+export function onNamedTargetPort<T extends Json>(obj: T): T {
+  if (obj.kind !== 'Service') return obj;
+  const spec = obj.spec as { ports?: { name?: string; targetPort?: unknown }[] };
+  return {
+    ...obj,
+    spec: { ...spec, ports: (spec.ports ?? []).map((p) => ({ ...p, targetPort: p.name ?? 'http' })) },
   };
 }

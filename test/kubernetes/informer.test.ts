@@ -47,6 +47,8 @@ async function harness(
   setup?: (api: FakeKubeApiServer) => void,
 ): Promise<Harness> {
   const api = await FakeKubeApiServer.start();
+  // These checks count resourceVersions of Services alone: no EndpointSlices written alongside.
+  api.endpointController = false;
   setup?.(api);
   const dir = mkdtempSync(join(tmpdir(), 'umbra-informer-'));
   const kc = new KubeConfig();

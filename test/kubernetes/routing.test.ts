@@ -4,80 +4,25 @@
 // dropped watch and a 410 Gone lose no update; a broken object is ignored without freezing the rest.
 
 import { test } from 'node:test';
+import { WATCHED_KINDS } from '../../src/kubernetes/kinds.js';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from '../helpers/cli.js';
-import { FakeKubeApiServer, podObject } from '../helpers/fake-kube-apiserver.js';
+import { onNamedTargetPort, podObject } from '../helpers/fake-kube-apiserver.js';
+import { endpoints, get, published, startCluster } from '../helpers/kube-cluster.js';
 import { startDelayServer, startEchoServer, waitFor, type TestServer } from '../helpers/servers.js';
-import { startTestUmbra, type TestUmbra } from '../helpers/umbra.js';
 
 type Json = Record<string, unknown> & { metadata: Record<string, unknown> };
 
 const seed = (f: string): Json[] =>
-  parseAllDocuments(readFileSync(join(REPO_ROOT, 'examples/seed', f), 'utf8')).map((d) => d.toJS() as Json);
-
-interface Cluster {
-  api: FakeKubeApiServer;
-  umbra: TestUmbra;
-  close(): Promise<void>;
-}
-
-async function startCluster(objects: Json[], prepare?: (api: FakeKubeApiServer) => void): Promise<Cluster> {
-  const api = await FakeKubeApiServer.start();
-  prepare?.(api);
-  for (const o of objects) api.apply(o);
-  const kubeconfigDir = (await import('node:fs')).mkdtempSync(
-    join((await import('node:os')).tmpdir(), 'umbra-kube-'),
+  parseAllDocuments(readFileSync(join(REPO_ROOT, 'examples/seed', f), 'utf8')).map((d) =>
+    onNamedTargetPort(d.toJS() as Json),
   );
-  const kubeconfig = api.writeKubeconfig(kubeconfigDir);
-  const umbra = await startTestUmbra(
-    {},
-    { kubernetes: { kubeconfig, backoff: { initialMs: 20, maxMs: 200 }, notServedRetryMs: 100 } },
-  );
-  return {
-    api,
-    umbra,
-    async close() {
-      await umbra.close();
-      await api.close();
-      (await import('node:fs')).rmSync(kubeconfigDir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** Waits until the table in service was built from these object versions (or without them). */
-async function published(u: TestUmbra, objs: { kind: string; name: string; rv?: string }[]): Promise<void> {
-  await waitFor(
-    () =>
-      objs.every((o) => {
-        const r = u.state.resources.find((x) => x.kind === o.kind && x.metadata.name === o.name);
-        return o.rv === undefined ? r === undefined : r?.metadata.resourceVersion === o.rv;
-      }),
-    5000,
-  );
-}
 
 const rvOf = (o: Json) => String(o.metadata.resourceVersion);
-
-/** Pods (by name) the table currently sends httpbin:8000 traffic to. */
-function endpoints(u: TestUmbra, service = 'httpbin', port = 8000): string[] {
-  const c = [...u.state.table.clusters.values()].find(
-    (x) => x.service.name === service && x.service.port === port && !x.subset,
-  );
-  return (c?.endpoints ?? []).map((e) => e.workload.split('/')[1]).sort();
-}
-
-async function get(
-  u: TestUmbra,
-  path: string,
-  host = 'httpbin:8000',
-): Promise<{ status: number; body: string }> {
-  const r = await request(`${u.proxyUrl}${path}`, { headers: { host } });
-  return { status: r.statusCode, body: await r.body.text() };
-}
 
 const pod = (name: string, version: string, s: TestServer, extra: { ready?: boolean } = {}) =>
   podObject(name, { labels: { app: 'httpbin', version }, ports: { http: s.port }, ...extra }) as Json;
@@ -157,20 +102,25 @@ test('pods come and go: an in-flight request finishes after its pod left; readin
     assert.equal(other.requests.length, 3);
 
     // A pod that is not Ready yet receives nothing; once Ready it does.
-    let version = c.umbra.state.table.version;
     c.api.apply(pod('late', 'v2', late, { ready: false }));
-    await waitFor(() => c.umbra.state.table.version > version, 5000);
+    // The endpoint controller lists it with ready=false: once Umbra has that slice, still no traffic.
+    await waitFor(
+      () =>
+        c.umbra.state.resources.some(
+          (r) => r.kind === 'EndpointSlice' && JSON.stringify(r.spec).includes('"name":"late"'),
+        ),
+      5000,
+    );
     assert.deepEqual(endpoints(c.umbra), ['other']);
     c.api.apply(pod('late', 'v2', late));
     await waitFor(() => endpoints(c.umbra).join() === 'late,other', 5000);
 
-    // Terminating (deletionTimestamp set): out at once, as the EndpointSlice controller does.
+    // Terminating (deletionTimestamp set): its slice endpoint turns ready=false, terminating=true;
+    // out as soon as that slice arrives (the Pod's own event may come first: it moves nothing).
     const terminating = pod('late', 'v2', late);
     terminating.metadata.deletionTimestamp = '2024-01-01T00:00:00Z';
-    version = c.umbra.state.table.version;
     c.api.apply(terminating);
-    await waitFor(() => c.umbra.state.table.version > version, 5000);
-    assert.deepEqual(endpoints(c.umbra), ['other']);
+    await waitFor(() => endpoints(c.umbra).join() === 'other', 5000);
 
     // No pod left: a local 503, not a hang.
     c.api.remove('Pod', 'default', 'other');
@@ -194,10 +144,11 @@ test('a dropped watch recovers without losing the update made while it was down'
   try {
     await get(c.umbra, '/before');
     assert.equal(v1.requests.length, 1);
-    await waitFor(() => c.api.openWatches() === 11, 5000);
+    const kinds = WATCHED_KINDS.length;
+    await waitFor(() => c.api.openWatches() === kinds, 5000);
     const listsBefore = c.api.calls('virtualservices', false).length;
     c.api.holdWatches();
-    assert.equal(c.api.dropWatches(), 11, 'every kind had its watch');
+    assert.equal(c.api.dropWatches(), kinds, 'every kind had its watch');
     // While Umbra is disconnected, the route is switched to v2.
     const vs = seed('route-v1.yaml')[0];
     (
@@ -252,7 +203,7 @@ test('410 Gone while disconnected: Umbra relists and notices a pod deleted meanw
 });
 
 test('an object with errors is ignored and reported; everything else keeps updating', async () => {
-  const [v1, v2] = await Promise.all([startEchoServer(), startEchoServer()]);
+  const [v1, v2, v3] = await Promise.all([startEchoServer(), startEchoServer(), startEchoServer()]);
   const c = await startCluster([
     ...seed('service.yaml'),
     pod('httpbin-v1', 'v1', v1),
@@ -270,7 +221,7 @@ test('an object with errors is ignored and reported; everything else keeps updat
     const [routeToV1] = seed('route-v1.yaml');
     const vs = c.api.apply(routeToV1) as Json; // subset v1 has no DestinationRule yet: an error
     const p3 = c.api.apply(
-      podObject('httpbin-v3', { labels: { app: 'httpbin', version: 'v3' }, ports: { http: v2.port } }),
+      podObject('httpbin-v3', { labels: { app: 'httpbin', version: 'v3' }, ports: { http: v3.port } }),
     ) as Json;
     await waitFor(() => endpoints(c.umbra).includes('httpbin-v3'), 5000);
     assert.ok(p3);
@@ -298,6 +249,6 @@ test('an object with errors is ignored and reported; everything else keeps updat
     assert.equal(v1.requests.filter((r) => r.url.startsWith('/v1/')).length, 3);
   } finally {
     await c.close();
-    await Promise.all([v1.close(), v2.close()]);
+    await Promise.all([v1.close(), v2.close(), v3.close()]);
   }
 });

@@ -10,12 +10,14 @@ import { request } from 'undici';
 import { parseAllDocuments } from 'yaml';
 import { startUmbra, StartupError } from '../../src/runtime/umbra.js';
 import { REPO_ROOT, runCli, startCli, loopbackServeArgs } from '../helpers/cli.js';
-import { FakeKubeApiServer, podObject } from '../helpers/fake-kube-apiserver.js';
+import { FakeKubeApiServer, onNamedTargetPort, podObject } from '../helpers/fake-kube-apiserver.js';
 import { freePort, startEchoServer, waitFor } from '../helpers/servers.js';
 
 type Json = Record<string, unknown>;
 const seed = (f: string): Json[] =>
-  parseAllDocuments(readFileSync(join(REPO_ROOT, 'examples/seed', f), 'utf8')).map((d) => d.toJS() as Json);
+  parseAllDocuments(readFileSync(join(REPO_ROOT, 'examples/seed', f), 'utf8')).map((d) =>
+    onNamedTargetPort(d.toJS() as Json),
+  );
 
 test('umbra run needs -f or --kubernetes, and kube flags need --kubernetes', async () => {
   const none = await runCli(['run']);

@@ -65,6 +65,7 @@ test('pods become workloads: pod IP, labels, named TCP container ports, readines
     labels: { app: 'a', version: 'v1' },
     ports: { http: 8080, metrics: 9090 },
     ready: true,
+    kind: 'Pod',
   });
   interface PodShape {
     metadata: { deletionTimestamp?: string };

@@ -37,7 +37,11 @@ interface GatewayStatus {
 }
 
 async function apply(adminUrl: string, yaml: string): Promise<void> {
-  const res = await request(`${adminUrl}/apis/apply?source=test`, { method: 'POST', body: yaml });
+  const res = await request(`${adminUrl}/apis/apply?source=test`, {
+    method: 'POST',
+    body: yaml,
+    headers: { 'content-type': 'application/yaml' },
+  });
   assert.equal(res.statusCode, 200, await res.body.text());
 }
 

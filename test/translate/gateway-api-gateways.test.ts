@@ -169,7 +169,8 @@ spec:
   assert.equal(reason('red-selector', 'team'), 'Accepted=False/NotAllowedByListeners');
   assert.equal(reason('to-https'), 'Accepted=False/NotAllowedByListeners');
   assert.equal(reason('wrong-host'), 'Accepted=False/NoMatchingListenerHostname');
-  // The HTTPS listener is reported and not served; the Gateway is accepted with the others.
+  // The HTTPS listener whose Secret is missing is reported and not served; the Gateway is accepted
+  // with the others.
   const gws = b.statuses.get('gateway.networking.k8s.io/Gateway/default/gw') as {
     conditions: { type: string; status: string; reason: string }[];
     listeners: { name: string; conditions: { type: string; reason: string }[] }[];
@@ -180,7 +181,16 @@ spec:
     status: 'True',
     reason: 'ListenersNotValid',
   });
-  assert.equal(gws.listeners.find((l) => l.name === 'tls')?.conditions[0].reason, 'UnsupportedProtocol');
+  const tls = gws.listeners.find((l) => l.name === 'tls')?.conditions ?? [];
+  assert.deepEqual(
+    tls.map((c) => `${c.type}/${c.reason}`),
+    [
+      'Accepted/Accepted',
+      'Programmed/Invalid',
+      'ResolvedRefs/InvalidCertificateRef',
+      'Conflicted/NoConflicts',
+    ],
+  );
   assert.equal(at(b, 18083, 'x'), cluster('b'));
   assert.equal(at(b, 18084, 'x'), cluster('c'));
   assert.deepEqual(b.table.gatewayListeners.map((l) => l.port).sort(), [18082, 18083, 18084]);

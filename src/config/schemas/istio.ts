@@ -2,6 +2,7 @@
 // DestinationRule, ServiceEntry, WorkloadEntry and Istio's Gateway. Field names and rules follow
 // istio.io/latest/docs/reference/config/networking/ and Istio's own validation (pkg/config/validation).
 
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import {
   addError,
@@ -31,11 +32,27 @@ import {
 /** Istio `Percent`: `{value: double}` in [0, 100]. An absent value means 0. */
 export const percent = strictObject({ value: percentDouble.optional() });
 
+/**
+ * Istio regexes: RE2, at most 1024 characters. Envoy refuses RE2 programs above its maximum
+ * program size; istiod cannot measure a program, so it bounds the length, which is always smaller
+ * (pkg/config/validation validateStringRegexp). Umbra refuses what istiod refuses.
+ */
+export const ISTIO_MAX_REGEX_LENGTH = 1024;
+const istioRe2 = re2.superRefine((s, ctx) => {
+  if (s.length > ISTIO_MAX_REGEX_LENGTH)
+    addError(
+      ctx,
+      [],
+      `regex is too large: ${s.length} characters, at most ${ISTIO_MAX_REGEX_LENGTH} allowed`,
+      'Envoy refuses RE2 programs above its maximum program size; split the match or simplify it',
+    );
+});
+
 /** Istio `StringMatch`: exactly one of exact, prefix, regex (RE2). */
 const stringMatchShape = {
   exact: z.string().optional(),
   prefix: z.string().optional(),
-  regex: re2.optional(),
+  regex: istioRe2.optional(),
 };
 export const stringMatch = strictObject(stringMatchShape).superRefine((m, ctx) =>
   oneOf(m, ['exact', 'prefix', 'regex'], ctx, { what: 'exactly one' }),
@@ -46,7 +63,7 @@ export const stringMatch = strictObject(stringMatchShape).superRefine((m, ctx) =
  */
 export const presenceOrStringMatch = strictObject({
   ...stringMatchShape,
-  regex: z.union([z.literal('*'), re2]).optional(),
+  regex: z.union([z.literal('*'), istioRe2]).optional(),
 }).superRefine((m, ctx) => oneOf(m, ['exact', 'prefix', 'regex'], ctx, { allowNone: true }));
 
 const subsetName = named('label');
@@ -62,15 +79,52 @@ export const destination = strictObject({
   port: strictObject({ number: port }).optional(),
 });
 
-const headerOperations = strictObject({
-  set: z.record(headerName, z.string()).optional(),
-  add: z.record(headerName, z.string()).optional(),
-  remove: z.array(headerName).optional(),
+/**
+ * Header values as istiod validates them (ValidateHTTPHeaderValue): no control characters but HTAB —
+ * a CR or LF would make Envoy refuse the route and every request on it fail.
+ */
+const istioHeaderValue = z.string().superRefine((s, ctx) => {
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x08\x0a-\x1f\x7f]/.test(s))
+    addError(ctx, [], 'header values must not contain control characters (CR, LF, NUL...)');
+});
+const isPseudo = (s: string) => s.startsWith(':');
+const isAuthority = (s: string) => /^(:authority|host)$/i.test(s);
+/**
+ * Names in request set/add: a header, or `:authority`/`host`, which rewrite the authority
+ * (ValidateHTTPHeaderWithAuthorityOperationName); no other pseudo-header.
+ */
+const requestSetName = z.string().superRefine((s, ctx) => {
+  if (isPseudo(s) && !isAuthority(s))
+    addError(ctx, [], `invalid header "${s}": header cannot have ":" prefix`, 'only :authority may be set');
+  else if (!isPseudo(s)) {
+    const r = headerName.safeParse(s);
+    if (!r.success) addError(ctx, [], r.error.issues[0].message);
+  }
+});
+/** Names removed, or set on responses: neither Host nor a pseudo-header (ValidateHTTPHeaderOperationName). */
+const plainHeaderName = z.string().superRefine((s, ctx) => {
+  if (/^host$/i.test(s)) addError(ctx, [], `invalid header "${s}": cannot set Host header`);
+  else if (isPseudo(s)) addError(ctx, [], `invalid header "${s}": header cannot have ":" prefix`);
+  else {
+    const r = headerName.safeParse(s);
+    if (!r.success) addError(ctx, [], r.error.issues[0].message);
+  }
+});
+const requestHeaderOperations = strictObject({
+  set: z.record(requestSetName, istioHeaderValue).optional(),
+  add: z.record(requestSetName, istioHeaderValue).optional(),
+  remove: z.array(plainHeaderName).optional(),
+});
+const responseHeaderOperations = strictObject({
+  set: z.record(plainHeaderName, istioHeaderValue).optional(),
+  add: z.record(plainHeaderName, istioHeaderValue).optional(),
+  remove: z.array(plainHeaderName).optional(),
 });
 /** Istio `Headers`: request/response maps (not lists, unlike the Gateway API). */
 export const istioHeaders = strictObject({
-  request: headerOperations.optional(),
-  response: headerOperations.optional(),
+  request: requestHeaderOperations.optional(),
+  response: responseHeaderOperations.optional(),
 });
 
 const exportTo = z.array(z.string().min(1));
@@ -79,9 +133,20 @@ const gatewayNames = z.array(z.string().min(1));
 // ---------------------------------------------------------------------------------------------
 // VirtualService
 
-/** A header name, or a JWT claim Istio routes on ("@request.auth.claims.group"; Umbra reports it at translation). */
+/** VirtualService hosts: names, or IP literals (istiod accepts an address that is no valid domain). */
+const virtualServiceHost = z.string().superRefine((s, ctx) => {
+  if (isIP(s) !== 0) return;
+  const r = hostName.safeParse(s);
+  if (!r.success) addError(ctx, [], r.error.issues[0].message);
+});
+
+/** HTTP/2 pseudo-headers a match may name (RFC 9113 §8.3; istiod ValidateHTTPHeaderNameOrJwtClaimRoute). */
+export const MATCH_PSEUDO_HEADERS = [':method', ':scheme', ':authority', ':path', ':status'];
+
+/** A header name, a pseudo-header, or a JWT claim Istio routes on ("@request.auth.claims.group"; Umbra reports it at translation). */
 const matchHeaderKey = z.string().superRefine((s, ctx) => {
   if (/^@request\.auth\.claims(\.|\[)/.test(s)) return;
+  if (MATCH_PSEUDO_HEADERS.includes(s)) return;
   const r = headerName.safeParse(s);
   if (!r.success) addError(ctx, [], r.error.issues[0].message);
 });
@@ -114,6 +179,8 @@ const REDIRECT_CODES = [301, 302, 303, 307, 308];
 
 export const httpRedirect = strictObject({
   uri: z.string().optional(),
+  /** Replaces the matched prefix only (Envoy's redirect prefix_rewrite), where uri replaces the whole path. */
+  prefixRewrite: z.string().optional(),
   authority: z.string().optional(),
   port: port.optional(),
   derivePort: z.enum(['FROM_PROTOCOL_DEFAULT', 'FROM_REQUEST_PORT']).optional(),
@@ -125,7 +192,10 @@ export const httpRedirect = strictObject({
       message: `redirectCode must be one of ${REDIRECT_CODES.join(', ')}`,
     })
     .optional(),
-}).superRefine((r, ctx) => oneOf(r, ['port', 'derivePort'], ctx, { allowNone: true }));
+}).superRefine((r, ctx) => {
+  oneOf(r, ['port', 'derivePort'], ctx, { allowNone: true });
+  oneOf(r, ['uri', 'prefixRewrite'], ctx, { allowNone: true });
+});
 
 export const httpDirectResponse = strictObject({
   status: int200to599(),
@@ -151,7 +221,7 @@ export const httpRewrite = withChecks(
   strictObject({
     uri: z.string().optional(),
     authority: z.string().optional(),
-    uriRegexRewrite: strictObject({ match: re2, rewrite: z.string() }).optional(),
+    uriRegexRewrite: strictObject({ match: istioRe2, rewrite: z.string() }).optional(),
   }),
   (r, ctx) => oneOf(r, ['uri', 'uriRegexRewrite'], ctx, { allowNone: true }),
 );
@@ -285,6 +355,14 @@ export const istioHttpRoute = withChecks(strictObject(httpRouteShape), (r, ctx) 
     addError(ctx, ['rewrite'], 'a rule cannot have both rewrite and redirect');
   if (has(r, 'redirect') && has(r, 'fault'))
     addError(ctx, ['fault'], 'a rule cannot have both fault and redirect');
+  // istiod validateHTTPRouteDestinations: several destinations must not all weigh 0.
+  if (Array.isArray(r.route) && r.route.length > 1 && r.route.every((d) => !d.weight))
+    addError(
+      ctx,
+      ['route'],
+      'total destination weight = 0',
+      'give at least one destination a weight above 0; with all at 0 no request could be routed',
+    );
   if (has(r, 'mirror') && Array.isArray(r.mirrors) && r.mirrors.length > 0)
     addError(
       ctx,
@@ -331,7 +409,7 @@ export const tcpRoute = strictObject({
 
 export const virtualServiceSpec = withChecks(
   strictObject({
-    hosts: z.array(hostName).optional(),
+    hosts: z.array(virtualServiceHost).optional(),
     gateways: gatewayNames.optional(),
     http: z.array(istioHttpRoute).optional(),
     tls: z.array(tlsRoute).optional(),

@@ -180,3 +180,35 @@ export const endpointSliceShape = {
 };
 export const endpointSliceSpec = strictObject(endpointSliceShape);
 export type EndpointSliceSpec = z.output<typeof endpointSliceSpec>;
+
+/** A Secret data key (k8s IsConfigMapKey): letters, digits, "-", "_" and ".". */
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const secretKey = z.string().superRefine((k, ctx) => {
+  if (k.length > 253 || !SECRET_KEY.test(k))
+    addError(ctx, [], `"${k}" is not a valid Secret key`, 'letters, digits, "-", "_" and "."');
+});
+// Values are never quoted back in messages: they are secret.
+const base64Value = z.string().superRefine((v, ctx) => {
+  if (!BASE64.test(v.replace(/\s+/g, '')))
+    addError(
+      ctx,
+      [],
+      'must be base64 (Secret data values are base64-encoded)',
+      'kubectl create secret encodes them',
+    );
+});
+
+/**
+ * v1 Secret, as `kubectl create secret tls NAME --cert --key --dry-run=client -o yaml` prints it.
+ * Like EndpointSlice its fields are top level (type, data, stringData); Umbra keeps them as `spec`.
+ * Only `kubernetes.io/tls` Secrets are used (listener and upstream certificates).
+ */
+export const secretShape = {
+  type: z.string().min(1).default('Opaque'),
+  data: z.record(secretKey, base64Value).nullable().optional(),
+  stringData: z.record(secretKey, z.string()).nullable().optional(),
+  immutable: z.boolean().optional(),
+};
+export const secretSpec = strictObject(secretShape);
+export type SecretSpec = z.output<typeof secretSpec>;

@@ -52,7 +52,7 @@ const targetRef = withChecks(
   },
 );
 
-/** How the copy's Host/authority is derived (DESIGN.md: "Host/authority of the copy"). */
+/** How the copy's Host/authority is derived (docs/architecture.md: "Host of the copy"). */
 const authority = withChecks(
   strictObject({
     mode: z.enum(AUTHORITY_MODES),
@@ -119,6 +119,30 @@ export const compare = strictObject({
   }).optional(),
 });
 
+/**
+ * A recording sink (issue 16): every copy the policy admits is also written to a JSON Lines file,
+ * after the policy's header changes, sampling and method guard (docs/record-replay.md).
+ */
+export const record = withChecks(
+  strictObject({
+    path: z.string().min(1, 'path needs a file name'),
+    /** A file is rotated once it would grow past this size. */
+    maxBytes: positiveInt.optional(),
+    /** Files kept: the one being written plus rotated ones (path.1, path.2, …). */
+    maxFiles: positiveInt.max(1000, 'must be ≤ 1000').optional(),
+    /** Request body bytes kept per record; a longer body is cut and flagged truncated. */
+    maxBodyBytes: nonNegativeInt.optional(),
+    /** false: record only, send no copy (a tap with no mirror deployed). */
+    sendCopies: z.boolean().optional(),
+  }),
+  (r, ctx) => {
+    if (typeof r.path === 'string' && (r.path.endsWith('/') || r.path.includes('\0')))
+      addError(ctx, ['path'], `"${r.path}" is not a file name`, 'name a file, e.g. /var/lib/umbra/v2.jsonl');
+    if (typeof r.maxBytes === 'number' && r.maxBytes < 1024)
+      addError(ctx, ['maxBytes'], `maxBytes ${r.maxBytes} is too small for a record`, 'use at least 1024');
+  },
+);
+
 export const mirrorPolicySpec = withChecks(
   strictObject({
     targetRefs: z.array(targetRef).min(1, 'targetRefs needs at least one target'),
@@ -136,8 +160,18 @@ export const mirrorPolicySpec = withChecks(
     methods: z.array(httpMethod).min(1, 'methods, when set, needs at least one method').optional(),
     sampling: sampling.optional(),
     compare: compare.optional(),
+    record: record.optional(),
   }),
   (spec, ctx) => {
+    const rec = spec.record;
+    const cmp = spec.compare;
+    if (isRecord(rec) && rec.sendCopies === false && isRecord(cmp) && cmp.enabled === true)
+      addError(
+        ctx,
+        ['record', 'sendCopies'],
+        'sendCopies: false sends no copy, so there is nothing to compare',
+        'turn compare off, or send copies',
+      );
     const per = spec.bodyBufferBytes;
     const total = spec.totalBodyBufferBytes;
     if (typeof per === 'number' && typeof total === 'number' && per > total)

@@ -1,7 +1,9 @@
 // Umbra's dashboard: polls the admin JSON APIs of the port that served it and renders routes with
 // their mirrors' live counters, primary-vs-mirror status and latency, the comparison report, a
-// side-by-side sample viewer and the configuration issues of the last load. Plain browser
-// JavaScript, no build step; every value is put in the page as text (never as HTML).
+// side-by-side sample viewer and the configuration issues of the last load. A saved report (from
+// `umbra replay --report`) can be opened from a file instead of the live one: it is read in the
+// browser and never sent anywhere. Plain browser JavaScript, no build step; every value is put in
+// the page as text (never as HTML).
 /* global document, window, location, Node */
 
 const POLL_MS = 2000;
@@ -21,6 +23,9 @@ const state = {
   selectedSample: undefined,
   samples: undefined,
   samplesKey: undefined,
+  /** A saved report opened from a file: shown instead of the live one until "Back to live". */
+  saved: undefined,
+  savedName: undefined,
   rendered: {},
 };
 
@@ -123,7 +128,7 @@ async function poll() {
     state.polls++;
     updateRates(clusters);
     state.clusters = clusters;
-    state.report = report;
+    state.report = state.saved ?? report;
     state.dump = dump;
     state.lastOk = Date.now();
     state.error = undefined;
@@ -154,9 +159,12 @@ async function refreshSamples() {
     state.samples = undefined;
     return;
   }
-  const key = `${g.key}|${g.lastAt}|${g.samples}`;
+  const key = `${state.saved ? 'saved' : 'live'}|${g.key}|${g.lastAt}|${g.samples}`;
   if (key === state.samplesKey) return;
-  const r = await getJson(`/compare/samples?group=${encodeURIComponent(g.key)}`);
+  // A saved report carries its groups' samples (sampleSets); the live ones come from the admin API.
+  const r = state.saved
+    ? { samples: state.saved.sampleSets?.[g.key] ?? [] }
+    : await getJson(`/compare/samples?group=${encodeURIComponent(g.key)}`);
   state.samples = r.samples;
   state.samplesKey = key;
   if (!state.samples.some((s) => s.id === state.selectedSample))
@@ -878,4 +886,71 @@ function renderIssues() {
   );
 }
 
-if (location.protocol.startsWith('http')) poll();
+// ---------------------------------------------------------------------------------------------
+// Saved reports
+
+function isReport(r) {
+  return (
+    r &&
+    typeof r === 'object' &&
+    Array.isArray(r.groups) &&
+    r.totals &&
+    typeof r.totals === 'object' &&
+    r.budget
+  );
+}
+
+async function openSavedReport(file) {
+  const origin = document.getElementById('report-origin');
+  let r;
+  try {
+    r = JSON.parse(await file.text());
+  } catch (e) {
+    origin.textContent = `${file.name} is not JSON: ${e.message}`;
+    return;
+  }
+  if (!isReport(r)) {
+    origin.textContent = `${file.name} is not an Umbra comparison report (no groups, totals and budget)`;
+    return;
+  }
+  state.saved = r;
+  state.savedName = file.name;
+  showSaved();
+}
+
+function showSaved() {
+  const r = state.saved;
+  const origin = document.getElementById('report-origin');
+  document.getElementById('report-live').hidden = !r;
+  if (r) {
+    const p = r.replay;
+    origin.textContent = `showing ${state.savedName}, generated ${new Date(r.generatedAt).toLocaleString()}${
+      p ? `: ${p.primary} vs ${p.candidate}${p.baseline ? ` (baseline ${p.baseline})` : ''}` : ''
+    }`;
+  } else origin.textContent = '';
+  state.report = r ?? state.report;
+  state.selectedGroup = state.report?.groups[0]?.key;
+  state.selectedSample = undefined;
+  state.samplesKey = undefined;
+  refreshSamples().then(render, () => render());
+}
+
+function wireSavedReports() {
+  const input = document.getElementById('report-file');
+  input.addEventListener('change', () => {
+    const f = input.files?.[0];
+    if (f) openSavedReport(f);
+  });
+  document.getElementById('report-live').addEventListener('click', () => {
+    state.saved = undefined;
+    state.report = undefined;
+    input.value = '';
+    // The next poll brings the live report back.
+    showSaved();
+  });
+}
+
+if (location.protocol.startsWith('http')) {
+  wireSavedReports();
+  poll();
+}

@@ -54,6 +54,26 @@ export function referencePermitted(
   );
 }
 
+/**
+ * GAMMA consumer routes (GEP-1426, conformance MeshConsumerRoute): a route in the client's namespace
+ * attaches to a Service of another namespace and sends its traffic on to that same Service. Neither
+ * reference needs a ReferenceGrant — the route only shapes its own namespace's calls to a Service it
+ * could call anyway; any other Service across namespaces still does.
+ */
+function isParentService(route: Resource, ref: BackendRefLike, ns: string): boolean {
+  if (ref.group !== '' || ref.kind !== 'Service') return false;
+  const parents = (
+    route.spec as { parentRefs?: { group?: string; kind?: string; name: string; namespace?: string }[] }
+  ).parentRefs;
+  return (parents ?? []).some(
+    (p) =>
+      p.kind === 'Service' &&
+      (p.group ?? '') === '' &&
+      p.name === ref.name &&
+      (p.namespace ?? route.metadata.namespace) === ns,
+  );
+}
+
 function servicePort(
   svc: MeshService,
   ref: BackendRefLike,
@@ -93,6 +113,7 @@ export function resolveBackend(
 ): BackendResolution {
   const ns = ref.namespace ?? route.metadata.namespace;
   const what = describe(ref, ns);
+  if (isParentService(route, ref, ns)) return resolvePermitted(ctx, ref, ns, what);
   const supported =
     (ref.group === '' && ref.kind === 'Service') ||
     (ref.group === ISTIO_GROUP && (ref.kind === 'Hostname' || ref.kind === 'ServiceEntry'));
@@ -112,6 +133,16 @@ export function resolveBackend(
         message: `${what} is in another namespace and no ReferenceGrant there allows HTTPRoutes from ${route.metadata.namespace}`,
       },
     };
+  return resolvePermitted(ctx, ref, ns, what);
+}
+
+/** A reference whose kind is supported and which may be made: the service, its port, its cluster. */
+function resolvePermitted(
+  ctx: GatewayApiContext,
+  ref: BackendRefLike,
+  ns: string,
+  what: string,
+): BackendResolution {
   const svc = findService(ctx, ref, ns);
   if (!svc) return notFound(`${what} not found`);
   const { port, problem } = servicePort(svc, ref, what);

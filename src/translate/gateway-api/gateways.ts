@@ -1,5 +1,6 @@
 // Gateway API Gateways that Umbra serves: those whose GatewayClass names Umbra's controller. Each
-// HTTP listener becomes part of a proxy listener on its address and port; HTTPRoutes attach to
+// HTTP or HTTPS (tls.mode Terminate) listener becomes part of a proxy listener on its address and
+// port, HTTPS ones with their certificateRefs' Secrets chosen by SNI; HTTPRoutes attach to
 // listeners as AllowedRoutes, sectionName/port and hostname intersection permit, and each request
 // is served by the routes of the most specific listener for its host (listener isolation).
 // Semantics: gateway_types.go and httproute_types.go, gateway.networking.k8s.io/v1.
@@ -11,8 +12,14 @@ import {
   type Listener,
   type ParentReference,
 } from '../../config/schemas/gateway-api.js';
-import type { GatewayListener, VirtualHost, WildcardHost } from '../../model/route-table.js';
+import type {
+  GatewayListener,
+  ServerCertificate,
+  VirtualHost,
+  WildcardHost,
+} from '../../model/route-table.js';
 import { issueAt } from '../issue-at.js';
+import { secretCertificate } from '../tls-secrets.js';
 import type { GatewayApiContext } from './context.js';
 import { ANY_HOST, covers, intersectHostnames, specificity } from './hostnames.js';
 import { compareKeys } from './precedence.js';
@@ -37,6 +44,12 @@ interface ListenerState {
   /** Why it cannot be served, if it cannot (listener condition reason and message). */
   problem?: { reason: string; message: string };
   conflicted?: string;
+  /** Why the listener conflicts (ListenerConditionReason): HostnameConflict or ProtocolConflict. */
+  conflictReason?: string;
+  /** HTTPS: the certificates of its certificateRefs that can be served. */
+  certificates: ServerCertificate[];
+  /** HTTPS: a certificateRef that cannot be used (ResolvedRefs=False with this reason). */
+  refProblem?: { reason: 'InvalidCertificateRef' | 'RefNotPermitted'; message: string };
   /** Route kinds it accepts (empty when only unsupported kinds are listed). */
   supportedKinds: { group: string; kind: string }[];
   attachedRoutes: number;
@@ -111,11 +124,12 @@ export class GatewaySet {
           : [HTTP_ROUTE_KIND],
         attachedRoutes: 0,
         attachments: [],
+        certificates: [],
       };
-      if (spec.protocol !== 'HTTP') {
+      if (spec.protocol !== 'HTTP' && spec.protocol !== 'HTTPS') {
         l.problem = {
           reason: 'UnsupportedProtocol',
-          message: `protocol ${spec.protocol} is not supported by Umbra (HTTP only)`,
+          message: `protocol ${spec.protocol} is not supported by Umbra (HTTP and HTTPS only)`,
         };
         l.supportedKinds = [];
         this.ctx.build.issues.push(
@@ -129,18 +143,120 @@ export class GatewaySet {
         );
       } else if (this.gatewayProblems.has(gw))
         l.problem = { reason: 'Invalid', message: this.gatewayProblems.get(gw)!.message };
+      else if (spec.protocol === 'HTTPS') this.resolveCertificates(l);
       this.listeners.push(l);
     });
   }
 
-  /** Two Gateways' HTTP listeners on one address and port with the same hostname: the older keeps it. */
+  /**
+   * Loads an HTTPS listener's certificateRefs (GatewayTLSConfig): Secrets in the Gateway's namespace,
+   * or in another one that a ReferenceGrant opens to Gateways of this namespace. The usable ones are
+   * served; any unusable one is reported (ResolvedRefs=False), and with none the listener is not served.
+   */
+  private resolveCertificates(l: ListenerState): void {
+    const gw = l.gateway;
+    const refs = l.spec.tls?.certificateRefs ?? [];
+    const problems: { reason: 'InvalidCertificateRef' | 'RefNotPermitted'; message: string; i: number }[] =
+      [];
+    if (refs.length === 0)
+      problems.push({
+        reason: 'InvalidCertificateRef',
+        message: 'an HTTPS listener that terminates TLS needs tls.certificateRefs',
+        i: -1,
+      });
+    refs.forEach((ref, i) => {
+      const ns = ref.namespace ?? gw.metadata.namespace;
+      if (ref.group !== '' || ref.kind !== 'Secret') {
+        problems.push({
+          reason: 'InvalidCertificateRef',
+          message: `certificateRefs[${i}]: ${ref.kind}${ref.group ? `.${ref.group}` : ''} is not supported (Umbra reads core Secrets)`,
+          i,
+        });
+        return;
+      }
+      if (ns !== gw.metadata.namespace && !this.secretGranted(gw.metadata.namespace, ns, ref.name)) {
+        problems.push({
+          reason: 'RefNotPermitted',
+          message: `certificateRefs[${i}]: Secret ${ns}/${ref.name} is in another namespace and no ReferenceGrant there allows Gateways from ${gw.metadata.namespace}`,
+          i,
+        });
+        return;
+      }
+      const c = secretCertificate(this.ctx.build.resources, ns, ref.name);
+      if (!c.ok) {
+        problems.push({ reason: 'InvalidCertificateRef', message: `certificateRefs[${i}]: ${c.message}`, i });
+        return;
+      }
+      l.certificates.push({
+        hostname: l.spec.hostname ?? ANY_HOST,
+        source: `Secret ${ns}/${ref.name}`,
+        certPem: c.certPem,
+        keyPem: c.keyPem,
+      });
+    });
+    if (problems.length === 0) return;
+    l.refProblem = { reason: problems[0].reason, message: problems.map((p) => p.message).join('; ') };
+    for (const p of problems)
+      this.ctx.build.issues.push(
+        issueAt(
+          gw,
+          p.i < 0
+            ? `spec.listeners[${l.index}].tls`
+            : `spec.listeners[${l.index}].tls.certificateRefs[${p.i}]`,
+          'warning',
+          p.message,
+          l.certificates.length > 0
+            ? 'the listener is served with its other certificates'
+            : "the listener is not served (status ResolvedRefs=False); the Gateway's other listeners are",
+        ),
+      );
+  }
+
+  /** ReferenceGrant (v1beta1) in `to` letting Gateways of `from` use Secret `name`. */
+  private secretGranted(from: string, to: string, name: string): boolean {
+    return this.ctx.grants.some(
+      (g) =>
+        g.metadata.namespace === to &&
+        g.spec.from.some((f) => f.group === GATEWAY_GROUP && f.kind === 'Gateway' && f.namespace === from) &&
+        g.spec.to.some(
+          (t) => t.group === '' && t.kind === 'Secret' && (t.name === undefined || t.name === name),
+        ),
+    );
+  }
+
+  /**
+   * Listeners sharing an address and port must agree on the protocol (a port is either TLS or
+   * plain): the oldest Gateway's first listener sets it, the others are ProtocolConflict. Two
+   * Gateways' listeners with the same hostname there: the older keeps it (HostnameConflict).
+   */
   private markConflicts(): void {
-    const seen = new Map<string, ListenerState>();
+    const protocolOf = new Map<string, ListenerState>();
     for (const l of this.listeners) {
       if (l.problem) continue;
+      const key = `${l.address}|${l.spec.port}`;
+      const first = protocolOf.get(key);
+      if (!first) protocolOf.set(key, l);
+      else if (first.spec.protocol !== l.spec.protocol) {
+        l.conflicted = `port ${l.spec.port} is served as ${first.spec.protocol} by Gateway ${first.gateway.metadata.namespace}/${first.gateway.metadata.name} listener ${first.spec.name}`;
+        l.conflictReason = 'ProtocolConflict';
+        this.ctx.build.issues.push(
+          issueAt(
+            l.gateway,
+            `spec.listeners[${l.index}].protocol`,
+            'warning',
+            l.conflicted,
+            'the listener is not served',
+          ),
+        );
+      }
+    }
+    const seen = new Map<string, ListenerState>();
+    for (const l of this.listeners) {
+      if (l.problem || l.conflicted) continue;
       const key = `${l.address}|${l.spec.port}|${l.spec.hostname ?? ''}`;
       const first = seen.get(key);
       if (first && first.gateway !== l.gateway) {
+        l.conflictReason = 'HostnameConflict';
         l.conflicted = `Gateway ${first.gateway.metadata.namespace}/${first.gateway.metadata.name} listener ${first.spec.name} already serves hostname "${l.spec.hostname ?? '*'}" on port ${l.spec.port}`;
         this.ctx.build.issues.push(
           issueAt(
@@ -156,7 +272,7 @@ export class GatewaySet {
   }
 
   private usable(l: ListenerState): boolean {
-    return !l.problem && !l.conflicted;
+    return !l.problem && !l.conflicted && (l.spec.protocol !== 'HTTPS' || l.certificates.length > 0);
   }
 
   private namespaceLabels(ns: string): Record<string, string> {
@@ -210,7 +326,9 @@ export class GatewaySet {
           ? l.problem.message
           : l.conflicted
             ? 'conflicted'
-            : `allowedRoutes does not admit HTTPRoutes from namespace ${hr.metadata.namespace}`,
+            : !this.usable(l)
+              ? (l.refProblem?.message ?? 'not served')
+              : `allowedRoutes does not admit HTTPRoutes from namespace ${hr.metadata.namespace}`,
       );
       return {
         ok: false,
@@ -218,11 +336,14 @@ export class GatewaySet {
         message: `no listener of Gateway ${ns}/${ref.name} admits this route: ${[...new Set(why)].join('; ')}`,
       };
     }
-    for (const l of allowed) l.attachedRoutes++;
     const hostnames = hr.spec.hostnames ?? [];
     const matched = allowed
       .map((l) => ({ l, hosts: intersectHostnames(l.spec.hostname, hostnames) }))
       .filter((x) => x.hosts.length > 0);
+    // attachedRoutes counts a route on the listeners it can serve: allowed there and with a hostname
+    // in common (conformance GatewayWithAttachedRoutes, HTTPRouteListenerHostnameMatching), whether
+    // or not its rules are all valid.
+    for (const { l } of matched) l.attachedRoutes++;
     if (matched.length === 0)
       return {
         ok: false,
@@ -257,6 +378,7 @@ export class GatewaySet {
     const out: GatewayListener[] = [];
     for (const group of groups.values()) {
       const port = group[0].spec.port;
+      const tls = group[0].spec.protocol === 'HTTPS';
       const byHost = new Map<string, Map<CompiledRoute, readonly RouteEntry[]>>();
       for (const l of group)
         for (const { route, hosts } of l.attachments)
@@ -286,6 +408,7 @@ export class GatewaySet {
         hostIndex,
         wildcardHosts,
         catchAll,
+        ...(tls ? { tls: { certificates: group.flatMap((l) => l.certificates) } } : {}),
       });
     }
     return out;
@@ -355,14 +478,16 @@ export class GatewaySet {
             'Programmed',
             false,
             'Invalid',
-            l.problem?.message ?? l.conflicted ?? 'not served',
+            l.problem?.message ?? l.conflicted ?? l.refProblem?.message ?? 'not served',
             now,
           ),
-      kindsOk
-        ? condition(gw, 'ResolvedRefs', true, 'ResolvedRefs', 'All references resolved', now)
-        : condition(gw, 'ResolvedRefs', false, 'InvalidRouteKinds', 'Umbra supports HTTPRoute only', now),
+      l.refProblem
+        ? condition(gw, 'ResolvedRefs', false, l.refProblem.reason, l.refProblem.message, now)
+        : kindsOk
+          ? condition(gw, 'ResolvedRefs', true, 'ResolvedRefs', 'All references resolved', now)
+          : condition(gw, 'ResolvedRefs', false, 'InvalidRouteKinds', 'Umbra supports HTTPRoute only', now),
       l.conflicted
-        ? condition(gw, 'Conflicted', true, 'HostnameConflict', l.conflicted, now)
+        ? condition(gw, 'Conflicted', true, l.conflictReason ?? 'HostnameConflict', l.conflicted, now)
         : condition(gw, 'Conflicted', false, 'NoConflicts', 'No conflicts', now),
     ];
     return {
