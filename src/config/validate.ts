@@ -38,10 +38,12 @@ import {
   GATEWAY_GROUP,
   gatewayClassSpec,
   gatewaySpec,
+  grpcRouteSpec,
   httpRouteSpec,
   referenceGrantSpec,
   type GatewayClassSpec,
   type GatewaySpec,
+  type GRPCRouteSpec,
   type HTTPRouteSpec,
   type ReferenceGrantSpec,
 } from './schemas/gateway-api.js';
@@ -148,6 +150,14 @@ export const KINDS: readonly KindDef[] = [
   },
   {
     group: GATEWAY_GROUP,
+    kind: 'GRPCRoute',
+    versions: ['v1'],
+    spec: grpcRouteSpec,
+    specRequired: true,
+    nameRule: 'subdomain',
+  },
+  {
+    group: GATEWAY_GROUP,
     kind: 'Gateway',
     versions: GATEWAY_VERSIONS,
     spec: gatewaySpec,
@@ -191,6 +201,7 @@ export interface SpecByKind {
   ServiceEntry: ServiceEntrySpec;
   WorkloadEntry: WorkloadEntrySpec;
   HTTPRoute: HTTPRouteSpec;
+  GRPCRoute: GRPCRouteSpec;
   Gateway: GatewaySpec;
   GatewayClass: GatewayClassSpec;
   ReferenceGrant: ReferenceGrantSpec;
@@ -376,6 +387,10 @@ export const UNSUPPORTED_FIELDS: readonly UnsupportedField[] = [
   { kind: 'HTTPRoute', path: 'spec.rules[*].filters[*].extensionRef', message: NOT_ACCEPTED },
   { kind: 'HTTPRoute', path: 'spec.rules[*].filters[*].externalAuth', message: NOT_ACCEPTED },
   { kind: 'HTTPRoute', path: 'spec.rules[*].backendRefs[*].filters[*].extensionRef', message: NOT_ACCEPTED },
+  // GRPCRoute: the same rules as HTTPRoute.
+  { kind: 'GRPCRoute', path: 'spec.rules[*].sessionPersistence' },
+  { kind: 'GRPCRoute', path: 'spec.rules[*].filters[*].extensionRef', message: NOT_ACCEPTED },
+  { kind: 'GRPCRoute', path: 'spec.rules[*].backendRefs[*].filters[*].extensionRef', message: NOT_ACCEPTED },
 ];
 
 function patternSegments(pattern: string): string[] {
