@@ -337,8 +337,6 @@ export const UNSUPPORTED_FIELDS: readonly UnsupportedField[] = [
   { kind: 'DestinationRule', path: 'spec.**.connectionPool.tcp.maxConnectionDuration' },
   { kind: 'DestinationRule', path: 'spec.**.connectionPool.tcp.tcpKeepalive.probes' },
   { kind: 'DestinationRule', path: 'spec.**.connectionPool.tcp.tcpKeepalive.interval' },
-  { kind: 'DestinationRule', path: 'spec.**.connectionPool.http.useClientProtocol' },
-  { kind: 'DestinationRule', path: 'spec.**.connectionPool.http.maxConcurrentStreams' },
   { kind: 'DestinationRule', path: 'spec.**.tls.clientCertificate' },
   { kind: 'DestinationRule', path: 'spec.**.tls.privateKey' },
   { kind: 'DestinationRule', path: 'spec.**.tls.credentialName' },
@@ -359,7 +357,6 @@ export const UNSUPPORTED_FIELDS: readonly UnsupportedField[] = [
   { kind: 'DestinationRule', path: 'spec.**.tunnel' },
   { kind: 'DestinationRule', path: 'spec.**.proxyProtocol' },
   { kind: 'DestinationRule', path: 'spec.**.retryBudget' },
-  { kind: 'DestinationRule', path: 'spec.**.connectionPool.http.h2UpgradePolicy' },
   { kind: 'DestinationRule', path: 'spec.exportTo' },
   { kind: 'DestinationRule', path: 'spec.workloadSelector' },
   // ServiceEntry

@@ -20,6 +20,7 @@ import { parseDurationMs } from '../config/duration.js';
 import { qualifyHost } from './host-names.js';
 import { issueAt } from './issue-at.js';
 import type { MeshService } from './service-registry.js';
+import { clusterProtocol } from './upstream-protocol.js';
 
 interface TrafficPolicy {
   loadBalancer?: {
@@ -47,6 +48,9 @@ interface TrafficPolicy {
       idleTimeout?: string;
       http2MaxRequests?: number;
       maxRetries?: number;
+      h2UpgradePolicy?: 'DEFAULT' | 'DO_NOT_UPGRADE' | 'UPGRADE';
+      useClientProtocol?: boolean;
+      maxConcurrentStreams?: number;
     };
   };
   outlierDetection?: {
@@ -156,6 +160,10 @@ export class ClusterBuilder {
       name,
       service: { name: svc.name, namespace: svc.namespace, fqdn: svc.fqdn, port },
       subset,
+      protocol: clusterProtocol(
+        svc.ports.find((p) => p.port === port)?.httpProtocol ?? 'unknown',
+        policy.connectionPool?.http,
+      ),
       endpoints,
       lb: lbPolicy(policy, endpoints),
       pool: poolSettings(policy),
@@ -245,6 +253,7 @@ function poolSettings(p: TrafficPolicy): ConnectionPoolSettings {
     connectTimeoutMs: parseDurationMs(tcp?.connectTimeout) ?? DEFAULT_POOL.connectTimeoutMs,
     maxRequests: http?.http2MaxRequests ?? 0,
     maxRetries: http?.maxRetries ?? 0,
+    maxConcurrentStreams: http?.maxConcurrentStreams ?? 0,
     tcpKeepaliveMs: parseDurationMs(tcp?.tcpKeepalive?.time),
   };
 }
