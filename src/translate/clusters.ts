@@ -253,7 +253,7 @@ function poolSettings(p: TrafficPolicy): ConnectionPoolSettings {
     connectTimeoutMs: parseDurationMs(tcp?.connectTimeout) ?? DEFAULT_POOL.connectTimeoutMs,
     maxRequests: http?.http2MaxRequests ?? 0,
     maxRetries: http?.maxRetries ?? 0,
-    maxConcurrentStreams: http?.maxConcurrentStreams ?? 0,
+    ...(http?.maxConcurrentStreams ? { maxConcurrentStreams: http.maxConcurrentStreams } : {}),
     tcpKeepaliveMs: parseDurationMs(tcp?.tcpKeepalive?.time),
   };
 }
