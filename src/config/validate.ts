@@ -321,7 +321,6 @@ export const UNSUPPORTED_FIELDS: readonly UnsupportedField[] = [
   // Umbra has no localities (WorkloadEntry.locality is not used either).
   { kind: 'VirtualService', path: 'spec.http[*].retries.retryRemoteLocalities' },
   { kind: 'VirtualService', path: 'spec.http[*].fault.delay.exponentialDelay' },
-  { kind: 'VirtualService', path: 'spec.http[*].fault.abort.grpcStatus' },
   { kind: 'VirtualService', path: 'spec.http[*].fault.abort.http2Error' },
   // DestinationRule (trafficPolicy appears at the top, per subset, and per port)
   { kind: 'DestinationRule', path: 'spec.**.loadBalancer.localityLbSetting' },

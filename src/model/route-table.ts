@@ -178,7 +178,8 @@ export interface RetryPolicy {
 
 export interface FaultPolicy {
   readonly delay?: { readonly ms: number; readonly ppm: number };
-  readonly abort?: { readonly status: number; readonly ppm: number };
+  /** `grpcStatus`: gRPC requests get it in a Trailers-Only reply; others get `status` (its HTTP mapping). */
+  readonly abort?: { readonly status: number; readonly ppm: number; readonly grpcStatus?: number };
 }
 
 export interface CorsPolicy {
