@@ -14,7 +14,7 @@ import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { H2SessionPool } from './h2-session-pool.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
 /** RFC 9113 §8.2.2: fields that are specific to an HTTP/1.1 connection never go on an h2 stream. */
 const CONNECTION_SPECIFIC = new Set([
@@ -80,8 +80,14 @@ export function h2RequestHeaders(
       if (Array.isArray(v)) for (const x of v) add(k, String(x));
       else add(k, String(v));
     }
-  // TE on h2 may only say "trailers" (§8.2.2); gRPC needs it to reach the server.
-  if (te !== undefined && /(^|,)\s*trailers\s*(,|;|$)/i.test(te)) out.te = 'trailers';
+  // TE on h2 may only say "trailers" (§8.2.2); gRPC needs it to reach the server (a client's TE is
+  // hop-by-hop and dropped on the way, so a gRPC request gets it back here, as Envoy sends it).
+  const ct = out['content-type'];
+  if (
+    (te !== undefined && /(^|,)\s*trailers\s*(,|;|$)/i.test(te)) ||
+    (typeof ct === 'string' && ct.startsWith('application/grpc'))
+  )
+    out.te = 'trailers';
   return out;
 }
 
@@ -174,10 +180,22 @@ export class H2Dispatcher {
     if (ctl.paused) stream.pause();
     let trailers: IncomingHttpHeaders = {};
     let ended = false;
-    stream.on('response', (h) => {
+    let complete = false;
+    // The response is whole at the end of its readable side (trailers come before it); the request
+    // body may still be going out, as an upstream may answer early.
+    const finishOk = () => {
+      if (complete || ctl.aborted) return;
+      complete = true;
+      done();
+      handler.onResponseEnd?.(ctl, trailers);
+    };
+    stream.on('response', (h, flags: number) => {
       const status = Number(h[':status']);
       // 1xx are interim (100 Continue, 103): node reports them on 'headers', never here.
       handler.onResponseStart?.(ctl, status, responseFields(h), undefined);
+      // A HEADERS frame that ends the stream (gRPC Trailers-Only): complete at once, so the client
+      // gets the same single frame.
+      if (flags & NGHTTP2_FLAG_END_STREAM) finishOk();
     });
     stream.on('trailers', (t) => (trailers = responseFields(t)));
     stream.on('data', (chunk: Buffer) => {
@@ -186,15 +204,12 @@ export class H2Dispatcher {
     });
     stream.on('end', () => {
       ended = true;
+      finishOk();
     });
     stream.on('error', (err: Error) => fail(err));
     stream.on('close', () => {
-      if (ctl.aborted) return;
-      if (ended && stream.rstCode === NGHTTP2_NO_ERROR) {
-        done();
-        handler.onResponseEnd?.(ctl, trailers);
-        return;
-      }
+      if (ctl.aborted || complete) return;
+      if (ended && stream.rstCode === NGHTTP2_NO_ERROR) return finishOk();
       fail(new H2StreamResetError(stream.rstCode ?? NGHTTP2_CANCEL));
     });
     if (endStream) return;

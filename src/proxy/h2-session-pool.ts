@@ -150,6 +150,20 @@ export class H2SessionPool {
     });
   }
 
+  /** Takes no new requests; sessions close once their streams are done (GOAWAY). */
+  drain(): void {
+    this.closed = true;
+    for (const w of this.queue.splice(0)) {
+      w.signal?.removeEventListener('abort', w.onAbort);
+      w.reject(new H2PoolError('H2_POOL_CLOSED', 'the session pool is closed'));
+    }
+    for (const s of this.sessions) {
+      s.draining = true;
+      clearTimeout(s.idleTimer);
+      if (!s.session.closed) s.session.close();
+    }
+  }
+
   /** Closes every session (in-flight streams are reset) and fails the waiters. */
   close(): void {
     this.closed = true;

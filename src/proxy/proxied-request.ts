@@ -28,6 +28,7 @@ import { LOCAL_REPLY_TEXT } from './response-flags.js';
 import { prepareRequestHeaders, responseHeaders, trustedClientAddress } from './request-headers.js';
 import { ASTERISK, isTargetError, parseTarget, type RequestTarget } from './request-target.js';
 import { checkRequestHead } from './request-checks.js';
+import { effectiveGrpcTimeoutMs, grpcLocalReplyHeaders, isGrpcContentType } from './grpc.js';
 import {
   backoffMs,
   ReplayableBody,
@@ -60,6 +61,8 @@ interface Ending {
   readonly localOrigin?: boolean;
   /** Body bytes of a complete local answer (direct response, redirect), for the log. */
   readonly sent?: number;
+  /** The gRPC status of a local reply to a gRPC request, when not the HTTP status's mapping (fault abort). */
+  readonly grpcStatus?: number;
 }
 
 class UpstreamTimeoutError extends Error {
@@ -128,6 +131,10 @@ export class ProxiedRequest {
   private perTryTimer?: NodeJS.Timeout;
   private backoffTimer?: NodeJS.Timeout;
   private pairings: readonly MirrorPairing[] = NONE;
+  /** A gRPC request: local replies are gRPC errors, grpc-timeout bounds the route (grpc.ts). */
+  private readonly grpc: boolean;
+  /** grpc-status of the response (head of a Trailers-Only response, or trailers). */
+  private grpcStatus?: string;
   private capture?: ReturnType<NonNullable<Proxy['comparison']>['begin']>;
 
   constructor(
@@ -135,6 +142,7 @@ export class ProxiedRequest {
     private readonly ds: DownstreamStream,
   ) {
     ds.onGone(() => this.clientGone());
+    this.grpc = isGrpcContentType(ds.headers['content-type']);
   }
 
   // ─── routing ───────────────────────────────────────────────────────────────────────────────
@@ -215,13 +223,19 @@ export class ProxiedRequest {
               flags: 'DI,FI',
               how: 'reply',
               text: LOCAL_REPLY_TEXT.FI,
+              grpcStatus: fault.abort.grpcStatus,
             });
           this.dispatch(table, target, route);
         }, fault.delay.ms);
         return;
       }
       if (fault.abort && sampled(fault.abort.ppm))
-        return this.end({ status: fault.abort.status, flags: 'FI', how: 'reply' });
+        return this.end({
+          status: fault.abort.status,
+          flags: 'FI',
+          how: 'reply',
+          grpcStatus: fault.abort.grpcStatus,
+        });
     }
     this.dispatch(table, target, route);
   }
@@ -323,11 +337,15 @@ export class ProxiedRequest {
     )
       this.replay = new ReplayableBody(this.body.primary);
     // The route timeout bounds the whole exchange, every attempt and back-off included (Envoy).
-    if (action.timeoutMs > 0)
+    // A gRPC request's grpc-timeout bounds it too (the shorter wins).
+    const timeoutMs = this.grpc
+      ? effectiveGrpcTimeoutMs(action.timeoutMs, ds.headers['grpc-timeout'] as string | undefined)
+      : action.timeoutMs;
+    if (timeoutMs > 0)
       this.routeTimer = setTimeout(() => {
         this.routeTimer = undefined;
-        this.attemptFailed(new UpstreamTimeoutError(`route timeout ${action.timeoutMs} ms`), false);
-      }, action.timeoutMs);
+        this.attemptFailed(new UpstreamTimeoutError(`route timeout ${timeoutMs} ms`), false);
+      }, timeoutMs);
     this.state = 'waiting';
     // …then the primary goes first, so that a copy never stands in front of it.
     this.startAttempt();
@@ -362,6 +380,7 @@ export class ProxiedRequest {
       authority,
       requestId: this.requestId!,
       headersIn: this.ds.headers,
+      h2: this.ds.httpVersionMajor === 2,
     };
     for (const m of admitted) {
       const pairing: MirrorPairing = { counters: p.mirrors.countersFor(m.name) };
@@ -417,7 +436,8 @@ export class ProxiedRequest {
         ? (this.body?.primary ?? null)
         : null;
     this.attempt = startHttp1Attempt(
-      p.upstreams.pool(cluster, this.endpoint!),
+      // undici's HTTP/1.1 pool, or HTTP/2 sessions with the same dispatch API (h2-dispatcher.ts).
+      p.upstreams.dispatcher(cluster, this.endpoint!, false, this.ds.httpVersionMajor === 2),
       {
         method: this.method,
         path: this.path,
@@ -431,8 +451,8 @@ export class ProxiedRequest {
       {
         onHead: (status, h) => n === this.attemptNo && this.responseHead(status, h),
         onData: (chunk) => n !== this.attemptNo || this.responseData(chunk),
-        onEnd: () => {
-          if (n === this.attemptNo) this.responseEnd();
+        onEnd: (trailers) => {
+          if (n === this.attemptNo) this.responseEnd(trailers);
         },
         onError: (err, responded) => {
           if (n === this.attemptNo) this.attemptFailed(err, responded);
@@ -526,6 +546,8 @@ export class ProxiedRequest {
       return false;
     }
     this.status = statusCode;
+    const g = h['grpc-status'];
+    if (typeof g === 'string') this.grpcStatus = g;
     this.state = 'responding';
     for (const x of this.pairings) primaryStatusKnown(x, statusCode);
     let out: ResponseHeaderMap = responseHeaders(h);
@@ -571,9 +593,11 @@ export class ProxiedRequest {
     return ok;
   }
 
-  private responseEnd(): void {
+  private responseEnd(trailers: Record<string, string | string[] | undefined>): void {
     if (this.state !== 'responding') return;
-    this.ds.end();
+    const g = trailers['grpc-status'];
+    if (typeof g === 'string') this.grpcStatus = g;
+    this.ds.end(trailers);
     this.capture?.end();
     this.end({ status: this.status, flags: this.completeFlags(), how: 'complete', outlier: this.status });
   }
@@ -714,7 +738,14 @@ export class ProxiedRequest {
     // (3) The answer.
     let bytesOut = o.sent ?? this.bytesOut;
     if (o.how === 'reply') {
-      if (!ds.headersSent && !ds.gone) {
+      if (!ds.headersSent && !ds.gone && this.grpc) {
+        // A gRPC client reads errors from grpc-status: a Trailers-Only response, as Envoy answers.
+        const text = o.text ?? LOCAL_REPLY_TEXT[o.flags] ?? 'error';
+        const h: Record<string, string> = grpcLocalReplyHeaders(o.status, text, o.grpcStatus);
+        this.grpcStatus = h['grpc-status'];
+        delete h[':status'];
+        ds.writeHead(200, this.withExtraHeaders(h), true);
+      } else if (!ds.headersSent && !ds.gone) {
         const body = Buffer.from(`${o.text ?? LOCAL_REPLY_TEXT[o.flags] ?? 'error'}\n`);
         if (o.close) ds.closeAfterResponse();
         ds.writeHead(
@@ -762,6 +793,7 @@ export class ProxiedRequest {
       requestId: this.requestId ?? String(ds.headers['x-request-id'] ?? '-'),
       userAgent: String(ds.headers['user-agent'] ?? ''),
       route: this.route?.name ?? '-',
+      ...(this.grpc ? { grpc: true, grpcStatus: this.grpcStatus } : {}),
     };
     p.log.log(e);
     p.observer?.(e, this.route, this.cluster?.name);
