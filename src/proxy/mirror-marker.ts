@@ -23,8 +23,11 @@ function runSecret(): string {
   return s;
 }
 
+/** Taken when this module loads, so a primary process fixes it before it forks its workers. */
+const RUN_SECRET = runSecret();
+
 export class MirrorMarker {
-  constructor(private readonly secret: string = runSecret()) {}
+  constructor(private readonly secret: string = RUN_SECRET) {}
 
   proof(requestId: string): string {
     return createHmac('sha256', this.secret).update(requestId).digest('base64url');

@@ -124,6 +124,8 @@ export class ProxiedRequest {
   private staleRetrying = false;
   private tried?: Endpoint[];
   private status = 0;
+  /** The status the request ended with (its access-log status). */
+  private endStatus = 0;
   private bytesOut = 0;
   /** The response was complete at its head (HEAD, 204, 304). */
   private headOnly = false;
@@ -389,8 +391,11 @@ export class ProxiedRequest {
       const branch = this.body ? this.body.branch(m.bodyBufferBytes, p.mirrors.budgetFor(m)) : null;
       p.mirrors.send(table, m, copy, branch, pairing);
     }
-    // A primary that already ended (it can fail synchronously) tells the copies its status now.
-    if (this.state === 'ended' && this.status > 0) for (const x of paired) primaryStatusKnown(x, this.status);
+    // A primary that already ended (refused before its attempt could start) tells the copies now.
+    if (this.state === 'ended') {
+      this.capture?.fail();
+      if (this.endStatus > 0) for (const x of paired) primaryStatusKnown(x, this.endStatus);
+    }
   }
 
   private startAttempt(): void {
@@ -537,14 +542,9 @@ export class ProxiedRequest {
     // A retriable answer is dropped (the connection with it) and the request tried again.
     if (retry && retryOnResponse(retry, statusCode, h, this.ds.headers) && this.retryAfter(statusCode, false))
       return false;
-    // 101 to a request that asked for no upgrade (Umbra forwards none) is not a response it can relay.
-    if (statusCode === 101 || (statusCode >= 100 && statusCode < 200)) {
-      this.attemptFailed(
-        Object.assign(new Error(`upstream answered ${statusCode}`), { code: 'UND_ERR_INFO' }),
-        false,
-      );
-      return false;
-    }
+    // An interim answer (102, 103) is not relayed; the final one follows on the same attempt. (A 101
+    // to a request that asked for no upgrade never gets here: undici fails it, and that is 502 UPE.)
+    if (statusCode < 200) return true;
     this.status = statusCode;
     const g = h['grpc-status'];
     if (typeof g === 'string') this.grpcStatus = g;
@@ -575,10 +575,10 @@ export class ProxiedRequest {
     }
     if (this.headOnly) {
       // Complete now: undici may still fail the exchange (it checks a 304's Content-Length against
-      // an empty body), which must not reset a response that is already whole.
+      // an empty body), which must not reset a response that is already whole. The attempt runs
+      // on to its end, so its connection goes back to the pool.
       this.capture?.end();
       this.end({ status: statusCode, flags: this.completeFlags(), how: 'complete', outlier: statusCode });
-      return false;
     }
     return true;
   }
@@ -724,6 +724,7 @@ export class ProxiedRequest {
   private end(o: Ending): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
+    this.endStatus = o.status;
     const ds = this.ds;
     if (this.routeTimer) clearTimeout(this.routeTimer);
     if (this.backoffTimer) clearTimeout(this.backoffTimer);

@@ -88,6 +88,31 @@ test('101 to a request that asked for no upgrade is 502', async () => {
   }
 });
 
+test('an interim 103 is not relayed as the answer; a 204 leaves the upstream connection reusable', async () => {
+  const up = await startRawUpstream((head, s) => {
+    if (head.startsWith('GET /empty')) s.write('HTTP/1.1 204 No Content\r\n\r\n');
+    else
+      s.write(
+        'HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfinal',
+      );
+  });
+  const u = await startTestUmbra({ 'svc.yaml': service('hints', up.port) });
+  try {
+    const r = await request(`${u.proxyUrl}/`, { headers: { host: 'hints:8000' } });
+    assert.equal(r.statusCode, 200);
+    assert.equal(await r.body.text(), 'final');
+    for (let i = 0; i < 3; i++) {
+      const h = await request(`${u.proxyUrl}/empty`, { headers: { host: 'hints:8000' } });
+      await h.body.text();
+      assert.equal(h.statusCode, 204);
+    }
+    assert.equal(up.connections(), 1, 'one upstream connection for all four requests');
+  } finally {
+    await u.close();
+    await up.close();
+  }
+});
+
 test('a chunk-extension flood is 413', async () => {
   const v1 = await startEchoServer();
   const u = await startTestUmbra({ 'svc.yaml': service('ext', v1.port) });
