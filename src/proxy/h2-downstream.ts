@@ -66,12 +66,16 @@ export class Http2Downstream implements DownstreamStream {
       headers.host = String(authority);
       raw.push('host', String(authority));
     }
+    let cookies: string[] | undefined;
     for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
       const name = rawHeaders[i];
       // :authority wins over a Host field (RFC 9113 §8.3.1); pseudo-headers are not header fields.
       if (name.charCodeAt(0) === 58 /* : */ || name === 'host') continue;
-      raw.push(name, rawHeaders[i + 1]);
+      // Cookie crumbs are one field again on the way to HTTP/1.1 (RFC 9113 §8.2.3).
+      if (name === 'cookie') (cookies ??= []).push(rawHeaders[i + 1]);
+      else raw.push(name, rawHeaders[i + 1]);
     }
+    if (cookies) raw.push('cookie', cookies.join('; '));
     for (const k of Object.keys(h2headers))
       if (k.charCodeAt(0) !== 58 && k !== 'host') headers[k] = h2headers[k];
     this.headers = headers;
