@@ -62,20 +62,28 @@ export interface DownstreamStream {
    * connection. A no-op when the body is complete.
    */
   settleBody(bound: DrainBound): void;
-  /** Called once when the client goes away before the response is complete. */
-  onGone(fn: () => void): void;
-  /**
-   * Set by the lifecycle: the listener calls it when the client connection saw no byte either
-   * way for its idle timeout. True: the request answered (the upstream was the idle one).
-   */
-  idleTimeout?: () => boolean;
+  /** The request lifecycle that owns this stream; told when the client goes away or idles. */
+  owner?: DownstreamOwner;
 }
 
-const active = new WeakMap<object, Http1Downstream>();
+/** What a stream tells the lifecycle that owns it. */
+export interface DownstreamOwner {
+  /** The client went away before the response was complete. */
+  clientGone(): void;
+  /**
+   * The client connection saw no byte either way for the listener's idle timeout. True: the
+   * request answered (the upstream was the idle one); false: the listener answers 408.
+   */
+  idleTimeout(): boolean;
+}
+
+/** The HTTP/1.1 request whose lifecycle runs on a socket (one at a time: the listener sequences them). */
+const ACTIVE = Symbol('umbra.activeStream');
+type WithActive = { [ACTIVE]?: Http1Downstream };
 
 /** The HTTP/1.1 request in progress on `socket`, if its lifecycle is still running. */
 export function activeStream(socket: object): DownstreamStream | undefined {
-  return active.get(socket);
+  return (socket as WithActive)[ACTIVE];
 }
 
 /** Bodies are announced by Content-Length (other than 0) or Transfer-Encoding (RFC 9112 §6.1). */
@@ -86,8 +94,9 @@ function announcesBody(req: IncomingMessage): boolean {
 
 export class Http1Downstream implements DownstreamStream {
   readonly body: Readable | null;
-  idleTimeout?: () => boolean;
-  private goneFn?: () => void;
+  owner?: DownstreamOwner;
+  /** Called once the response is over, finished or not (the listener starts the next request). */
+  onClosed?: () => void;
   private settling = false;
 
   constructor(
@@ -95,10 +104,12 @@ export class Http1Downstream implements DownstreamStream {
     readonly res: ServerResponse,
   ) {
     this.body = announcesBody(req) ? req : null;
-    active.set(req.socket, this);
+    const socket = req.socket as typeof req.socket & WithActive;
+    socket[ACTIVE] = this;
     res.once('close', () => {
-      if (active.get(req.socket) === this) active.delete(req.socket);
-      if (!res.writableFinished) this.goneFn?.();
+      if (socket[ACTIVE] === this) socket[ACTIVE] = undefined;
+      if (!res.writableFinished) this.owner?.clientGone();
+      this.onClosed?.();
     });
   }
 
@@ -169,10 +180,6 @@ export class Http1Downstream implements DownstreamStream {
 
   closeAfterResponse(): void {
     if (!this.res.headersSent) this.res.shouldKeepAlive = false;
-  }
-
-  onGone(fn: () => void): void {
-    this.goneFn = fn;
   }
 
   settleBody(bound: DrainBound): void {

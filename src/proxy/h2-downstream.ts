@@ -4,7 +4,12 @@
 
 import http2, { type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Readable } from 'node:stream';
-import type { DownstreamStream, DrainBound, ResponseHeaderMap } from './downstream-stream.js';
+import type {
+  DownstreamOwner,
+  DownstreamStream,
+  DrainBound,
+  ResponseHeaderMap,
+} from './downstream-stream.js';
 import { resetStream } from './h2-dispatcher.js';
 
 const { NGHTTP2_NO_ERROR } = http2.constants;
@@ -41,8 +46,7 @@ export class Http2Downstream implements DownstreamStream {
   readonly headers: IncomingHttpHeaders;
   readonly rawHeaders: readonly string[];
   readonly body: Readable | null;
-  idleTimeout?: () => boolean;
-  private goneFn?: () => void;
+  owner?: DownstreamOwner;
   private trailers?: ResponseHeaderMap;
   /** A response head not sent yet: it goes with the first body byte, or alone with END_STREAM. */
   private pendingHead?: Record<string, string | string[] | number>;
@@ -82,9 +86,9 @@ export class Http2Downstream implements DownstreamStream {
     this.rawHeaders = raw;
     // A HEADERS frame with END_STREAM carries no body.
     this.body = stream.readableEnded || stream.endAfterHeaders ? null : stream;
-    stream.on('error', () => undefined); // a reset by either side: reported through close/onGone
+    stream.on('error', () => undefined); // a reset by either side: reported through close (owner.clientGone)
     stream.once('close', () => {
-      if (!this.finished) this.goneFn?.();
+      if (!this.finished) this.owner?.clientGone();
     });
     stream.on('wantTrailers', () => {
       // No trailers: node then ends the stream with an empty DATA frame carrying END_STREAM.
@@ -170,10 +174,6 @@ export class Http2Downstream implements DownstreamStream {
 
   closeAfterResponse(): void {
     // Streams are independent on HTTP/2: nothing to close.
-  }
-
-  onGone(fn: () => void): void {
-    this.goneFn = fn;
   }
 
   /**

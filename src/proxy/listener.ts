@@ -16,7 +16,7 @@ import {
 } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { DEFAULT_DOWNSTREAM, type DownstreamOptions } from './downstream-options.js';
-import { activeStream } from './downstream-stream.js';
+import { activeStream, Http1Downstream } from './downstream-stream.js';
 import { createH2Endpoint } from './h2-server.js';
 import { sniffPreface } from './protocol-sniff.js';
 import { handleUpgrade } from './upgrade.js';
@@ -165,11 +165,13 @@ export async function startListener(
   const served = new WeakMap<Socket, number>();
   /** Connections whose response in progress says Connection: close. */
   const closingSockets = new WeakSet<Socket>();
-  const sequences = new WeakMap<Socket, ConnectionSequence>();
+  const SEQUENCE = Symbol('umbra.sequence');
+  type Sequenced = Socket & { [SEQUENCE]?: ConnectionSequence };
   const dispatch = (seq: ConnectionSequence, req: IncomingMessage, res: ServerResponse): void => {
     const socket = req.socket;
     seq.busy = true;
-    res.once('close', () => {
+    const ds = new Http1Downstream(req, res);
+    ds.onClosed = () => {
       seq.busy = false;
       // Closed by this response (Connection: close, a refusal, a cut body): the rest is never read.
       if (seq.over || !res.shouldKeepAlive || socket.destroyed || !socket.writable) {
@@ -180,7 +182,7 @@ export async function startListener(
       const next = seq.queue.shift();
       if (seq.queue.length < QUEUE_RESUME && socket.isPaused()) socket.resume();
       if (next) dispatch(seq, next[0], next[1]);
-    });
+    };
     // A request pipelined behind the one that closes the connection is never forwarded: its answer
     // could not be delivered, and a client that retries it would run it twice (RFC 9112 §9.6).
     if (closingSockets.has(socket) && !ownsClose.has(res)) {
@@ -204,14 +206,14 @@ export async function startListener(
       }
     }
     if (closingSockets.has(socket)) ownsClose.add(res);
-    proxy.handle(req, res, resolve);
+    proxy.handleStream(ds, resolve);
   };
   /** The response that set a connection closing (the requests behind it are the refused ones). */
   const ownsClose = new WeakSet<ServerResponse>();
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    const socket = req.socket;
-    let seq = sequences.get(socket);
-    if (!seq) sequences.set(socket, (seq = { busy: false, over: false, queue: [] }));
+    const socket = req.socket as Sequenced;
+    let seq = socket[SEQUENCE];
+    if (!seq) socket[SEQUENCE] = seq = { busy: false, over: false, queue: [] };
     if (seq.over) return; // the connection is closing: nothing after that response is handed over
     if (seq.busy) {
       // One at a time, in order (Envoy's HTTP/1.1 codec does the same).
@@ -277,7 +279,7 @@ export async function startListener(
   // No byte either way for idleTimeoutMs: 408 if a request is waiting for its answer, else close.
   server.on('timeout', (socket: Socket) => {
     // The whole request was sent and the upstream is the one that is silent: 504 UT (issue 17).
-    if (activeStream(socket)?.idleTimeout?.()) return;
+    if (activeStream(socket)?.owner?.idleTimeout()) return;
     if (currentResponse(socket)) {
       markTimedOut(socket);
       replyAndClose(socket, 408);

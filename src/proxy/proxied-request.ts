@@ -19,7 +19,7 @@ import { sampled } from '../model/percent.js';
 import type { AccessLogEntry } from './access-log.js';
 import { BodyTee } from './body-tee.js';
 import { corsDecision } from './cors.js';
-import type { DownstreamStream, ResponseHeaderMap } from './downstream-stream.js';
+import type { DownstreamOwner, DownstreamStream, ResponseHeaderMap } from './downstream-stream.js';
 import { applyHeaderOps, withHeader } from './header-ops.js';
 import { generatedCookie, hashKeyOf } from './load-balancer.js';
 import { type MirrorPairing, type MirrorRequest, primaryStatusKnown } from './mirror.js';
@@ -40,7 +40,12 @@ import {
 import { rewritePath, redirectLocation } from './rewrites.js';
 import { matchRoute, pickBackend, queryValue, type RequestView } from './router.js';
 import { classifyUpstreamError } from './upstream-errors.js';
-import { AttemptDroppedError, startHttp1Attempt, type UpstreamAttempt } from './upstream-attempt.js';
+import {
+  AttemptDroppedError,
+  startHttp1Attempt,
+  type AttemptEvents,
+  type UpstreamAttempt,
+} from './upstream-attempt.js';
 import type { EndpointState } from './upstreams.js';
 import type { Proxy, VhostResolver } from './proxy.js';
 
@@ -89,7 +94,7 @@ function attemptFailure(err: unknown): AttemptFailure | undefined {
 
 const NONE: readonly never[] = Object.freeze([]);
 
-export class ProxiedRequest {
+export class ProxiedRequest implements DownstreamOwner, AttemptEvents {
   state: RequestState = 'routing';
   private readonly start = Date.now();
   private target?: RequestTarget;
@@ -143,7 +148,6 @@ export class ProxiedRequest {
     private readonly p: Proxy,
     private readonly ds: DownstreamStream,
   ) {
-    ds.onGone(() => this.clientGone());
     this.grpc = isGrpcContentType(ds.headers['content-type']);
   }
 
@@ -453,16 +457,8 @@ export class ProxiedRequest {
         // undici takes the SNI from Host unless the request names one (DestinationRule tls.sni).
         servername: cluster.tls?.sni,
       },
-      {
-        onHead: (status, h) => n === this.attemptNo && this.responseHead(status, h),
-        onData: (chunk) => n !== this.attemptNo || this.responseData(chunk),
-        onEnd: (trailers) => {
-          if (n === this.attemptNo) this.responseEnd(trailers);
-        },
-        onError: (err, responded) => {
-          if (n === this.attemptNo) this.attemptFailed(err, responded);
-        },
-      },
+      // Events of an attempt let go of (retried, dropped) never arrive: it is aborted first.
+      this,
     );
   }
 
@@ -535,6 +531,20 @@ export class ProxiedRequest {
   }
 
   // ─── the primary's response ────────────────────────────────────────────────────────────────
+
+  // AttemptEvents: what the current attempt reports.
+  onHead(status: number, headers: Record<string, string | string[] | undefined>): boolean {
+    return this.responseHead(status, headers);
+  }
+  onData(chunk: Buffer): boolean {
+    return this.responseData(chunk);
+  }
+  onEnd(trailers: Record<string, string | string[] | undefined>): void {
+    this.responseEnd(trailers);
+  }
+  onError(err: unknown, responded: boolean): void {
+    this.attemptFailed(err, responded);
+  }
 
   private responseHead(statusCode: number, h: Record<string, string | string[] | undefined>): boolean {
     if (this.state === 'ended') return false;
@@ -644,7 +654,7 @@ export class ProxiedRequest {
   }
 
   /** The client went away (or the listener timed it out) before the response was complete. */
-  private clientGone(): void {
+  clientGone(): void {
     if (this.state === 'ended') return;
     // The listener answered 408 itself (request or idle timeout): logged as that, not a client abort.
     const slow = !this.status && this.ds.timedOut;

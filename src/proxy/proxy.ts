@@ -104,7 +104,7 @@ export class Proxy {
   /** A request on any downstream protocol: the lifecycle owns it from here to its log line. */
   handleStream(ds: DownstreamStream, resolve: VhostResolver): void {
     const r = new ProxiedRequest(this, ds);
-    ds.idleTimeout = () => r.idleTimeout();
+    ds.owner = r;
     r.run(resolve);
   }
 
