@@ -52,6 +52,7 @@ export class Http2Downstream implements DownstreamStream {
   private pendingHead?: Record<string, string | string[] | number>;
   private headWritten = false;
   private finished = false;
+  private afterFinish?: () => void;
   private settling = false;
 
   constructor(
@@ -93,7 +94,7 @@ export class Http2Downstream implements DownstreamStream {
     stream.on('wantTrailers', () => {
       // No trailers: node then ends the stream with an empty DATA frame carrying END_STREAM.
       const t = this.trailers ? h2Fields(this.trailers) : {};
-      this.finished = true;
+      this.markFinished();
       stream.sendTrailers(t);
     });
   }
@@ -126,7 +127,7 @@ export class Http2Downstream implements DownstreamStream {
     this.headWritten = true;
     const head = { ...h2Fields(headers), ':status': status };
     if (endStream) {
-      this.finished = true;
+      this.markFinished();
       this.stream.respond(head, { endStream: true });
       return;
     }
@@ -158,7 +159,7 @@ export class Http2Downstream implements DownstreamStream {
       // Nothing after the head: one HEADERS frame that ends the stream.
       const head = this.pendingHead;
       this.pendingHead = undefined;
-      this.finished = true;
+      this.markFinished();
       this.stream.respond(head, { endStream: true });
       return;
     }
@@ -188,7 +189,16 @@ export class Http2Downstream implements DownstreamStream {
     const stop = () => {
       if (!s.destroyed && !s.readableEnded) s.close(NGHTTP2_NO_ERROR);
     };
-    if (this.finished || s.writableFinished) stop();
-    else s.once('finish', stop);
+    // Only once the whole response is out, trailers included: a reset before them would lose them.
+    if (this.finished) stop();
+    else this.afterFinish = stop;
+  }
+
+  private markFinished(): void {
+    this.finished = true;
+    const f = this.afterFinish;
+    this.afterFinish = undefined;
+    // After this turn, so the frames just queued (END_STREAM) go before the RST_STREAM.
+    if (f) setImmediate(f);
   }
 }
