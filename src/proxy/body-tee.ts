@@ -42,7 +42,22 @@ interface Branch {
   done: boolean;
 }
 
+/** Sees a copy's body bytes as the copy is given them (recording), without reading its stream. */
+export interface BodyTap {
+  data(chunk: Buffer): void;
+  /** The whole body was given to the copy. */
+  end(): void;
+  /** The copy's body was cut (it fell behind, or the client's upload broke). */
+  abort?(reason: Error): void;
+}
+
 const releasers = new WeakMap<Readable, () => void>();
+const taps = new WeakMap<Readable, BodyTap>();
+
+/** Taps a copy's body (a stream from BodyTee.branch): chunks are handed to `tap` as they are written. */
+export function tapBody(body: Readable, tap: BodyTap): void {
+  taps.set(body, tap);
+}
 const takers = new WeakMap<Readable, () => number>();
 
 /** Ends a copy's body: destroys the stream and gives its bytes back to the budgets. Idempotent. */
@@ -145,7 +160,11 @@ export class BodyTee {
     src.once('end', () => {
       this.complete = true;
       if (!this.detached) primary.push(null);
-      for (const b of this.branches) if (!b.done) b.stream.end();
+      for (const b of this.branches)
+        if (!b.done) {
+          b.stream.end();
+          taps.get(b.stream)?.end();
+        }
     });
     const fail = () => {
       if (this.complete) return;
@@ -181,6 +200,7 @@ export class BodyTee {
     b.counted += delta;
     b.written += chunk.length;
     b.stream.write(chunk);
+    taps.get(b.stream)?.data(chunk);
   }
 
   /** Lowers what a finished branch counts (never raises it: the budget only ever waited for it). */
@@ -194,6 +214,7 @@ export class BodyTee {
 
   private abort(b: Branch, err: Error): void {
     b.done = true;
+    taps.get(b.stream)?.abort?.(err);
     b.stream.destroy(err);
     this.release(b);
   }

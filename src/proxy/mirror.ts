@@ -7,7 +7,14 @@ import type { Dispatcher } from 'undici';
 import type { MirrorPolicy, RouteTable } from '../model/route-table.js';
 import { shadowAuthority } from '../model/shadow-authority.js';
 import { PPM_ALL } from '../model/percent.js';
-import { bodyBytesTaken, MirrorBodyBudget, MirrorOverflowError, releaseBody } from './body-tee.js';
+import {
+  bodyBytesTaken,
+  MirrorBodyBudget,
+  MirrorOverflowError,
+  releaseBody,
+  tapBody,
+  type BodyTap,
+} from './body-tee.js';
 import { StratifiedSampler } from './mirror-sampler.js';
 import {
   MIRROR_FAILED_CLASS,
@@ -161,16 +168,11 @@ export class MirrorWriter {
   comparison?: MirrorComparisonSink;
 
   /**
-   * Where an admitted copy's head and body leave Umbra (recording hooks in here): called with the
-   * copy's request and body stream right before it is dispatched. It must not read the body
-   * faster than the copy's own connection does (attach a 'data' listener only to observe).
+   * Where an admitted copy leaves Umbra (recording hooks in here): called once per copy, right
+   * before it is dispatched, with its request and exact header list. Return a tap to see its body
+   * chunks as the copy is given them (never read the copy's stream itself: that would take them).
    */
-  onCopy?: (
-    policy: MirrorPolicy,
-    req: MirrorRequest,
-    headers: readonly string[],
-    body: Readable | null,
-  ) => void;
+  onCopy?: (policy: MirrorPolicy, req: MirrorRequest, headers: readonly string[]) => BodyTap | undefined;
   /** Refuses new copies when set and true (the overload guard's hook); counted as in_flight_cap. */
   refuseCopies?: () => boolean;
 
@@ -410,7 +412,8 @@ export class MirrorWriter {
         blocking: false,
         servername: cluster.tls?.sni,
       } as Dispatcher.DispatchOptions;
-      this.onCopy?.(policy, req, headers, body);
+      const tap = this.onCopy?.(policy, req, headers);
+      if (tap && body) tapBody(body, tap);
       // The mirror's own pool: a copy never takes a connection its primary needs.
       this.upstreams.dispatcher(cluster, endpoint, true, req.h2 === true).dispatch(options, handler);
     } catch (err) {
