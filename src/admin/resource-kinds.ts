@@ -19,6 +19,8 @@ const ALIASES: Record<string, string> = {
   se: 'ServiceEntry',
   httproute: 'HTTPRoute',
   httproutes: 'HTTPRoute',
+  grpcroute: 'GRPCRoute',
+  grpcroutes: 'GRPCRoute',
   gateway: 'Gateway',
   gateways: 'Gateway',
   gtw: 'Gateway',

@@ -40,10 +40,12 @@ import {
   GATEWAY_GROUP,
   gatewayClassSpec,
   gatewaySpec,
+  grpcRouteSpec,
   httpRouteSpec,
   referenceGrantSpec,
   type GatewayClassSpec,
   type GatewaySpec,
+  type GRPCRouteSpec,
   type HTTPRouteSpec,
   type ReferenceGrantSpec,
 } from './schemas/gateway-api.js';
@@ -159,6 +161,14 @@ export const KINDS: readonly KindDef[] = [
   },
   {
     group: GATEWAY_GROUP,
+    kind: 'GRPCRoute',
+    versions: ['v1'],
+    spec: grpcRouteSpec,
+    specRequired: true,
+    nameRule: 'subdomain',
+  },
+  {
+    group: GATEWAY_GROUP,
     kind: 'Gateway',
     versions: GATEWAY_VERSIONS,
     spec: gatewaySpec,
@@ -203,6 +213,7 @@ export interface SpecByKind {
   ServiceEntry: ServiceEntrySpec;
   WorkloadEntry: WorkloadEntrySpec;
   HTTPRoute: HTTPRouteSpec;
+  GRPCRoute: GRPCRouteSpec;
   Gateway: GatewaySpec;
   GatewayClass: GatewayClassSpec;
   ReferenceGrant: ReferenceGrantSpec;
@@ -319,7 +330,6 @@ export const UNSUPPORTED_FIELDS: readonly UnsupportedField[] = [
   // Umbra has no localities (WorkloadEntry.locality is not used either).
   { kind: 'VirtualService', path: 'spec.http[*].retries.retryRemoteLocalities' },
   { kind: 'VirtualService', path: 'spec.http[*].fault.delay.exponentialDelay' },
-  { kind: 'VirtualService', path: 'spec.http[*].fault.abort.grpcStatus' },
   { kind: 'VirtualService', path: 'spec.http[*].fault.abort.http2Error' },
   // DestinationRule (trafficPolicy appears at the top, per subset, and per port)
   { kind: 'DestinationRule', path: 'spec.**.loadBalancer.localityLbSetting' },
@@ -335,8 +345,6 @@ export const UNSUPPORTED_FIELDS: readonly UnsupportedField[] = [
   { kind: 'DestinationRule', path: 'spec.**.connectionPool.tcp.maxConnectionDuration' },
   { kind: 'DestinationRule', path: 'spec.**.connectionPool.tcp.tcpKeepalive.probes' },
   { kind: 'DestinationRule', path: 'spec.**.connectionPool.tcp.tcpKeepalive.interval' },
-  { kind: 'DestinationRule', path: 'spec.**.connectionPool.http.useClientProtocol' },
-  { kind: 'DestinationRule', path: 'spec.**.connectionPool.http.maxConcurrentStreams' },
   { kind: 'DestinationRule', path: 'spec.**.tls.caCrl' },
   // MUTUAL with files or a credentialName Secret is supported (upstream-tls.ts); Istio's own mTLS is not.
   {
@@ -355,7 +363,6 @@ export const UNSUPPORTED_FIELDS: readonly UnsupportedField[] = [
   { kind: 'DestinationRule', path: 'spec.**.tunnel' },
   { kind: 'DestinationRule', path: 'spec.**.proxyProtocol' },
   { kind: 'DestinationRule', path: 'spec.**.retryBudget' },
-  { kind: 'DestinationRule', path: 'spec.**.connectionPool.http.h2UpgradePolicy' },
   { kind: 'DestinationRule', path: 'spec.exportTo' },
   { kind: 'DestinationRule', path: 'spec.workloadSelector' },
   // ServiceEntry
@@ -409,6 +416,10 @@ export const UNSUPPORTED_FIELDS: readonly UnsupportedField[] = [
   { kind: 'HTTPRoute', path: 'spec.rules[*].filters[*].extensionRef', message: NOT_ACCEPTED },
   { kind: 'HTTPRoute', path: 'spec.rules[*].filters[*].externalAuth', message: NOT_ACCEPTED },
   { kind: 'HTTPRoute', path: 'spec.rules[*].backendRefs[*].filters[*].extensionRef', message: NOT_ACCEPTED },
+  // GRPCRoute: the same rules as HTTPRoute.
+  { kind: 'GRPCRoute', path: 'spec.rules[*].sessionPersistence' },
+  { kind: 'GRPCRoute', path: 'spec.rules[*].filters[*].extensionRef', message: NOT_ACCEPTED },
+  { kind: 'GRPCRoute', path: 'spec.rules[*].backendRefs[*].filters[*].extensionRef', message: NOT_ACCEPTED },
 ];
 
 function patternSegments(pattern: string): string[] {

@@ -76,6 +76,15 @@ export const WATCHED_KINDS: readonly WatchedKind[] = [
     writesStatus: true,
   },
   {
+    kind: 'GRPCRoute',
+    group: GATEWAY,
+    version: 'v1',
+    plural: 'grpcroutes',
+    namespaced: true,
+    role: 'resource',
+    writesStatus: true,
+  },
+  {
     kind: 'Gateway',
     group: GATEWAY,
     version: 'v1',

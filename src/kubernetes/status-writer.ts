@@ -16,6 +16,8 @@ import { GATEWAY_GROUP } from '../config/schemas/gateway-api.js';
 
 export { CONTROLLER_NAME };
 const MERGE_PATCH = 'application/merge-patch+json';
+/** Gateway API kinds whose status this controller writes. */
+const STATUS_KINDS = new Set(['HTTPRoute', 'GRPCRoute', 'Gateway']);
 
 type Json = Record<string, unknown>;
 interface Condition extends Json {
@@ -72,8 +74,7 @@ export class StatusWriter {
   private async pass(state: ConfigState): Promise<void> {
     for (const r of state.resources) {
       if (r.source !== API_SERVER_SOURCE && r.source.file !== API_SERVER_SOURCE.file) continue;
-      if ((r.kind !== 'HTTPRoute' && r.kind !== 'Gateway') || !r.apiVersion.startsWith(`${GATEWAY_GROUP}/`))
-        continue;
+      if (!STATUS_KINDS.has(r.kind) || !r.apiVersion.startsWith(`${GATEWAY_GROUP}/`)) continue;
       await this.reconcile(r, state.statuses.get(resourceKey(r)));
     }
     this.stats.passes++;
@@ -86,7 +87,7 @@ export class StatusWriter {
     if (!observed || (observed.metadata.generation ?? 0) !== (r.metadata.generation ?? 0)) return;
     const before = (observed.status ?? {}) as Json;
     const next =
-      r.kind === 'HTTPRoute' ? this.routeStatus(before, desired) : this.gatewayStatus(before, desired);
+      r.kind === 'Gateway' ? this.gatewayStatus(before, desired) : this.routeStatus(before, desired);
     if (!next || sameStatus(before, next)) return;
     const key = resourceKey(r);
     const rv = observed.metadata.resourceVersion ?? '';

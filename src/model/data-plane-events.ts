@@ -22,6 +22,10 @@ export interface AccessLogEntry {
   readonly route: string;
   /** The mirror's name for mirror lines; undefined for the primary. */
   readonly mirror?: string;
+  /** A gRPC request (content-type application/grpc): Istio's request_protocol "grpc". */
+  readonly grpc?: boolean;
+  /** grpc-status of the response (Trailers-Only head, or trailers), when there was one. */
+  readonly grpcStatus?: string;
 }
 
 /** Response flag of a copy abandoned mid-body because it fell behind (counted as dropped, not sent). */
@@ -37,6 +41,8 @@ export interface MirrorRequest {
   readonly authority: string;
   readonly requestId: string;
   readonly headersIn: Readonly<Record<string, string | string[] | undefined>>;
+  /** The client spoke HTTP/2 (a cluster that follows the client's protocol then gets HTTP/2). */
+  readonly h2?: boolean;
 }
 
 export interface MirrorLogEntry {

@@ -197,7 +197,8 @@ export interface RetryPolicy {
 
 export interface FaultPolicy {
   readonly delay?: { readonly ms: number; readonly ppm: number };
-  readonly abort?: { readonly status: number; readonly ppm: number };
+  /** `grpcStatus`: gRPC requests get it in a Trailers-Only reply; others get `status` (its HTTP mapping). */
+  readonly abort?: { readonly status: number; readonly ppm: number; readonly grpcStatus?: number };
 }
 
 export interface CorsPolicy {
@@ -324,6 +325,8 @@ export interface ConnectionPoolSettings {
   readonly maxRequests?: number;
   /** Max retries in flight to the cluster at once (Istio maxRetries; 0 = unlimited). */
   readonly maxRetries?: number;
+  /** Streams at once on one HTTP/2 connection (Istio maxConcurrentStreams; 0 = what the server allows). */
+  readonly maxConcurrentStreams?: number;
   /** TCP keep-alive probes start after this idle time (Istio tcpKeepalive.time); undefined = undici's default. */
   readonly tcpKeepaliveMs?: number;
 }
@@ -341,9 +344,14 @@ export interface OutlierDetection {
   readonly consecutiveLocalOriginFailures?: number;
 }
 
+/** HTTP version spoken to a cluster's endpoints; "downstream" = whatever the client spoke. */
+export type UpstreamProtocol = 'http1' | 'http2' | 'downstream';
+
 export interface Cluster {
   /** Envoy-style name: "outbound|8000|v1|httpbin.default.svc.cluster.local". */
   readonly name: string;
+  /** Absent means HTTP/1.1 (tables built before protocol selection existed, tests). */
+  readonly protocol?: UpstreamProtocol;
   readonly service: ServiceRef;
   readonly subset?: string;
   readonly endpoints: readonly Endpoint[];

@@ -51,8 +51,8 @@ export interface DownstreamStream {
   /** A body chunk; false: wait for `onDrain` before the next one. */
   write(chunk: Buffer): boolean;
   onDrain(fn: () => void): void;
-  /** The response is complete. */
-  end(): void;
+  /** The response is complete; `trailers` follow the body where the protocol carries them (HTTP/2). */
+  end(trailers?: ResponseHeaderMap): void;
   /** Cuts the response short: the client sees a reset, never a clean short response. */
   reset(): void;
   /** The connection is not reused after this response (HTTP/1.1 `Connection: close`; a no-op for h2). */

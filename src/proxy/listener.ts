@@ -14,9 +14,12 @@ import {
   type ServerOptions,
   type ServerResponse,
 } from 'node:http';
-import type { Socket } from 'node:net';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { DEFAULT_DOWNSTREAM, type DownstreamOptions } from './downstream-options.js';
 import { activeStream, Http1Downstream } from './downstream-stream.js';
+import { createH2Endpoint } from './h2-server.js';
+import { sniffPreface } from './protocol-sniff.js';
+import { handleUpgrade } from './upgrade.js';
 import type { Proxy, VhostResolver } from './proxy.js';
 import { markTimedOut } from './client-timeouts.js';
 
@@ -232,6 +235,27 @@ export async function startListener(
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
+  // A plaintext listener serves HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on one port: a
+  // plain TCP server accepts, and each connection goes to the server its first bytes call for.
+  const h2 = opts.server ? undefined : createH2Endpoint(proxy, resolve, limits);
+  const acceptor: NetServer = h2
+    ? createNetServer((socket) => {
+        if (opts.refuseConnections?.()) return socket.destroy();
+        sniffPreface(socket, limits.headersTimeoutMs ?? DEFAULT_DOWNSTREAM.headersTimeoutMs, (isH2) => {
+          if (socket.destroyed) return;
+          if (isH2) {
+            sockets.add(socket);
+            socket.once('close', () => sockets.delete(socket));
+            h2.accept(socket);
+          } else server.emit('connection', socket);
+        });
+      })
+    : server;
+  if (h2 && server.maxConnections > 0) acceptor.maxConnections = server.maxConnections;
+  // WebSocket upgrades are tunnelled to the route's upstream (never mirrored); other upgrades are refused.
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>
+    handleUpgrade(proxy, resolve, req, socket, head),
+  );
   server.on('connect', (req: IncomingMessage, socket: Socket) => {
     logRefused(
       proxy,
@@ -243,8 +267,6 @@ export async function startListener(
       'HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
     );
   });
-  // Upgrade requests (WebSocket, h2c) are not proxied: node hands them over only with a listener,
-  // otherwise it answers them as plain requests with the Upgrade header dropped upstream.
   server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
     if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return socket.destroy();
     const status = clientErrorStatus(err.code);
@@ -264,13 +286,16 @@ export async function startListener(
     } else socket.destroy();
   });
   await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', fail);
+    acceptor.once('error', fail);
+    acceptor.listen(opts.port, opts.host, () => {
+      acceptor.off('error', fail);
       ok();
     });
   });
-  const a = server.address();
+  // node's HTTP server tracks its connections (headers and request timeouts, idle closing) from its
+  // 'listening' event; it does not listen itself when the acceptor hands it sockets.
+  if (h2) server.emit('listening');
+  const a = acceptor.address();
   const address =
     typeof a === 'object' && a ? { host: a.address, port: a.port } : { host: opts.host, port: opts.port };
   let closing: Promise<void> | undefined;
@@ -284,10 +309,11 @@ export async function startListener(
           for (const s of sockets) s.destroy();
         }, drainMs);
         timer.unref();
-        server.close(() => {
+        acceptor.close(() => {
           clearTimeout(timer);
           ok();
         });
+        void h2?.close(drainMs);
         for (const s of sockets) {
           const res = currentResponse(s);
           if (!res) continue; // idle: closed below
@@ -297,6 +323,8 @@ export async function startListener(
           else res.once('finish', () => s.end());
         }
         server.closeIdleConnections();
+        // Stops node's connection checks (the acceptor, not this server, was listening).
+        if (h2) server.close(() => undefined);
       });
       return closing;
     },

@@ -392,7 +392,10 @@ export class MirrorWriter {
           else truncated = true;
         }
       },
-      onResponseEnd() {
+      onResponseEnd(_ctl, trailers) {
+        // gRPC puts its status in trailers: compared with the headers (grpc-status, grpc-message).
+        if (compare && trailers && Object.keys(trailers).length > 0)
+          respHeaders = { ...respHeaders, ...trailers };
         finish();
       },
       onResponseError(_ctl, err) {
@@ -412,7 +415,7 @@ export class MirrorWriter {
       const tap = this.onCopy?.(policy, req, headers);
       if (tap && body) tapBody(body, tap);
       // The mirror's own pool: a copy never takes a connection its primary needs.
-      this.upstreams.pool(cluster, endpoint, true).dispatch(options, handler);
+      this.upstreams.dispatcher(cluster, endpoint, true, req.h2 === true).dispatch(options, handler);
     } catch (err) {
       finish(err);
     }

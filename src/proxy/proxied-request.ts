@@ -28,6 +28,7 @@ import { LOCAL_REPLY_TEXT } from './response-flags.js';
 import { prepareRequestHeaders, responseHeaders, trustedClientAddress } from './request-headers.js';
 import { ASTERISK, isTargetError, parseTarget, type RequestTarget } from './request-target.js';
 import { checkRequestHead } from './request-checks.js';
+import { effectiveGrpcTimeoutMs, grpcLocalReplyHeaders, isGrpcContentType } from './grpc.js';
 import {
   backoffMs,
   ReplayableBody,
@@ -65,6 +66,8 @@ interface Ending {
   readonly localOrigin?: boolean;
   /** Body bytes of a complete local answer (direct response, redirect), for the log. */
   readonly sent?: number;
+  /** The gRPC status of a local reply to a gRPC request, when not the HTTP status's mapping (fault abort). */
+  readonly grpcStatus?: number;
 }
 
 class UpstreamTimeoutError extends Error {
@@ -135,12 +138,18 @@ export class ProxiedRequest implements DownstreamOwner, AttemptEvents {
   private perTryTimer?: NodeJS.Timeout;
   private backoffTimer?: NodeJS.Timeout;
   private pairings: readonly MirrorPairing[] = NONE;
+  /** A gRPC request: local replies are gRPC errors, grpc-timeout bounds the route (grpc.ts). */
+  private readonly grpc: boolean;
+  /** grpc-status of the response (head of a Trailers-Only response, or trailers). */
+  private grpcStatus?: string;
   private capture?: ReturnType<NonNullable<Proxy['comparison']>['begin']>;
 
   constructor(
     private readonly p: Proxy,
     private readonly ds: DownstreamStream,
-  ) {}
+  ) {
+    this.grpc = isGrpcContentType(ds.headers['content-type']);
+  }
 
   // ─── routing ───────────────────────────────────────────────────────────────────────────────
 
@@ -220,13 +229,19 @@ export class ProxiedRequest implements DownstreamOwner, AttemptEvents {
               flags: 'DI,FI',
               how: 'reply',
               text: LOCAL_REPLY_TEXT.FI,
+              grpcStatus: fault.abort.grpcStatus,
             });
           this.dispatch(table, target, route);
         }, fault.delay.ms);
         return;
       }
       if (fault.abort && sampled(fault.abort.ppm))
-        return this.end({ status: fault.abort.status, flags: 'FI', how: 'reply' });
+        return this.end({
+          status: fault.abort.status,
+          flags: 'FI',
+          how: 'reply',
+          grpcStatus: fault.abort.grpcStatus,
+        });
     }
     this.dispatch(table, target, route);
   }
@@ -328,11 +343,15 @@ export class ProxiedRequest implements DownstreamOwner, AttemptEvents {
     )
       this.replay = new ReplayableBody(this.body.primary);
     // The route timeout bounds the whole exchange, every attempt and back-off included (Envoy).
-    if (action.timeoutMs > 0)
+    // A gRPC request's grpc-timeout bounds it too (the shorter wins).
+    const timeoutMs = this.grpc
+      ? effectiveGrpcTimeoutMs(action.timeoutMs, ds.headers['grpc-timeout'] as string | undefined)
+      : action.timeoutMs;
+    if (timeoutMs > 0)
       this.routeTimer = setTimeout(() => {
         this.routeTimer = undefined;
-        this.attemptFailed(new UpstreamTimeoutError(`route timeout ${action.timeoutMs} ms`), false);
-      }, action.timeoutMs);
+        this.attemptFailed(new UpstreamTimeoutError(`route timeout ${timeoutMs} ms`), false);
+      }, timeoutMs);
     this.state = 'waiting';
     // …then the primary goes first, so that a copy never stands in front of it.
     this.startAttempt();
@@ -367,6 +386,7 @@ export class ProxiedRequest implements DownstreamOwner, AttemptEvents {
       authority,
       requestId: this.requestId!,
       headersIn: this.ds.headers,
+      h2: this.ds.httpVersionMajor === 2,
     };
     for (const m of admitted) {
       const copy = m.copyOf ? copyRequestFrom(m.copyOf, mreq, prepared, target) : mreq;
@@ -428,7 +448,8 @@ export class ProxiedRequest implements DownstreamOwner, AttemptEvents {
         ? (this.body?.primary ?? null)
         : null;
     this.attempt = startHttp1Attempt(
-      p.upstreams.pool(cluster, this.endpoint!),
+      // undici's HTTP/1.1 pool, or HTTP/2 sessions with the same dispatch API (h2-dispatcher.ts).
+      p.upstreams.dispatcher(cluster, this.endpoint!, false, this.ds.httpVersionMajor === 2),
       {
         method: this.method,
         path: this.path,
@@ -521,8 +542,8 @@ export class ProxiedRequest implements DownstreamOwner, AttemptEvents {
   onData(chunk: Buffer): boolean {
     return this.responseData(chunk);
   }
-  onEnd(): void {
-    this.responseEnd();
+  onEnd(trailers: Record<string, string | string[] | undefined>): void {
+    this.responseEnd(trailers);
   }
   onError(err: unknown, responded: boolean): void {
     this.attemptFailed(err, responded);
@@ -538,6 +559,8 @@ export class ProxiedRequest implements DownstreamOwner, AttemptEvents {
     // to a request that asked for no upgrade never gets here: undici fails it, and that is 502 UPE.)
     if (statusCode < 200) return true;
     this.status = statusCode;
+    const g = h['grpc-status'];
+    if (typeof g === 'string') this.grpcStatus = g;
     this.state = 'responding';
     for (const x of this.pairings) primaryStatusKnown(x, statusCode);
     let out: ResponseHeaderMap = responseHeaders(h);
@@ -583,9 +606,11 @@ export class ProxiedRequest implements DownstreamOwner, AttemptEvents {
     return ok;
   }
 
-  private responseEnd(): void {
+  private responseEnd(trailers: Record<string, string | string[] | undefined>): void {
     if (this.state !== 'responding') return;
-    this.ds.end();
+    const g = trailers['grpc-status'];
+    if (typeof g === 'string') this.grpcStatus = g;
+    this.ds.end(trailers);
     this.capture?.end();
     this.end({ status: this.status, flags: this.completeFlags(), how: 'complete', outlier: this.status });
   }
@@ -727,7 +752,14 @@ export class ProxiedRequest implements DownstreamOwner, AttemptEvents {
     // (3) The answer.
     let bytesOut = o.sent ?? this.bytesOut;
     if (o.how === 'reply') {
-      if (!ds.headersSent && !ds.gone) {
+      if (!ds.headersSent && !ds.gone && this.grpc) {
+        // A gRPC client reads errors from grpc-status: a Trailers-Only response, as Envoy answers.
+        const text = o.text ?? LOCAL_REPLY_TEXT[o.flags] ?? 'error';
+        const h: Record<string, string> = grpcLocalReplyHeaders(o.status, text, o.grpcStatus);
+        this.grpcStatus = h['grpc-status'];
+        delete h[':status'];
+        ds.writeHead(200, this.withExtraHeaders(h), true);
+      } else if (!ds.headersSent && !ds.gone) {
         const body = Buffer.from(`${o.text ?? LOCAL_REPLY_TEXT[o.flags] ?? 'error'}\n`);
         if (o.close) ds.closeAfterResponse();
         ds.writeHead(
@@ -775,6 +807,7 @@ export class ProxiedRequest implements DownstreamOwner, AttemptEvents {
       requestId: this.requestId ?? String(ds.headers['x-request-id'] ?? '-'),
       userAgent: String(ds.headers['user-agent'] ?? ''),
       route: this.route?.name ?? '-',
+      ...(this.grpc ? { grpc: true, grpcStatus: this.grpcStatus } : {}),
     };
     p.log.log(e);
     p.observer?.(e, this.route, this.cluster?.name);

@@ -48,14 +48,17 @@ export interface RequestHead {
   readonly headers: IncomingHttpHeaders;
   /** The request target as sent. */
   readonly target: string;
+  /** The request came in HTTP/2 framing (an h2 stream), not as an HTTP/1 request line. */
+  readonly h2Framing?: boolean;
 }
 
 export function checkRequestHead(req: RequestHead, maxHeaders: number): HeadError | undefined {
-  if (req.httpVersionMajor !== 1) {
+  // HTTP/2 only in HTTP/2 framing (h2-downstream.ts); "HTTP/2.0" in an HTTP/1 request line is refused.
+  if (req.httpVersionMajor !== 1 && !(req.h2Framing === true && req.httpVersionMajor === 2)) {
     // llhttp accepts "GET /" (HTTP/0.9, no headers at all) and "HTTP/2.0" in HTTP/1 framing.
     return req.httpVersionMajor === 0
       ? err(400, 'HTTP/0.9 requests are not supported')
-      : err(505, `HTTP/${req.httpVersion} is not supported on an HTTP/1.1 listener`);
+      : err(505, `HTTP/${req.httpVersion} is not supported on an HTTP/1.1 connection`);
   }
   const raw = req.rawHeaders;
   if (raw.length > 2 * maxHeaders) return err(431, `more than ${maxHeaders} request header lines`);

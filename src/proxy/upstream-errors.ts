@@ -17,6 +17,9 @@ const CONNECT_FAILURE = new Set([
   'ENETUNREACH',
   'EAI_AGAIN',
   'EADDRNOTAVAIL',
+  // HTTP/2 sessions (h2-session-pool.ts).
+  'H2_CONNECT_FAILED',
+  'H2_CONNECT_TIMEOUT',
 ]);
 /** Certificate verification failures OpenSSL reports while connecting (DestinationRule tls SIMPLE). */
 const TLS_FAILURE = new Set([
@@ -46,6 +49,9 @@ export function classifyUpstreamError(err: unknown): UpstreamFailure {
     code === 'UND_ERR_BODY_TIMEOUT'
   )
     return { status: 504, flag: 'UT' };
+  // An HTTP/2 pool's circuit breakers (http2MaxRequests, pending streams): Envoy's overflow.
+  if (code === 'H2_OVERFLOW_MAX_REQUESTS' || code === 'H2_OVERFLOW_MAX_PENDING')
+    return { status: 503, flag: 'UO' };
   // A TLS handshake that fails (untrusted or mismatched certificate, not TLS at all) is a connect failure too.
   if (
     CONNECT_FAILURE.has(code) ||

@@ -4,9 +4,11 @@
 // state of an endpoint that left every cluster is dropped, so a new pod at its address starts fresh.
 
 import { readFileSync } from 'node:fs';
-import type { PeerCertificate } from 'node:tls';
+import type { ConnectionOptions, PeerCertificate } from 'node:tls';
 import { createHash } from 'node:crypto';
 import { Pool } from 'undici';
+import { H2Dispatcher } from './h2-dispatcher.js';
+import { H2SessionPool } from './h2-session-pool.js';
 import type { Cluster, Endpoint, RouteTable } from '../model/route-table.js';
 import { chooseIndex, keyHash } from './load-balancer.js';
 
@@ -64,7 +66,7 @@ function clientTlsKey(t: NonNullable<Cluster['tls']>): string {
 }
 
 /** TLS settings for undici's connector: SNI, the CA bundle file, and SAN checks in place of hostname checks. */
-function tlsOptions(c: Cluster): Record<string, unknown> {
+export function tlsOptions(c: Cluster): Record<string, unknown> {
   const t = c.tls!;
   const out: Record<string, unknown> = { rejectUnauthorized: !t.insecureSkipVerify };
   // Without an explicit sni, undici sends the request's Host (Istio's auto SNI does the same).
@@ -97,6 +99,8 @@ export class Upstreams {
   private readonly pools = new Map<string, Pool>();
   /** Keyed as `pools`, for mirror copies only. */
   private readonly shadowPools = new Map<string, Pool>();
+  private readonly h2Pools = new Map<string, H2Dispatcher>();
+  private readonly h2ShadowPools = new Map<string, H2Dispatcher>();
   private shadowByObject = new WeakMap<Cluster, WeakMap<Endpoint, Pool>>();
   private readonly endpoints = new Map<string, EndpointState>();
   private readonly clusterStates = new Map<string, ClusterState>();
@@ -105,6 +109,45 @@ export class Upstreams {
   // Keys stay the source of truth: a new table's objects miss here once and find the same entries.
   private poolByObject = new WeakMap<Cluster, WeakMap<Endpoint, Pool>>();
   private readonly stateByObject = new WeakMap<Cluster, WeakMap<Endpoint, EndpointState>>();
+
+  /**
+   * What carries a request to this endpoint: HTTP/2 sessions when the cluster speaks HTTP/2 (or
+   * the client's protocol and the client spoke HTTP/2), otherwise undici's HTTP/1.1 pool.
+   * `shadow`: the copies' own pools or sessions, apart from the primaries'.
+   */
+  dispatcher(c: Cluster, e: Endpoint, shadow: boolean, downstreamH2: boolean): Pool | H2Dispatcher {
+    return speaksH2(c, downstreamH2) ? this.h2(c, e, shadow) : this.pool(c, e, shadow);
+  }
+
+  private h2(c: Cluster, e: Endpoint, shadow: boolean): H2Dispatcher {
+    const pools = shadow ? this.h2ShadowPools : this.h2Pools;
+    const key = poolKey(c, e);
+    let d = pools.get(key);
+    if (!d) {
+      const p = c.pool;
+      d = new H2Dispatcher(
+        new H2SessionPool(
+          {
+            address: e.address,
+            port: e.port,
+            tls: c.tls ? (tlsOptions(c) as ConnectionOptions) : undefined,
+          },
+          {
+            maxConnections: p.maxConnections,
+            // Copies are bounded by their own in-flight cap; primaries also by the cluster's breakers.
+            maxPendingRequests: shadow ? 0 : p.maxPendingRequests,
+            maxRequestsPerConnection: p.maxRequestsPerConnection,
+            maxConcurrentStreams: p.maxConcurrentStreams,
+            idleTimeoutMs: p.idleTimeoutMs,
+            connectTimeoutMs: p.connectTimeoutMs,
+            tcpKeepaliveMs: p.tcpKeepaliveMs,
+          },
+        ),
+      );
+      pools.set(key, d);
+    }
+    return d;
+  }
 
   /** The endpoint's pool; `shadow`: the pool copies use, apart from the primaries'. */
   pool(c: Cluster, e: Endpoint, shadow = false): Pool {
@@ -223,6 +266,7 @@ export class Upstreams {
     if (p.maxRequests && p.maxRequests > 0 && this.clusterState(c).active >= p.maxRequests)
       return 'max-requests';
     if (
+      c.protocol !== 'http2' && // HTTP/2 sessions queue streams themselves (h2-session-pool.ts)
       p.maxPendingRequests > 0 &&
       p.maxConnections > 0 &&
       st.inFlight >= p.maxConnections &&
@@ -238,7 +282,7 @@ export class Upstreams {
     if ((p.maxRequests ?? 0) > 0 || (p.maxPendingRequests > 0 && p.maxConnections > 0)) {
       const cs = this.clusterState(c);
       cs.active++;
-      if (p.maxConnections > 0 && st.inFlight >= p.maxConnections) cs.pending++;
+      if (c.protocol !== 'http2' && p.maxConnections > 0 && st.inFlight >= p.maxConnections) cs.pending++;
     }
     st.inFlight++;
   }
@@ -248,7 +292,7 @@ export class Upstreams {
     if ((p.maxRequests ?? 0) > 0 || (p.maxPendingRequests > 0 && p.maxConnections > 0)) {
       const cs = this.clusterState(c);
       cs.active--;
-      if (p.maxConnections > 0 && st.inFlight > p.maxConnections) cs.pending--;
+      if (c.protocol !== 'http2' && p.maxConnections > 0 && st.inFlight > p.maxConnections) cs.pending--;
     }
     st.inFlight--;
   }
@@ -311,6 +355,12 @@ export class Upstreams {
         pools.delete(key);
         void p.close().catch(() => undefined);
       }
+    for (const pools of [this.h2Pools, this.h2ShadowPools])
+      for (const [key, d] of pools) {
+        if (keep.has(key)) continue;
+        pools.delete(key);
+        d.pool.drain();
+      }
     // A request still on an older table must not be handed a pool closed just now.
     this.poolByObject = new WeakMap();
     this.shadowByObject = new WeakMap();
@@ -344,6 +394,7 @@ export class Upstreams {
   }
 
   async close(): Promise<void> {
+    for (const d of [...this.h2Pools.values(), ...this.h2ShadowPools.values()]) d.pool.close();
     await Promise.all(
       [...this.pools.values(), ...this.shadowPools.values()].map((p) => p.destroy().catch(() => undefined)),
     );
@@ -352,4 +403,9 @@ export class Upstreams {
     this.poolByObject = new WeakMap();
     this.shadowByObject = new WeakMap();
   }
+}
+
+/** Whether requests to this cluster go out on HTTP/2 (Istio's cluster protocol; "downstream" follows the client). */
+export function speaksH2(c: Cluster, downstreamH2: boolean): boolean {
+  return c.protocol === 'http2' || (c.protocol === 'downstream' && downstreamH2);
 }

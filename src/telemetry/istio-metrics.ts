@@ -142,7 +142,14 @@ export class IstioRequestMetrics {
     return d;
   }
 
-  private seriesFor(d: Destination, mirrored: boolean, status: number, flags: string): IstioSeries {
+  private seriesFor(
+    d: Destination,
+    mirrored: boolean,
+    status: number,
+    flags: string,
+    grpcStatus?: string,
+  ): IstioSeries {
+    if (grpcStatus !== undefined) return this.grpcSeries(d, mirrored, status, flags, grpcStatus);
     const byStatus = d.outcomes[mirrored ? 1 : 0];
     let byFlags = byStatus.get(status);
     if (!byFlags) byStatus.set(status, (byFlags = new Map()));
@@ -171,6 +178,37 @@ export class IstioRequestMetrics {
     return s;
   }
 
+  /** gRPC requests: request_protocol "grpc" and their grpc-status (not cached by status: rarer). */
+  private grpcSeries(
+    d: Destination,
+    mirrored: boolean,
+    status: number,
+    flags: string,
+    grpcStatus: string,
+  ): IstioSeries {
+    const labels: Labels = {
+      ...d.base,
+      request_protocol: 'grpc',
+      grpc_response_status: grpcStatus,
+      response_code: String(status),
+      response_flags: flags,
+      mirror: mirrored ? 'true' : 'false',
+    };
+    const key = Object.values(labels).join('\u0000');
+    let s = this.series.get(key);
+    if (!s) {
+      s = {
+        labels,
+        requests: 0,
+        duration: newHistogram(DURATION_BUCKETS_MS),
+        requestBytes: newHistogram(SIZE_BUCKETS_BYTES),
+        responseBytes: newHistogram(SIZE_BUCKETS_BYTES),
+      };
+      this.series.set(key, s);
+    }
+    return s;
+  }
+
   /** One finished request (primary or copy). `cluster` undefined: no upstream was chosen (NR, UH, local reply). */
   record(
     cluster: string | undefined,
@@ -181,8 +219,10 @@ export class IstioRequestMetrics {
     requestBytes: number,
     responseBytes: number,
     durationMs: number,
+    /** Set for gRPC requests: their grpc-status ("" when the response had none). */
+    grpcStatus?: string,
   ): void {
-    const s = this.seriesFor(this.destinationFor(cluster, upstream), mirrored, status, flags);
+    const s = this.seriesFor(this.destinationFor(cluster, upstream), mirrored, status, flags, grpcStatus);
     s.requests++;
     observe(s.duration, DURATION_BUCKETS_MS, durationMs);
     observe(s.requestBytes, SIZE_BUCKETS_BYTES, requestBytes);

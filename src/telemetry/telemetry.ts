@@ -52,7 +52,17 @@ export class Telemetry {
     const primary = proxy.observer;
     proxy.observer = (e, route, cluster) => {
       primary?.(e, route, cluster);
-      requests.record(cluster, e.upstream, false, e.status, e.flags, e.bytesIn, e.bytesOut, e.durationMs);
+      requests.record(
+        cluster,
+        e.upstream,
+        false,
+        e.status,
+        e.flags,
+        e.bytesIn,
+        e.bytesOut,
+        e.durationMs,
+        e.grpc ? (e.grpcStatus ?? '') : undefined,
+      );
     };
     const copy = proxy.mirrors.observer;
     proxy.mirrors.observer = (m: MirrorLogEntry) => {

@@ -22,6 +22,7 @@ import { PASSTHROUGH_PREFIX } from './endpoint-passthrough.js';
 import { issueAt } from './issue-at.js';
 import { upstreamTls } from './upstream-tls.js';
 import type { MeshService } from './service-registry.js';
+import { clusterProtocol } from './upstream-protocol.js';
 
 interface TrafficPolicy {
   loadBalancer?: {
@@ -49,6 +50,9 @@ interface TrafficPolicy {
       idleTimeout?: string;
       http2MaxRequests?: number;
       maxRetries?: number;
+      h2UpgradePolicy?: 'DEFAULT' | 'DO_NOT_UPGRADE' | 'UPGRADE';
+      useClientProtocol?: boolean;
+      maxConcurrentStreams?: number;
     };
   };
   outlierDetection?: {
@@ -183,6 +187,10 @@ export class ClusterBuilder {
       name,
       service: { name: svc.name, namespace: svc.namespace, fqdn: svc.fqdn, port },
       subset,
+      protocol: clusterProtocol(
+        svc.ports.find((p) => p.port === port)?.httpProtocol ?? 'unknown',
+        policy.connectionPool?.http,
+      ),
       endpoints,
       lb: lbPolicy(policy, endpoints),
       pool: poolSettings(policy),
@@ -263,6 +271,7 @@ function poolSettings(p: TrafficPolicy): ConnectionPoolSettings {
     connectTimeoutMs: parseDurationMs(tcp?.connectTimeout) ?? DEFAULT_POOL.connectTimeoutMs,
     maxRequests: http?.http2MaxRequests ?? 0,
     maxRetries: http?.maxRetries ?? 0,
+    ...(http?.maxConcurrentStreams ? { maxConcurrentStreams: http.maxConcurrentStreams } : {}),
     tcpKeepaliveMs: parseDurationMs(tcp?.tcpKeepalive?.time),
   };
 }

@@ -25,6 +25,7 @@ import type { ClusterBuilder } from './clusters.js';
 import { parseDurationMs } from '../config/duration.js';
 import { formatPath } from '../config/yaml-source.js';
 import { issueAt } from './issue-at.js';
+import { grpcStatusCode, httpStatusForGrpc } from '../model/grpc-status.js';
 import { expandRules } from './istio-delegates.js';
 import { findMirrorPolicy, linkBaselines, mirrorPolicy, type MirrorDefaults } from './mirror-policies.js';
 import type { MeshService, ServiceRegistry } from './service-registry.js';
@@ -89,7 +90,7 @@ export interface IstioHttpRule {
   };
   fault?: {
     delay?: { fixedDelay?: string; percentage?: Percent; percent?: number };
-    abort?: { httpStatus?: number; percentage?: Percent };
+    abort?: { httpStatus?: number; grpcStatus?: string; percentage?: Percent };
   };
   mirror?: Destination;
   mirrorPercentage?: Percent;
@@ -520,7 +521,9 @@ function fault(
     : undefined;
   const abort = f.abort?.httpStatus
     ? { status: f.abort.httpStatus, ppm: pct(f.abort.percentage) }
-    : undefined;
+    : f.abort?.grpcStatus !== undefined
+      ? grpcAbort(vs, path, f.abort.grpcStatus, pct(f.abort.percentage), issues)
+      : undefined;
   if (delay && delay.ppm === 0 && !f.delay?.percentage)
     issues.push(
       issueAt(
@@ -542,6 +545,30 @@ function fault(
       ),
     );
   return delay || abort ? { delay, abort } : undefined;
+}
+
+/** fault.abort.grpcStatus: a gRPC status name ("UNAVAILABLE") or number, as Envoy's fault filter takes it. */
+function grpcAbort(
+  vs: Resource,
+  path: string,
+  name: string,
+  ppm: number,
+  issues: ConfigIssue[],
+): { status: number; ppm: number; grpcStatus: number } | undefined {
+  const code = grpcStatusCode(name);
+  if (code === undefined) {
+    issues.push(
+      issueAt(
+        vs,
+        `${path}.fault.abort.grpcStatus`,
+        'error',
+        `"${name}" is not a gRPC status`,
+        'use a name such as UNAVAILABLE, NOT_FOUND or DEADLINE_EXCEEDED, or a number 0-16',
+      ),
+    );
+    return undefined;
+  }
+  return { status: httpStatusForGrpc(code), ppm, grpcStatus: code };
 }
 
 function cors(

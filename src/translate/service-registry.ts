@@ -10,12 +10,15 @@ import { isIP } from 'node:net';
 import type { Endpoint } from '../model/route-table.js';
 import { qualifyHost, serviceAliases, serviceFqdn } from './host-names.js';
 import { issueAt } from './issue-at.js';
+import { serviceEntryPortProtocol, servicePortProtocol, type PortProtocol } from './upstream-protocol.js';
 
 export interface ServicePort {
   readonly name?: string;
   readonly port: number;
   readonly targetPort?: number | string;
   readonly protocol?: string;
+  /** The HTTP protocol Istio would assign the port (appProtocol, name prefix, ServiceEntry protocol). */
+  readonly httpProtocol?: PortProtocol;
 }
 
 export interface MeshService {
@@ -53,7 +56,13 @@ export interface ServiceRegistry {
 }
 
 interface K8sServiceSpec {
-  ports?: { name?: string; port: number; targetPort?: number | string; protocol?: string }[];
+  ports?: {
+    name?: string;
+    port: number;
+    targetPort?: number | string;
+    protocol?: string;
+    appProtocol?: string;
+  }[];
   selector?: Record<string, string>;
   type?: string;
   externalName?: string;
@@ -169,6 +178,7 @@ function fromKubernetesService(
     port: p.port,
     targetPort: p.targetPort,
     protocol: p.protocol,
+    httpProtocol: servicePortProtocol(p),
   }));
   const endpoints = new Map<number, Endpoint[]>();
   // Pods are left to the EndpointSlice controller: its slices say which pod serves on which port.
@@ -306,6 +316,7 @@ function fromServiceEntry(r: Resource, workloads: readonly Workload[], issues: C
     port: p.number,
     targetPort: p.targetPort,
     protocol: p.protocol,
+    httpProtocol: serviceEntryPortProtocol(p.protocol),
   }));
   const members: Workload[] = (spec.endpoints ?? []).map((e, i) => ({
     name: `${r.metadata.name}[${i}]`,

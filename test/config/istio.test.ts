@@ -213,7 +213,7 @@ corsPolicy: {allowOrigins: [{exact: "https://a.example"}], unmatchedPreflights: 
       'spec.http[0].match[0].gateways',
       // retries.backoff and corsPolicy.unmatchedPreflights are implemented (issue 4).
       'spec.http[0].retries.retryRemoteLocalities',
-      'spec.http[0].fault.abort.grpcStatus',
+      // fault.abort.grpcStatus is implemented (issue 14).
     ],
   );
   // A condition narrowing a block to other clients or gateways makes it never match, never match more.
@@ -305,7 +305,7 @@ spec:
       ['warning', 'spec.trafficPolicy.tls.mode'],
       ['error', 'spec.subsets[1].name'],
       ['warning', 'spec.subsets[1].trafficPolicy.loadBalancer.localityLbSetting'],
-      ['warning', 'spec.subsets[1].trafficPolicy.connectionPool.http.h2UpgradePolicy'],
+      // connectionPool.http.h2UpgradePolicy is implemented (issue 14).
     ],
   );
   assert.equal(r.issues[0].hint, 'did you mean "ROUND_ROBIN"?');

@@ -439,13 +439,14 @@ test('client-supplied internal headers are stripped; X-Forwarded-For is appended
   assert.equal(h['x-forwarded-proto'], 'http', 'untrusted client: scheme of the connection');
   assert.equal(h['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
   assert.equal(h['x-request-id'], 'abc-123');
-  // Connection-nominated headers are hop-by-hop too, and Upgrade is never passed on.
+  // Connection-nominated headers are hop-by-hop too; a WebSocket upgrade is tunnelled (issue 14),
+  // carrying only the upgrade itself on this hop.
   await exchange(
     port,
     `GET /public/upgrade HTTP/1.1\r\n${H}Connection: upgrade, x-secret\r\nUpgrade: websocket\r\nx-secret: s\r\n\r\n`,
   );
   const u2 = v1.requests.at(-1)!.headers;
-  assert.equal(u2.upgrade, undefined);
+  assert.equal(u2.upgrade, 'websocket');
   assert.equal(u2['x-secret'], undefined);
 });
 

@@ -89,6 +89,7 @@ test('a Gateway of the Umbra class serves its HTTP listener; statuses of class, 
   );
   assert.deepEqual(gw.listeners[0].supportedKinds, [
     { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' },
+    { group: 'gateway.networking.k8s.io', kind: 'GRPCRoute' },
   ]);
   assert.equal(gw.listeners[0].attachedRoutes, 1);
   assert.deepEqual(

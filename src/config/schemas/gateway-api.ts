@@ -590,3 +590,135 @@ export const referenceGrantSpec = strictObject({
     .max(16),
 });
 export type ReferenceGrantSpec = z.output<typeof referenceGrantSpec>;
+
+// ---------------------------------------------------------------------------------------------
+// GRPCRoute (gateway.networking.k8s.io/v1, grpcroute_types.go)
+
+/** Exact service names: `^(?i)\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*$` (GRPCMethodMatch CEL rule). */
+const GRPC_SERVICE = /^\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*$/i;
+const GRPC_METHOD = /^[A-Za-z_][A-Za-z_0-9]*$/;
+
+export const grpcMethodMatch = strictObject({
+  type: z.enum(['Exact', 'RegularExpression']).default('Exact'),
+  service: z.string().max(1024).optional(),
+  method: z.string().max(1024).optional(),
+}).superRefine((m, ctx) => {
+  if (!m.service && !m.method) addError(ctx, [], "one or both of 'service' or 'method' must be specified");
+  if (m.type === 'Exact') {
+    if (m.service && !GRPC_SERVICE.test(m.service))
+      addError(
+        ctx,
+        ['service'],
+        `service "${m.service}" contains characters not allowed in a gRPC service name`,
+      );
+    if (m.method && !GRPC_METHOD.test(m.method))
+      addError(ctx, ['method'], `method "${m.method}" contains characters not allowed in a gRPC method name`);
+  } else
+    for (const field of ['service', 'method'] as const) {
+      const v = m[field];
+      if (v === undefined) continue;
+      const r = re2.safeParse(v);
+      if (!r.success) for (const i of r.error.issues) ctx.addIssue({ ...i, path: [field] } as z.IssueData);
+    }
+});
+
+export const grpcRouteMatch = strictObject({
+  method: grpcMethodMatch.optional(),
+  headers: z.array(httpHeaderMatch).max(16).optional(),
+});
+
+const GRPC_FILTER_FIELDS = {
+  RequestHeaderModifier: 'requestHeaderModifier',
+  ResponseHeaderModifier: 'responseHeaderModifier',
+  RequestMirror: 'requestMirror',
+  ExtensionRef: 'extensionRef',
+} as const;
+type GrpcFilterType = keyof typeof GRPC_FILTER_FIELDS;
+const GRPC_FILTER_TYPES = Object.keys(GRPC_FILTER_FIELDS) as [GrpcFilterType, ...GrpcFilterType[]];
+
+/** A GRPCRoute filter: `type` must name the one configuration field that is set. */
+export const grpcRouteFilter = withChecks(
+  strictObject({
+    type: z.enum(GRPC_FILTER_TYPES),
+    requestHeaderModifier: headerListOps.optional(),
+    responseHeaderModifier: headerListOps.optional(),
+    requestMirror: httpRequestMirrorFilter.optional(),
+    extensionRef: localObjectReference.optional(),
+  }),
+  (f, ctx) => {
+    const type =
+      typeof f.type === 'string' && f.type in GRPC_FILTER_FIELDS ? (f.type as GrpcFilterType) : undefined;
+    for (const [t, field] of Object.entries(GRPC_FILTER_FIELDS)) {
+      if (t === type && !has(f, field)) addError(ctx, [], `filter type ${t} needs the ${field} field`);
+      if (t !== type && has(f, field))
+        addError(ctx, [field], `${field} must not be set when type is ${String(f.type)}`);
+    }
+  },
+);
+
+/** RequestHeaderModifier and ResponseHeaderModifier may appear once in a filter list (CEL rules). */
+function singletonGrpcFilters(filters: unknown, ctx: z.RefinementCtx, at: (string | number)[]): void {
+  if (!Array.isArray(filters)) return;
+  const types = filters.filter(isRecord).map((f) => f.type);
+  for (const t of ['RequestHeaderModifier', 'ResponseHeaderModifier'])
+    if (types.filter((x) => x === t).length > 1) addError(ctx, at, `the ${t} filter cannot be repeated`);
+}
+
+export const grpcBackendRef = withChecks(
+  strictObject({
+    ...backendObjectShape,
+    weight: z
+      .number()
+      .int()
+      .min(0, 'weight must be between 0 and 1000000')
+      .max(1_000_000, 'weight must be between 0 and 1000000')
+      .default(1),
+    filters: z.array(grpcRouteFilter).max(16).optional(),
+  }),
+  (b, ctx) => {
+    requirePortForService(b, ctx);
+    singletonGrpcFilters(b.filters, ctx, ['filters']);
+  },
+);
+
+export const grpcRouteRule = withChecks(
+  strictObject({
+    name: sectionName.optional(),
+    matches: z.array(grpcRouteMatch).max(8).optional(),
+    filters: z.array(grpcRouteFilter).max(16).optional(),
+    backendRefs: z.array(grpcBackendRef).max(16).optional(),
+    sessionPersistence: sessionPersistence.optional(),
+  }),
+  (rule, ctx) => singletonGrpcFilters(rule.filters, ctx, ['filters']),
+);
+
+export const grpcRouteSpec = withChecks(
+  strictObject({
+    parentRefs: z.array(parentReference).max(32).optional(),
+    hostnames: z.array(gatewayHostname).max(16).optional(),
+    rules: z.array(grpcRouteRule).max(16).default([{}]),
+  }),
+  (spec, ctx) => {
+    if (!Array.isArray(spec.rules)) return;
+    const names = new Map<string, number>();
+    let matches = 0;
+    spec.rules.forEach((r, i) => {
+      if (!isRecord(r)) return;
+      if (Array.isArray(r.matches)) matches += r.matches.length;
+      if (typeof r.name !== 'string') return;
+      if (names.has(r.name))
+        addError(
+          ctx,
+          ['rules', i, 'name'],
+          `rule name "${r.name}" is already used by rules[${names.get(r.name)}]`,
+        );
+      else names.set(r.name, i);
+    });
+    if (matches > 128)
+      addError(ctx, ['rules'], `a route may have at most 128 matches across all rules (found ${matches})`);
+  },
+);
+
+export type GRPCRouteSpec = z.output<typeof grpcRouteSpec>;
+export type GRPCRouteRule = z.output<typeof grpcRouteRule>;
+export type GRPCRouteMatch = z.output<typeof grpcRouteMatch>;

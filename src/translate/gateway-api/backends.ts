@@ -34,19 +34,20 @@ function describe(ref: BackendRefLike, ns: string): string {
   return `${kind} ${ns}/${ref.name}`;
 }
 
-/** A ReferenceGrant in the target namespace lets HTTPRoutes of `fromNamespace` refer to the object. */
+/** A ReferenceGrant in the target namespace lets routes (of `fromKind`) of `fromNamespace` refer to the object. */
 export function referencePermitted(
   ctx: GatewayApiContext,
   fromNamespace: string,
   ref: BackendRefLike,
   toNamespace: string,
+  fromKind = 'HTTPRoute',
 ): boolean {
   if (fromNamespace === toNamespace) return true;
   return ctx.grants.some(
     (g) =>
       g.metadata.namespace === toNamespace &&
       g.spec.from.some(
-        (f) => f.group === GATEWAY_GROUP && f.kind === 'HTTPRoute' && f.namespace === fromNamespace,
+        (f) => f.group === GATEWAY_GROUP && f.kind === fromKind && f.namespace === fromNamespace,
       ) &&
       g.spec.to.some(
         (t) => t.group === ref.group && t.kind === ref.kind && (t.name === undefined || t.name === ref.name),
@@ -125,12 +126,12 @@ export function resolveBackend(
         message: `backend kind ${ref.group ? `${ref.kind}.${ref.group}` : ref.kind} is not supported (use a Service)`,
       },
     };
-  if (!referencePermitted(ctx, route.metadata.namespace, ref, ns))
+  if (!referencePermitted(ctx, route.metadata.namespace, ref, ns, route.kind))
     return {
       problem: {
         ok: false,
         reason: 'RefNotPermitted',
-        message: `${what} is in another namespace and no ReferenceGrant there allows HTTPRoutes from ${route.metadata.namespace}`,
+        message: `${what} is in another namespace and no ReferenceGrant there allows ${route.kind}s from ${route.metadata.namespace}`,
       },
     };
   return resolvePermitted(ctx, ref, ns, what);

@@ -5,6 +5,7 @@ import type { Resource } from '../../config/resource.js';
 import type {
   GatewayClassSpec,
   GatewaySpec,
+  GRPCRouteSpec,
   HTTPRouteSpec,
   ReferenceGrantSpec,
 } from '../../config/schemas/gateway-api.js';
@@ -16,6 +17,8 @@ export interface GatewayApiContext {
   readonly build: RouteSourceContext;
   /** HTTPRoutes, oldest first. */
   readonly routes: readonly Resource<HTTPRouteSpec>[];
+  /** GRPCRoutes, oldest first. */
+  readonly grpcRoutes: readonly Resource<GRPCRouteSpec>[];
   readonly gateways: readonly Resource<GatewaySpec>[];
   readonly classes: readonly Resource<GatewayClassSpec>[];
   readonly grants: readonly Resource<ReferenceGrantSpec>[];
@@ -31,6 +34,7 @@ export function gatewayApiContext(build: RouteSourceContext): GatewayApiContext 
   return {
     build,
     routes: [...ofKind(rs, 'HTTPRoute')].sort(byAge),
+    grpcRoutes: [...ofKind(rs, 'GRPCRoute')].sort(byAge),
     gateways: [...ofKind(rs, 'Gateway')].sort(byAge),
     classes: ofKind(rs, 'GatewayClass'),
     grants: ofKind(rs, 'ReferenceGrant'),

@@ -34,7 +34,9 @@ import {
   type Verdict,
 } from './status.js';
 
-const HTTP_ROUTE_KIND = { group: GATEWAY_GROUP, kind: 'HTTPRoute' };
+/** Route kinds an HTTP listener admits (GRPCRoute needs h2c with prior knowledge, which Umbra serves). */
+const ROUTE_KINDS = new Set(['HTTPRoute', 'GRPCRoute']);
+const HTTP_LISTENER_KINDS = [...ROUTE_KINDS].map((kind) => ({ group: GATEWAY_GROUP, kind }));
 
 interface ListenerState {
   readonly gateway: Resource<GatewaySpec>;
@@ -120,8 +122,8 @@ export class GatewaySet {
         spec,
         address,
         supportedKinds: kinds
-          ? kinds.filter((k) => k.group === GATEWAY_GROUP && k.kind === 'HTTPRoute')
-          : [HTTP_ROUTE_KIND],
+          ? kinds.filter((k) => k.group === GATEWAY_GROUP && ROUTE_KINDS.has(k.kind))
+          : HTTP_LISTENER_KINDS,
         attachedRoutes: 0,
         attachments: [],
         certificates: [],
@@ -281,7 +283,7 @@ export class GatewaySet {
   }
 
   private allows(l: ListenerState, route: Resource): boolean {
-    if (l.supportedKinds.length === 0) return false;
+    if (!l.supportedKinds.some((k) => k.kind === route.kind)) return false;
     const ns = l.spec.allowedRoutes.namespaces;
     if (ns.from === 'All') return true;
     if (ns.from === 'Same') return route.metadata.namespace === l.gateway.metadata.namespace;
@@ -328,7 +330,7 @@ export class GatewaySet {
             ? 'conflicted'
             : !this.usable(l)
               ? (l.refProblem?.message ?? 'not served')
-              : `allowedRoutes does not admit HTTPRoutes from namespace ${hr.metadata.namespace}`,
+              : `allowedRoutes does not admit ${hr.kind}s from namespace ${hr.metadata.namespace}`,
       );
       return {
         ok: false,
@@ -351,6 +353,16 @@ export class GatewaySet {
         message: `no listener hostname of Gateway ${ns}/${ref.name} intersects the route's hostnames`,
       };
     if (!route.accepted.ok) return route.accepted;
+    // An HTTPRoute and a GRPCRoute whose hostnames intersect on one listener: exactly one is accepted,
+    // the older (routes attach oldest first), GRPCRouteSpec.hostnames.
+    for (const { l, hosts } of matched)
+      for (const a of l.attachments)
+        if (a.route.resource.kind !== hr.kind && a.hosts.some((h) => hosts.some((x) => hostsMeet(h, x))))
+          return {
+            ok: false,
+            reason: 'NotAllowedByListeners',
+            message: `${a.route.resource.kind} ${a.route.resource.metadata.namespace}/${a.route.resource.metadata.name} (older) already serves an intersecting hostname on listener ${l.spec.name}; HTTPRoutes and GRPCRoutes are not merged`,
+          };
     for (const { l, hosts } of matched) l.attachments.push({ route, hosts });
     return ACCEPTED;
   }
@@ -485,7 +497,7 @@ export class GatewaySet {
         ? condition(gw, 'ResolvedRefs', false, l.refProblem.reason, l.refProblem.message, now)
         : kindsOk
           ? condition(gw, 'ResolvedRefs', true, 'ResolvedRefs', 'All references resolved', now)
-          : condition(gw, 'ResolvedRefs', false, 'InvalidRouteKinds', 'Umbra supports HTTPRoute only', now),
+          : condition(gw, 'ResolvedRefs', false, 'InvalidRouteKinds', 'Umbra supports HTTPRoute and GRPCRoute only', now),
       l.conflicted
         ? condition(gw, 'Conflicted', true, l.conflictReason ?? 'HostnameConflict', l.conflicted, now)
         : condition(gw, 'Conflicted', false, 'NoConflicts', 'No conflicts', now),
@@ -497,4 +509,9 @@ export class GatewaySet {
       conditions,
     };
   }
+}
+
+/** Two hostnames (already intersected with the listener's) that some request host could match both. */
+function hostsMeet(a: string, b: string): boolean {
+  return a === b || covers(a, b) || covers(b, a);
 }

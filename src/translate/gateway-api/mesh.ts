@@ -1,4 +1,4 @@
-// GAMMA: HTTPRoutes whose parentRef is a Service route the traffic addressed to that service port
+// GAMMA: HTTPRoutes (and GRPCRoutes) whose parentRef is a Service route the traffic addressed to that service port
 // (GEP-1426). A "producer" route lives in the service's namespace and applies to every client; a
 // "consumer" route lives in the client's namespace and, for those clients, replaces the producer
 // routes. When an Istio VirtualService claims the same host, Umbra does what istiod does for a
@@ -60,6 +60,16 @@ export class MeshRoutes {
         ),
       );
     }
+    const other = otherKindOn(
+      ports.map((p) => this.attachments.get(`${svc.fqdn}:${p.port}`)),
+      hr.kind,
+    );
+    if (other)
+      return {
+        ok: false,
+        reason: 'NotAllowedByListeners',
+        message: `${other.resource.kind} ${resourceName(other.resource)} (older) already routes Service ${ns}/${ref.name}; HTTPRoutes and GRPCRoutes are not merged`,
+      };
     for (const p of ports) {
       const key = `${svc.fqdn}:${p.port}`;
       let a = this.attachments.get(key);
@@ -96,7 +106,7 @@ export class MeshRoutes {
       if (vs) {
         const oldest = [...chosen].sort((x, y) => byAge(x.resource, y.resource))[0].resource;
         const routeWins = consumers.length > 0 || byAge(oldest, vs) < 0;
-        const names = chosen.map((r) => `HTTPRoute ${resourceName(r.resource)}`).join(', ');
+        const names = chosen.map((r) => `${r.resource.kind} ${resourceName(r.resource)}`).join(', ');
         if (!routeWins) {
           for (const r of chosen)
             this.ctx.build.issues.push(
@@ -144,4 +154,13 @@ export class MeshRoutes {
       }
     return out;
   }
+}
+
+/** A route of the other kind (HTTPRoute vs GRPCRoute) already attached where this one would go. */
+function otherKindOn(
+  attachments: readonly (Attachment | undefined)[],
+  kind: string,
+): CompiledRoute | undefined {
+  for (const a of attachments) for (const r of a?.routes ?? []) if (r.resource.kind !== kind) return r;
+  return undefined;
 }

@@ -1,4 +1,5 @@
-// The Gateway API translation as a route source for build-table: compiles every HTTPRoute, attaches
+// The Gateway API translation as a route source for build-table: compiles every HTTPRoute and
+// GRPCRoute, attaches
 // it to its parents (Services for the mesh, Gateways for listeners Umbra serves), and records the
 // status an implementation writes — one RouteParentStatus per parent, Gateway and GatewayClass
 // conditions — under each resource's key. Imports build-table only for types (no import cycle).
@@ -10,6 +11,8 @@ import { issueAt } from '../issue-at.js';
 import { gatewayApiContext } from './context.js';
 import { GatewaySet } from './gateways.js';
 import { MeshRoutes } from './mesh.js';
+import { byAge } from './precedence.js';
+import { compileGrpcRoute } from './grpc-rules.js';
 import { compileRoute, type CompiledRoute } from './rules.js';
 import {
   routeParentStatus,
@@ -37,10 +40,16 @@ export function gatewayApiRoutes(build: RouteSourceContext): MeshRouteSource {
   const gateways = new GatewaySet(ctx);
   const setStatus = (r: Resource, status: unknown) => build.statuses.set(resourceKey(r), status);
 
-  for (const hr of ctx.routes) {
-    const route: CompiledRoute = compileRoute(ctx, hr);
+  // Oldest first across both kinds: where an HTTPRoute and a GRPCRoute meet on one parent, the one
+  // attached first (the older) is accepted and the other is not (GRPCRouteSpec.hostnames).
+  const all = [
+    ...ctx.routes.map((hr) => ({ hr: hr as Resource, compile: () => compileRoute(ctx, hr) })),
+    ...ctx.grpcRoutes.map((gr) => ({ hr: gr as Resource, compile: () => compileGrpcRoute(ctx, gr) })),
+  ].sort((a, b) => byAge(a.hr, b.hr));
+  for (const { hr, compile } of all) {
+    const route: CompiledRoute = compile();
     const parents: RouteParentStatus[] = [];
-    const refs = hr.spec.parentRefs ?? [];
+    const refs = route.resource.spec.parentRefs ?? [];
     if (refs.length === 0)
       build.issues.push(
         issueAt(
