@@ -497,7 +497,14 @@ export class GatewaySet {
         ? condition(gw, 'ResolvedRefs', false, l.refProblem.reason, l.refProblem.message, now)
         : kindsOk
           ? condition(gw, 'ResolvedRefs', true, 'ResolvedRefs', 'All references resolved', now)
-          : condition(gw, 'ResolvedRefs', false, 'InvalidRouteKinds', 'Umbra supports HTTPRoute and GRPCRoute only', now),
+          : condition(
+              gw,
+              'ResolvedRefs',
+              false,
+              'InvalidRouteKinds',
+              'Umbra supports HTTPRoute and GRPCRoute only',
+              now,
+            ),
       l.conflicted
         ? condition(gw, 'Conflicted', true, l.conflictReason ?? 'HostnameConflict', l.conflicted, now)
         : condition(gw, 'Conflicted', false, 'NoConflicts', 'No conflicts', now),
