@@ -3,9 +3,10 @@
 // and nothing after a response that closes the connection is handed over at all. Requests node
 // cannot parse, slow clients, and CONNECT (no tunnelling here) end with a local reply and a closed
 // connection; close() drains (stop accepting, let in-flight requests finish with
-// `Connection: close`, cut what is left when the drain time is up). A server made elsewhere (TLS)
-// can be given in `opts.server`; a socket accepted elsewhere is handed in with
-// `listener.server.emit('connection', socket)`.
+// `Connection: close`, cut what is left when the drain time is up). Plaintext ports take HTTP/1.1
+// and h2c (prior knowledge); TLS ports (`opts.secure`) take HTTP/1.1 and h2 chosen by ALPN. A
+// server made elsewhere can be given in `opts.server`; a socket accepted elsewhere is handed in
+// with `listener.server.emit('connection', socket)`.
 
 import {
   createServer,
@@ -15,6 +16,12 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import {
+  createServer as createTlsServer,
+  type Server as TlsServer,
+  type TlsOptions,
+  type TLSSocket,
+} from 'node:tls';
 import { DEFAULT_DOWNSTREAM, type DownstreamOptions } from './downstream-options.js';
 import { activeStream, Http1Downstream } from './downstream-stream.js';
 import { createH2Endpoint } from './h2-server.js';
@@ -33,6 +40,15 @@ export interface ListenerOptions extends Partial<DownstreamOptions> {
   readonly server?: Server;
   /** Refuses new connections while true (the overload guard's hook): they are closed at once. */
   readonly refuseConnections?: () => boolean;
+  /** Terminate TLS on this port; ALPN `h2` goes to the HTTP/2 side, anything else to HTTP/1.1. */
+  readonly secure?: SecureListenerOptions;
+}
+
+export interface SecureListenerOptions {
+  /** node's TLS server options (certificates by SNICallback, ALPNProtocols, versions, ciphers). */
+  readonly options: TlsOptions;
+  /** False closes a connection after its handshake, before any HTTP is read. */
+  admit(socket: TLSSocket): boolean;
 }
 
 /** Pipelined requests waiting on one connection while the one before them is in flight. */
@@ -49,6 +65,8 @@ const QUEUE_RESUME = 8;
 
 export interface Listener {
   readonly server: Server;
+  /** The TLS server that accepts for a secure listener (its secure context can be replaced). */
+  readonly tlsServer?: TlsServer;
   readonly address: { host: string; port: number };
   /** Stop accepting; resolves when in-flight requests have finished (or after `drainMs`). */
   close(drainMs?: number): Promise<void>;
@@ -236,21 +254,38 @@ export async function startListener(
     s.once('close', () => sockets.delete(s));
   });
   // A plaintext listener serves HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on one port: a
-  // plain TCP server accepts, and each connection goes to the server its first bytes call for.
+  // plain TCP server accepts, and each connection goes to the server its first bytes call for. A
+  // TLS listener lets ALPN decide (RFC 7301): "h2" to the HTTP/2 side, the rest to HTTP/1.1 (which
+  // keeps its connection sequencing; http2.createSecureServer's allowHTTP1 would bypass it).
   const h2 = opts.server ? undefined : createH2Endpoint(proxy, resolve, limits);
-  const acceptor: NetServer = h2
-    ? createNetServer((socket) => {
-        if (opts.refuseConnections?.()) return socket.destroy();
-        sniffPreface(socket, limits.headersTimeoutMs ?? DEFAULT_DOWNSTREAM.headersTimeoutMs, (isH2) => {
-          if (socket.destroyed) return;
-          if (isH2) {
-            sockets.add(socket);
-            socket.once('close', () => sockets.delete(socket));
-            h2.accept(socket);
-          } else server.emit('connection', socket);
-        });
-      })
-    : server;
+  const handOff = (socket: Socket, isH2: boolean): void => {
+    if (socket.destroyed) return;
+    if (isH2) {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      h2!.accept(socket);
+    } else server.emit('connection', socket);
+  };
+  const secure = opts.secure;
+  const tlsServer =
+    h2 && secure
+      ? createTlsServer(secure.options, (socket: TLSSocket) => {
+          if (opts.refuseConnections?.() || !secure.admit(socket)) return socket.destroy();
+          handOff(socket, socket.alpnProtocol === 'h2');
+        })
+      : undefined;
+  // A failed handshake (plaintext on a TLS port, no certificate for the name) closes that socket only.
+  tlsServer?.on('tlsClientError', (_e: Error, socket: TLSSocket) => socket.destroy());
+  const acceptor: NetServer =
+    tlsServer ??
+    (h2
+      ? createNetServer((socket) => {
+          if (opts.refuseConnections?.()) return socket.destroy();
+          sniffPreface(socket, limits.headersTimeoutMs ?? DEFAULT_DOWNSTREAM.headersTimeoutMs, (isH2) =>
+            handOff(socket, isH2),
+          );
+        })
+      : server);
   if (h2 && server.maxConnections > 0) acceptor.maxConnections = server.maxConnections;
   // WebSocket upgrades are tunnelled to the route's upstream (never mirrored); other upgrades are refused.
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>
@@ -301,6 +336,7 @@ export async function startListener(
   let closing: Promise<void> | undefined;
   return {
     server,
+    ...(tlsServer ? { tlsServer } : {}),
     address,
     close(drainMs = 10_000) {
       closing ??= new Promise<void>((ok) => {

@@ -9,8 +9,7 @@ import { startListener, type Listener } from '../proxy/listener.js';
 import type { Proxy, VhostResolver } from '../proxy/proxy.js';
 import { findGatewayVirtualHost } from '../proxy/router.js';
 import type { ConfigState } from './config-state.js';
-import { createTlsServer, listenerTls, type ListenerTlsRuntime } from './listener-tls.js';
-import type { Server as HttpsServer } from 'node:https';
+import { listenerTls, secureListener, type ListenerTlsRuntime } from './listener-tls.js';
 
 export interface GatewayListenerOptions {
   /** Address for Gateways that name none (spec.addresses): Umbra's own listen host. */
@@ -112,7 +111,8 @@ export function startGatewayListeners(
     }
     for (const [key, gl] of want) {
       if (bound.has(key)) {
-        tlsOf.get(key)?.refresh(bound.get(key)!.server as unknown as HttpsServer);
+        const tlsServer = bound.get(key)!.tlsServer;
+        if (tlsServer) tlsOf.get(key)?.refresh(tlsServer);
         continue;
       }
       try {
@@ -120,10 +120,10 @@ export function startGatewayListeners(
         const l = await startListener(proxy, resolverFor(key), {
           host: gl.address || o.host,
           port: gl.port,
-          ...(tls ? { server: createTlsServer(tls, proxy.downstream) } : {}),
+          ...(tls ? { secure: secureListener(tls) } : {}),
         });
         if (tls) {
-          tls.refresh(l.server as unknown as HttpsServer);
+          if (l.tlsServer) tls.refresh(l.tlsServer);
           tlsOf.set(key, tls);
         }
         bound.set(key, l);

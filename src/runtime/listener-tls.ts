@@ -3,11 +3,9 @@
 // table is published (no restart). Defaults follow Mozilla's "intermediate" server profile.
 
 import { createSecureContext, type SecureContext, type TlsOptions, type TLSSocket } from 'node:tls';
-import { createServer as createHttpsServer, type Server } from 'node:https';
-import type { Server as HttpServer } from 'node:http';
+import type { Server } from 'node:tls';
 import type { GatewayListener, ServerCertificate } from '../model/route-table.js';
-import type { DownstreamOptions } from '../proxy/downstream-options.js';
-import { serverOptions } from '../proxy/listener.js';
+import type { SecureListenerOptions } from '../proxy/listener.js';
 
 /**
  * Mozilla Server Side TLS "intermediate" (guideline 5.7): TLS 1.2 with ECDHE + AEAD suites only,
@@ -34,8 +32,8 @@ export const TLS_DEFAULTS = {
   honorCipherOrder: false,
 } as const satisfies TlsOptions;
 
-/** ALPN protocols offered. HTTP/2 joins when the downstream speaks it (issue 14). */
-export const ALPN_PROTOCOLS = ['http/1.1'];
+/** ALPN protocols offered, in the server's order of preference (RFC 7301 §3.2). */
+export const ALPN_PROTOCOLS = ['h2', 'http/1.1'];
 
 /** A whole handshake must fit in this; a client that stalls in it is cut (slowloris before HTTP). */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -127,14 +125,10 @@ export function listenerTls(current: () => GatewayListener | undefined): Listene
 }
 
 /**
- * node's https server for a TLS listener (handed to startListener as its server): Umbra's HTTP
- * limits behind the handshake. A client speaking plaintext fails the handshake and is closed — it
- * is never served as HTTP — and one the listener must not admit is closed before any HTTP is read.
+ * The listener's TLS side (handed to startListener as `secure`): Umbra's HTTP limits behind the
+ * handshake. A client speaking plaintext fails the handshake and is closed — it is never served as
+ * HTTP — and one the listener must not admit is closed before any HTTP is read.
  */
-export function createTlsServer(tls: ListenerTlsRuntime, downstream: Partial<DownstreamOptions>): HttpServer {
-  const server = createHttpsServer({ ...serverOptions(downstream), ...tls.options });
-  server.prependListener('secureConnection', (s: TLSSocket) => {
-    if (!tls.admit(s)) s.destroy();
-  });
-  return server as unknown as HttpServer;
+export function secureListener(tls: ListenerTlsRuntime): SecureListenerOptions {
+  return { options: tls.options, admit: (s) => tls.admit(s) };
 }

@@ -117,7 +117,7 @@ test('Gateway HTTPS listeners: SNI, certificates from Secrets, broken listener, 
     const a = await handshake(port, 'a.example.test', ca.certPem);
     assert.equal(a.authorized, true);
     assert.equal(a.cert.subjectaltname, 'DNS:*.example.test');
-    assert.equal(a.alpn, 'http/1.1'); // h2 is offered by the client; Umbra's downstream is HTTP/1.1 here
+    assert.equal(a.alpn, 'h2'); // the client offers h2 and http/1.1; Umbra prefers h2
     assert.match(a.protocol ?? '', /^TLSv1\.[23]$/);
     // Gateway API wildcards cover several labels (listener precedence), though X.509 ones cover one.
     const deep = await handshake(port, 'x.y.example.test', ca.certPem, ['http/1.1'], false);
@@ -144,8 +144,8 @@ test('Gateway HTTPS listeners: SNI, certificates from Secrets, broken listener, 
       ]),
     );
 
-    // curl over HTTPS (HTTP/1.1, and --http2 falls back to it), the answer from v1, the copy to v2.
-    const r = await curl(port, 'a.example.test', caPath);
+    // curl over HTTPS with HTTP/1.1 and with HTTP/2 (ALPN), the answer from v1, the copy to v2.
+    const r = await curl(port, 'a.example.test', caPath, ['--http1.1']);
     assert.equal(r.code, '200');
     assert.equal(r.version, '1.1');
     assert.equal(r.body.headers.Host, `a.example.test:${port}`);
@@ -153,7 +153,8 @@ test('Gateway HTTPS listeners: SNI, certificates from Secrets, broken listener, 
     assert.ok(v1Lines.some((l) => l.includes(`host=a.example.test:${port}`)));
     const r2 = await curl(port, 'other.test', caPath, ['--http2']);
     assert.equal(r2.code, '200');
-    assert.equal(r2.version, '1.1');
+    assert.equal(r2.version, '2');
+    assert.equal(r2.body.headers.Host, `other.test:${port}`);
     await waitFor(() => v2Lines.some((l) => l.includes(`host=other.test-shadow:${port}`)), 10_000);
 
     // Plaintext HTTP on the TLS port is never answered as HTTP.
