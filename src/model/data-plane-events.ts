@@ -26,6 +26,9 @@ export interface AccessLogEntry {
   readonly grpc?: boolean;
   /** grpc-status of the response (Trailers-Only head, or trailers), when there was one. */
   readonly grpcStatus?: string;
+  /** TLS version and SNI of a request that arrived over TLS (Envoy's %DOWNSTREAM_TLS_VERSION%, %REQUESTED_SERVER_NAME%). */
+  readonly tlsVersion?: string;
+  readonly sni?: string;
 }
 
 /** Response flag of a copy abandoned mid-body because it fell behind (counted as dropped, not sent). */

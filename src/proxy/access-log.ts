@@ -73,8 +73,9 @@ function esc(s: string): string {
   return s.replace(CONTROL, hex);
 }
 
-/** [start] "METHOD PATH PROTO" STATUS FLAGS BYTES_IN BYTES_OUT DURATION "UA" "REQ-ID" "AUTHORITY" "UPSTREAM" route=… [mirror=…] */
+/** [start] "METHOD PATH PROTO" STATUS FLAGS BYTES_IN BYTES_OUT DURATION "UA" "REQ-ID" "AUTHORITY" "UPSTREAM" route=… [mirror=…] [tls=… sni=…] */
 function textLine(e: AccessLogEntry): string {
   const kind = e.mirror ? ` mirror=${e.mirror}` : '';
-  return `[${new Date(e.start).toISOString()}] "${esc(e.method)} ${esc(e.path)} ${esc(e.protocol)}" ${e.status} ${e.flags} ${e.bytesIn} ${e.bytesOut} ${Math.round(e.durationMs)} ${q(e.userAgent)} ${q(e.requestId)} ${q(e.authority)} ${q(e.upstream)} route=${e.route}${kind}`;
+  const tls = e.tlsVersion ? ` tls=${esc(e.tlsVersion)} sni=${q(e.sni ?? '')}` : '';
+  return `[${new Date(e.start).toISOString()}] "${esc(e.method)} ${esc(e.path)} ${esc(e.protocol)}" ${e.status} ${e.flags} ${e.bytesIn} ${e.bytesOut} ${Math.round(e.durationMs)} ${q(e.userAgent)} ${q(e.requestId)} ${q(e.authority)} ${q(e.upstream)} route=${e.route}${kind}${tls}`;
 }

@@ -6,6 +6,19 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { Readable } from 'node:stream';
 import { timedOut } from './client-timeouts.js';
 
+/** What the access log says of a TLS connection: its protocol version and the SNI the client sent. */
+export interface TlsSummary {
+  readonly version: string;
+  readonly sni: string;
+}
+
+/** The TLS summary of a socket, or undefined for a plaintext one. */
+export function tlsSummary(socket: unknown): TlsSummary | undefined {
+  const s = socket as { encrypted?: boolean; getProtocol?: () => string | null; servername?: string | false };
+  if (s?.encrypted !== true || typeof s.getProtocol !== 'function') return undefined;
+  return { version: s.getProtocol() ?? '-', sni: s.servername || '-' };
+}
+
 /** Response headers as node's writeHead takes them: lower-case names, several values as arrays. */
 export type ResponseHeaderMap = Record<string, string | string[] | number | undefined>;
 
@@ -35,6 +48,8 @@ export interface DownstreamStream {
   readonly remotePort: number | undefined;
   /** The request arrived over TLS. */
   readonly encrypted: boolean;
+  /** The TLS session it arrived in (version, SNI), for the access log; undefined in plaintext. */
+  readonly tls: TlsSummary | undefined;
   /** The body as it arrives; null when the request announces none. Read it only through BodyTee. */
   readonly body: Readable | null;
   /** Every byte of the body has arrived (true for a request without one). */
@@ -142,6 +157,9 @@ export class Http1Downstream implements DownstreamStream {
   }
   get encrypted(): boolean {
     return (this.req.socket as { encrypted?: boolean }).encrypted === true;
+  }
+  get tls(): TlsSummary | undefined {
+    return tlsSummary(this.req.socket);
   }
   get bodyComplete(): boolean {
     return this.body === null || this.req.complete;

@@ -4,11 +4,13 @@
 
 import http2, { type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Readable } from 'node:stream';
-import type {
-  DownstreamOwner,
-  DownstreamStream,
-  DrainBound,
-  ResponseHeaderMap,
+import {
+  tlsSummary,
+  type DownstreamOwner,
+  type DownstreamStream,
+  type DrainBound,
+  type ResponseHeaderMap,
+  type TlsSummary,
 } from './downstream-stream.js';
 import { resetStream } from './h2-dispatcher.js';
 
@@ -101,6 +103,9 @@ export class Http2Downstream implements DownstreamStream {
 
   get remoteAddress(): string | undefined {
     return this.stream.session?.socket?.remoteAddress;
+  }
+  get tls(): TlsSummary | undefined {
+    return this.encrypted ? tlsSummary(this.stream.session?.socket) : undefined;
   }
   get remotePort(): number | undefined {
     return this.stream.session?.socket?.remotePort;

@@ -791,6 +791,7 @@ export class ProxiedRequest implements DownstreamOwner, AttemptEvents {
     const ds = this.ds;
     const t = this.target;
     const cl = ds.headers['content-length'];
+    const tls = ds.encrypted ? ds.tls : undefined;
     const e: AccessLogEntry = {
       start: this.start,
       method: ds.method || '-',
@@ -808,6 +809,7 @@ export class ProxiedRequest implements DownstreamOwner, AttemptEvents {
       userAgent: String(ds.headers['user-agent'] ?? ''),
       route: this.route?.name ?? '-',
       ...(this.grpc ? { grpc: true, grpcStatus: this.grpcStatus } : {}),
+      ...(tls ? { tlsVersion: tls.version, sni: tls.sni } : {}),
     };
     p.log.log(e);
     p.observer?.(e, this.route, this.cluster?.name);

@@ -155,6 +155,15 @@ test('Gateway HTTPS listeners: SNI, certificates from Secrets, broken listener, 
     assert.equal(r2.code, '200');
     assert.equal(r2.version, '2');
     assert.equal(r2.body.headers.Host, `other.test:${port}`);
+    // The access log names the TLS version and the SNI of each request that came over TLS.
+    await waitFor(
+      () => umbra.accessLines.some((l) => l.includes('HTTP/2.0" 200') && l.includes('sni="other.test"')),
+      10_000,
+    );
+    assert.ok(
+      umbra.accessLines.some((l) => /HTTP\/1\.1" 200 .* tls=TLSv1\.[23] sni="a\.example\.test"/.test(l)),
+      umbra.accessLines.join('\n'),
+    );
     await waitFor(() => v2Lines.some((l) => l.includes(`host=other.test-shadow:${port}`)), 10_000);
 
     // Plaintext HTTP on the TLS port is never answered as HTTP.
