@@ -5,11 +5,24 @@ import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { DEFAULT_DOWNSTREAM } from '../proxy/downstream-options.js';
 import { PATH_NORMALIZATIONS } from '../proxy/path-normalize.js';
-import { runCommand } from './run-command.js';
-import { validateCommand } from './validate-command.js';
-import { applyCommand, deleteCommand, getCommand, statusCommand } from './resource-commands.js';
-import { httpbinCommand } from './httpbin-command.js';
-import { demoCommand } from './demo-command.js';
+
+// Each command's module is loaded when that command runs: `umbra run` then holds none of the admin
+// client's, demo's or httpbin's code (undici's whole index among them) — resident memory a sidecar pays for.
+type Action = (...args: never[]) => unknown;
+function lazy<M, K extends keyof M>(load: () => Promise<M>, name: K): (...args: unknown[]) => Promise<void> {
+  return async (...args) => {
+    await ((await load())[name] as Action)(...(args as never[]));
+  };
+}
+const runCommand = lazy(() => import('./run-command.js'), 'runCommand');
+const validateCommand = lazy(() => import('./validate-command.js'), 'validateCommand');
+const resources = () => import('./resource-commands.js');
+const applyCommand = lazy(resources, 'applyCommand');
+const getCommand = lazy(resources, 'getCommand');
+const deleteCommand = lazy(resources, 'deleteCommand');
+const statusCommand = lazy(resources, 'statusCommand');
+const httpbinCommand = lazy(() => import('./httpbin-command.js'), 'httpbinCommand');
+const demoCommand = lazy(() => import('./demo-command.js'), 'demoCommand');
 
 const program = new Command();
 program

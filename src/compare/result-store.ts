@@ -2,8 +2,9 @@
 // (better-sqlite3: synchronous, so saves run off the request path on a timer, in one transaction).
 
 import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { GroupState } from './results.js';
 
 export const STORE_FILE = 'compare.sqlite';
@@ -22,7 +23,10 @@ export class ResultStore {
   private ensure(): (groups: readonly GroupState[]) => void {
     if (this.saveMany) return this.saveMany;
     mkdirSync(dirname(this.file), { recursive: true });
-    const db = (this.db = new Database(this.file));
+    // Required here, not imported: the native addon (~7 MiB resident) loads only once a comparison has
+    // a result to keep or an earlier run left a file, never in a process that compares nothing.
+    const open = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+    const db = (this.db = new open(this.file));
     // WAL: a crash mid-save leaves the previous results intact.
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');

@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { PeerCertificate } from 'node:tls';
-import { Pool } from 'undici';
+import { Pool } from './undici-pool.js';
 import type { Cluster, Endpoint, RouteTable } from '../model/route-table.js';
 import { chooseIndex, keyHash } from './load-balancer.js';
 
