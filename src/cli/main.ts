@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { DEFAULT_DOWNSTREAM } from '../proxy/downstream-options.js';
 import { PATH_NORMALIZATIONS } from '../proxy/path-normalize.js';
+import { DEFAULT_OVERLOAD } from '../proxy/overload-guard.js';
 
 // Each command's module is loaded when that command runs: `umbra run` then holds none of the admin
 // client's, demo's or httpbin's code (undici's whole index among them) — resident memory a sidecar pays for.
@@ -68,6 +69,31 @@ program
     '--mirror-body-budget <bytes>',
     'request body bytes buffered for all mirrors together',
     String(64 * 1024 * 1024),
+  )
+  .option(
+    '--overload-max-heap <MiB>',
+    'overload guard: heap size the heap thresholds refer to (0 = V8’s heap limit)',
+    '0',
+  )
+  .option(
+    '--overload-heap-shed-copies <fraction>',
+    'overload guard: heap used / max at which new mirror copies are dropped (0 = never)',
+    String(DEFAULT_OVERLOAD.heapShedCopies),
+  )
+  .option(
+    '--overload-heap-refuse-connections <fraction>',
+    'overload guard: heap used / max at which new connections are refused (0 = never)',
+    String(DEFAULT_OVERLOAD.heapRefuseConnections),
+  )
+  .option(
+    '--overload-loop-delay-shed-copies <ms>',
+    'overload guard: event-loop delay at which new mirror copies are dropped (0 = off)',
+    '0',
+  )
+  .option(
+    '--overload-loop-delay-refuse-connections <ms>',
+    'overload guard: event-loop delay at which new connections are refused (0 = off)',
+    '0',
   )
   .option(
     '--compare-budget <bytes>',

@@ -5,6 +5,7 @@
 
 import type { GatewayListener, RouteTable } from '../model/route-table.js';
 import { startListener, type Listener } from '../proxy/listener.js';
+import { guardServer, type OverloadGuard } from '../proxy/overload-guard.js';
 import type { Proxy, VhostResolver } from '../proxy/proxy.js';
 import { findGatewayVirtualHost } from '../proxy/router.js';
 import type { ConfigState } from './config-state.js';
@@ -13,6 +14,8 @@ export interface GatewayListenerOptions {
   /** Address for Gateways that name none (spec.addresses): Umbra's own listen host. */
   readonly host: string;
   readonly log: (line: string) => void;
+  /** Refuses the listeners' new connections under overload, as on the main listener. */
+  readonly overload?: OverloadGuard;
   /** How long a removed listener lets in-flight requests finish. */
   readonly drainMs?: number;
 }
@@ -108,6 +111,7 @@ export function startGatewayListeners(
       if (bound.has(key)) continue;
       try {
         const l = await startListener(proxy, resolverFor(key), { host: gl.address || o.host, port: gl.port });
+        if (o.overload) guardServer(l.server, o.overload);
         bound.set(key, l);
         failed.delete(key);
         o.log(`gateway listener ${key} serving ${gl.name}`);

@@ -14,6 +14,8 @@ import { startComparison, stopComparison } from '../compare/start.js';
 import { buildRouteTable } from '../translate/build-table.js';
 import { ConfigState } from './config-state.js';
 import { opLogger } from './op-log.js';
+import type { OverloadGuard } from '../proxy/overload-guard.js';
+import { startOverloadGuard } from './overload-wiring.js';
 import { startGatewayListeners, type GatewayListeners } from './gateway-listeners.js';
 import {
   fromPlain,
@@ -36,6 +38,7 @@ let listener: Listener | undefined;
 let gateways: GatewayListeners | undefined;
 let telemetry: Telemetry | undefined;
 let comparison: ComparisonEngine | undefined;
+let overload: OverloadGuard | undefined;
 let stopping = false;
 // Tables are applied one at a time, in the order the primary sent them.
 let queue: Promise<void> = Promise.resolve();
@@ -78,7 +81,8 @@ async function apply(
         host: opts.listen.host,
         port: opts.listen.port,
       });
-      gateways = startGatewayListeners(proxy, state, { host: opts.listen.host, log });
+      overload = startOverloadGuard(opts.overload, telemetry, listener);
+      gateways = startGatewayListeners(proxy, state, { host: opts.listen.host, log, overload });
       await gateways.settled();
       send({ type: 'umbra:listening', host: listener.address.host, port: listener.address.port });
     } else {
@@ -113,6 +117,7 @@ async function stop(drainMs: number): Promise<void> {
   await Promise.all([listener?.close(drainMs), gateways?.close(drainMs)]);
   await proxy?.close();
   if (comparison) stopComparison(comparison);
+  overload?.stop();
   process.exit(0);
 }
 
