@@ -1,9 +1,10 @@
-// Copies a request body to the primary upstream and to mirrors. The primary alone sets the pace
-// (its backpressure pauses the client); each mirror gets a bounded buffer and is aborted — never
-// sent a truncated body as if complete — when it falls behind or the global budget is spent.
+// Owns the client's request body: copies it to the primary upstream and to mirrors. The primary
+// alone sets the pace (its backpressure pauses the client); each mirror gets a bounded buffer and
+// is aborted — never sent a truncated body as if complete — when it falls behind or the global
+// budget is spent. When the request ends, the primary's branch is detached and the body flows on
+// for the copies alone (their buffers stay bounded), until the downstream drains or closes it.
 
 import { PassThrough, Readable } from 'node:stream';
-import type { IncomingMessage } from 'node:http';
 
 /** Bytes buffered for several copies together: all mirrors of the process, or all copies to one mirror. */
 export class MirrorBodyBudget {
@@ -66,9 +67,14 @@ export class BodyTee {
   private readonly branches: Branch[] = [];
   private started = false;
   private srcPaused = false;
+  private detached = false;
+  /** Body bytes received from the client so far (the access log's bytes in). */
+  bytes = 0;
+  /** Every byte of the body arrived. */
+  complete = false;
 
   constructor(
-    private readonly src: IncomingMessage,
+    private readonly src: Readable,
     private readonly budget: MirrorBodyBudget,
   ) {
     this.primary = new Readable({
@@ -79,6 +85,31 @@ export class BodyTee {
         this.src.resume();
       },
     });
+    // Whoever read the primary's branch let go of it (an attempt's connection broke): keep the body
+    // flowing for the copies rather than stalling them behind a reader that is gone.
+    this.primary.once('close', () => this.detachPrimary());
+    this.primary.on('error', () => undefined);
+  }
+
+  /**
+   * The primary will read no more (the request ended or its reader is gone): stop feeding it and
+   * let the client's body run on for the copies. Idempotent.
+   */
+  detachPrimary(): void {
+    if (this.detached) return;
+    this.detached = true;
+    if (!this.primary.destroyed) this.primary.destroy();
+    if (this.srcPaused) {
+      this.srcPaused = false;
+      this.src.resume();
+    }
+  }
+
+  /** Copies still reading the body. */
+  get branchesOpen(): number {
+    let n = 0;
+    for (const b of this.branches) if (!b.done) n++;
+    return n;
   }
 
   /**
@@ -103,18 +134,21 @@ export class BodyTee {
     this.started = true;
     const { src, primary } = this;
     src.on('data', (chunk: Buffer) => {
+      this.bytes += chunk.length;
       for (const b of this.branches) if (!b.done) this.feed(b, chunk);
+      if (this.detached) return;
       if (!primary.push(chunk) && !this.srcPaused) {
         this.srcPaused = true;
         src.pause();
       }
     });
     src.once('end', () => {
-      primary.push(null);
+      this.complete = true;
+      if (!this.detached) primary.push(null);
       for (const b of this.branches) if (!b.done) b.stream.end();
     });
     const fail = () => {
-      if (src.complete) return;
+      if (this.complete) return;
       const err = new DownstreamAbortError('downstream request body aborted');
       primary.destroy(err);
       for (const b of this.branches) if (!b.done) this.abort(b, err);

@@ -26,6 +26,13 @@ export interface DownstreamOptions {
   /** Proxies in front of Umbra whose X-Forwarded-For entries are trusted (Envoy xff_num_trusted_hops). */
   readonly xffTrustedHops: number;
   readonly pathNormalization: PathNormalization;
+  /**
+   * A request body nobody will read (the request ended first) is drained and discarded up to this
+   * many bytes, so keep-alive survives; past it the connection closes (nginx lingering close).
+   */
+  readonly drainMaxBytes: number;
+  /** …and for at most this long. */
+  readonly drainMaxMs: number;
 }
 
 export const DEFAULT_DOWNSTREAM: DownstreamOptions = {
@@ -40,4 +47,6 @@ export const DEFAULT_DOWNSTREAM: DownstreamOptions = {
   timeoutCheckIntervalMs: 1_000,
   xffTrustedHops: 0,
   pathNormalization: 'base',
+  drainMaxBytes: 1024 * 1024,
+  drainMaxMs: 5_000,
 };

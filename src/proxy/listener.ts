@@ -1,7 +1,11 @@
 // A downstream HTTP/1.1 listener: node's server with Umbra's limits, handing each request to the
-// proxy. Requests node cannot parse, slow clients, and CONNECT (no tunnelling here) end with a
-// local reply and a closed connection; close() drains (stop accepting, let in-flight requests
-// finish with `Connection: close`, cut what is left when the drain time is up).
+// proxy. A connection is a sequence: pipelined requests are handed over one at a time, in order,
+// and nothing after a response that closes the connection is handed over at all. Requests node
+// cannot parse, slow clients, and CONNECT (no tunnelling here) end with a local reply and a closed
+// connection; close() drains (stop accepting, let in-flight requests finish with
+// `Connection: close`, cut what is left when the drain time is up). A server made elsewhere (TLS)
+// can be given in `opts.server`; a socket accepted elsewhere is handed in with
+// `listener.server.emit('connection', socket)`.
 
 import {
   createServer,
@@ -12,13 +16,33 @@ import {
 } from 'node:http';
 import type { Socket } from 'node:net';
 import { DEFAULT_DOWNSTREAM, type DownstreamOptions } from './downstream-options.js';
+import { activeStream } from './downstream-stream.js';
 import type { Proxy, VhostResolver } from './proxy.js';
 import { markTimedOut } from './client-timeouts.js';
 
 export interface ListenerOptions extends Partial<DownstreamOptions> {
   readonly host: string;
   readonly port: number;
+  /**
+   * A node HTTP/1.1 server made elsewhere (e.g. `https.createServer` for TLS), built with
+   * `serverOptions()`; Umbra adds its handlers and limits and makes it listen. Default: a plain one.
+   */
+  readonly server?: Server;
+  /** Refuses new connections while true (the overload guard's hook): they are closed at once. */
+  readonly refuseConnections?: () => boolean;
 }
+
+/** Pipelined requests waiting on one connection while the one before them is in flight. */
+interface ConnectionSequence {
+  busy: boolean;
+  /** A response closed the connection: nothing more is handed over. */
+  over: boolean;
+  readonly queue: (readonly [IncomingMessage, ServerResponse])[];
+}
+
+/** Parsed requests queued per connection before the socket is paused (the parser stops reading). */
+const QUEUE_PAUSE = 32;
+const QUEUE_RESUME = 8;
 
 export interface Listener {
   readonly server: Server;
@@ -68,6 +92,7 @@ function currentResponse(socket: Socket): ServerResponse | null | undefined {
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
   408: 'Request Timeout',
+  413: 'Content Too Large',
   431: 'Request Header Fields Too Large',
 };
 
@@ -120,6 +145,8 @@ function logRefused(proxy: Proxy, status: number, flags: string, raw: Buffer | u
 
 function clientErrorStatus(code: string | undefined): number {
   if (code === 'HPE_HEADER_OVERFLOW') return 431;
+  // Chunk metadata (extensions) past node's limit: too large, not malformed (RFC 9112 §7.1.1).
+  if (code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW') return 413;
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return 408;
   return 400;
 }
@@ -135,10 +162,25 @@ export async function startListener(
   const served = new WeakMap<Socket, number>();
   /** Connections whose response in progress says Connection: close. */
   const closingSockets = new WeakSet<Socket>();
-  const server = createServer(serverOptions(limits), (req, res) => {
+  const sequences = new WeakMap<Socket, ConnectionSequence>();
+  const dispatch = (seq: ConnectionSequence, req: IncomingMessage, res: ServerResponse): void => {
+    const socket = req.socket;
+    seq.busy = true;
+    res.once('close', () => {
+      seq.busy = false;
+      // Closed by this response (Connection: close, a refusal, a cut body): the rest is never read.
+      if (seq.over || !res.shouldKeepAlive || socket.destroyed || !socket.writable) {
+        seq.over = true;
+        seq.queue.length = 0;
+        return;
+      }
+      const next = seq.queue.shift();
+      if (seq.queue.length < QUEUE_RESUME && socket.isPaused()) socket.resume();
+      if (next) dispatch(seq, next[0], next[1]);
+    });
     // A request pipelined behind the one that closes the connection is never forwarded: its answer
     // could not be delivered, and a client that retries it would run it twice (RFC 9112 §9.6).
-    if (closingSockets.has(req.socket)) {
+    if (closingSockets.has(socket) && !ownsClose.has(res)) {
       res.shouldKeepAlive = false;
       res.statusCode = 503;
       res.end();
@@ -147,22 +189,44 @@ export async function startListener(
     // While draining, every response closes its connection so that clients move elsewhere.
     if (draining) {
       res.shouldKeepAlive = false;
-      closingSockets.add(req.socket);
+      closingSockets.add(socket);
     } else if (maxRequests > 0) {
       // The last request a connection may carry: its response says Connection: close, and node
       // then closes the connection after it (Envoy max_requests_per_connection).
-      const n = (served.get(req.socket) ?? 0) + 1;
-      served.set(req.socket, n);
+      const n = (served.get(socket) ?? 0) + 1;
+      served.set(socket, n);
       if (n >= maxRequests) {
         res.shouldKeepAlive = false;
-        closingSockets.add(req.socket);
+        closingSockets.add(socket);
       }
     }
+    if (closingSockets.has(socket)) ownsClose.add(res);
     proxy.handle(req, res, resolve);
-  });
+  };
+  /** The response that set a connection closing (the requests behind it are the refused ones). */
+  const ownsClose = new WeakSet<ServerResponse>();
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const socket = req.socket;
+    let seq = sequences.get(socket);
+    if (!seq) sequences.set(socket, (seq = { busy: false, over: false, queue: [] }));
+    if (seq.over) return; // the connection is closing: nothing after that response is handed over
+    if (seq.busy) {
+      // One at a time, in order (Envoy's HTTP/1.1 codec does the same).
+      seq.queue.push([req, res]);
+      if (seq.queue.length >= QUEUE_PAUSE) socket.pause();
+      return;
+    }
+    dispatch(seq, req, res);
+  };
+  const server = opts.server ?? createServer(serverOptions(limits));
+  server.on('request', onRequest);
   configureServer(server, limits);
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
+    if (opts.refuseConnections?.()) {
+      s.destroy();
+      return;
+    }
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
@@ -190,6 +254,8 @@ export async function startListener(
   });
   // No byte either way for idleTimeoutMs: 408 if a request is waiting for its answer, else close.
   server.on('timeout', (socket: Socket) => {
+    // The whole request was sent and the upstream is the one that is silent: 504 UT (issue 17).
+    if (activeStream(socket)?.idleTimeout?.()) return;
     if (currentResponse(socket)) {
       markTimedOut(socket);
       replyAndClose(socket, 408);

@@ -16,14 +16,22 @@ import {
   statusClass,
   type MirrorCounters,
   type MirrorFailReason,
-} from './mirror-stats.js';
+} from '../model/mirror-stats.js';
 import type { Upstreams } from './upstreams.js';
 import { hashKey } from '../model/consistent-hash.js';
+import { MIRROR_MARKER, MIRROR_PROOF, MirrorMarker } from './mirror-marker.js';
+import { classifyUpstreamError } from './upstream-errors.js';
 
-/** Marks a copy so that another Umbra never mirrors it again (loop protection). */
-export const MIRROR_MARKER = 'x-umbra-mirror';
-/** Response flag of a copy abandoned mid-body because it fell behind (counted as dropped, not sent). */
-export const MIRROR_OVERFLOW_FLAG = 'MBO';
+export { MIRROR_MARKER } from './mirror-marker.js';
+import {
+  MIRROR_OVERFLOW_FLAG,
+  type MirrorLogEntry,
+  type MirrorObserver,
+  type MirrorRequest,
+} from '../model/data-plane-events.js';
+
+export { MIRROR_OVERFLOW_FLAG };
+export type { MirrorLogEntry, MirrorObserver, MirrorRequest };
 
 /** For policies built by hand (tests); translation always sets a breaker (MirrorDefaults.breaker). */
 const DEFAULT_BREAKER = { consecutiveFailures: 5, cooldownMs: 10_000 };
@@ -34,18 +42,6 @@ interface BreakerState {
   probing: boolean;
 }
 
-export interface MirrorRequest {
-  readonly method: string;
-  /** Path with query, after rewrites. */
-  readonly path: string;
-  /** Upstream header list of the primary (after route header operations), host included. */
-  readonly headers: readonly string[];
-  /** The Host the primary was sent with. */
-  readonly authority: string;
-  readonly requestId: string;
-  readonly headersIn: Readonly<Record<string, string | string[] | undefined>>;
-}
-
 /** Tells the mirror what the primary answered, to pair status classes ("is v2 safe?"). */
 export interface MirrorPairing {
   primaryClass?: string;
@@ -53,22 +49,6 @@ export interface MirrorPairing {
   mirrorClass?: string;
   counters: MirrorCounters;
 }
-
-export interface MirrorLogEntry {
-  readonly policy: MirrorPolicy;
-  readonly req: MirrorRequest;
-  readonly authority: string;
-  readonly upstream: string;
-  readonly status: number;
-  readonly flag: string;
-  /** Request body bytes the copy's connection took (less than the body's if it was aborted). */
-  readonly bodyBytesSent: number;
-  /** Response bytes received from the mirror (read to be counted, then discarded). */
-  readonly bytesIn: number;
-  readonly durationMs: number;
-}
-
-export type MirrorObserver = (e: MirrorLogEntry) => void;
 
 export interface MirrorComparisonSink {
   /** Called once the mirror's response is complete (only for policies with compare set). */
@@ -82,37 +62,37 @@ export interface MirrorComparisonSink {
   ): void;
 }
 
-/** The first error code along the `cause` chain (undici may wrap a body stream's error). */
-function codeOf(err: unknown): string {
+/** The first error along the `cause` chain that carries a code (undici may wrap a body stream's error). */
+function coded(err: unknown): unknown {
   let e: unknown = err;
   for (let i = 0; i < 3 && e; i++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
+    if (typeof (e as { code?: unknown }).code === 'string') return e;
     e = (e as { cause?: unknown }).cause;
   }
-  return '';
+  return err;
 }
 
+/**
+ * Why a copy failed, by the same table as a primary's failure (upstream-errors.ts): a connect or
+ * TLS failure is `connect`, a timeout `timeout`, the client's own abort `client_abort`, a reset
+ * `reset`, a malformed response `other`.
+ */
 function failReason(err: unknown): MirrorFailReason {
-  const code = codeOf(err);
-  if (code === 'UMBRA_DOWNSTREAM_ABORTED') return 'client_abort';
-  if (
-    code === 'UND_ERR_CONNECT_TIMEOUT' ||
-    code === 'ECONNREFUSED' ||
-    code === 'ENOTFOUND' ||
-    code === 'EHOSTUNREACH' ||
-    code === 'EAI_AGAIN'
-  )
-    return 'connect';
-  if (
-    code === 'UMBRA_MIRROR_TIMEOUT' ||
-    code === 'UND_ERR_HEADERS_TIMEOUT' ||
-    code === 'UND_ERR_BODY_TIMEOUT'
-  )
-    return 'timeout';
-  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE' || code === 'UND_ERR_ABORTED')
-    return 'reset';
-  return 'other';
+  const e = coded(err);
+  const code = (e as { code?: unknown } | null)?.code;
+  if (code === 'UMBRA_MIRROR_TIMEOUT') return 'timeout';
+  switch (classifyUpstreamError(e).flag) {
+    case 'DC':
+      return 'client_abort';
+    case 'UF':
+      return 'connect';
+    case 'UT':
+      return 'timeout';
+    case 'UC':
+      return 'reset';
+    default:
+      return 'other';
+  }
 }
 
 class MirrorTimeoutError extends Error {
@@ -136,7 +116,13 @@ function copyDropSet(policy: MirrorPolicy): ReadonlySet<string> {
     const h = policy.headers;
     copyDropSets.set(
       policy,
-      (s = new Set(['host', MIRROR_MARKER, ...(h?.remove ?? []), ...(h?.set ?? []).map(([n]) => n)])),
+      (s = new Set([
+        'host',
+        MIRROR_MARKER,
+        MIRROR_PROOF,
+        ...(h?.remove ?? []),
+        ...(h?.set ?? []).map(([n]) => n),
+      ])),
     );
   }
   return s;
@@ -146,15 +132,22 @@ function copyDropSet(policy: MirrorPolicy): ReadonlySet<string> {
  * The copy's header list in one pass: the primary's headers less the dropped ones, the copy's Host,
  * the policy's set/add, and last the marker — so no policy can remove it (loop protection).
  */
-export function copyHeaders(primary: readonly string[], authority: string, policy: MirrorPolicy): string[] {
+export function copyHeaders(
+  primary: readonly string[],
+  authority: string,
+  policy: MirrorPolicy,
+  proof?: string,
+): string[] {
   const drop = copyDropSet(policy);
   const out: string[] = [];
   for (let i = 0; i < primary.length; i += 2) if (!drop.has(primary[i])) out.push(primary[i], primary[i + 1]);
   out.push('host', authority);
   const h = policy.headers;
-  if (h?.set) for (const [n, v] of h.set) if (n !== 'host' && n !== MIRROR_MARKER) out.push(n, v);
-  if (h?.add) for (const [n, v] of h.add) if (n !== 'host' && n !== MIRROR_MARKER) out.push(n, v);
+  const mine = (n: string) => n === 'host' || n === MIRROR_MARKER || n === MIRROR_PROOF;
+  if (h?.set) for (const [n, v] of h.set) if (!mine(n)) out.push(n, v);
+  if (h?.add) for (const [n, v] of h.add) if (!mine(n)) out.push(n, v);
   out.push(MIRROR_MARKER, policy.name);
+  if (proof !== undefined) out.push(MIRROR_PROOF, proof);
   return out;
 }
 
@@ -167,7 +160,24 @@ export class MirrorWriter {
   observer?: MirrorObserver;
   comparison?: MirrorComparisonSink;
 
-  constructor(private readonly upstreams: Upstreams) {}
+  /**
+   * Where an admitted copy's head and body leave Umbra (recording hooks in here): called with the
+   * copy's request and body stream right before it is dispatched. It must not read the body
+   * faster than the copy's own connection does (attach a 'data' listener only to observe).
+   */
+  onCopy?: (
+    policy: MirrorPolicy,
+    req: MirrorRequest,
+    headers: readonly string[],
+    body: Readable | null,
+  ) => void;
+  /** Refuses new copies when set and true (the overload guard's hook); counted as in_flight_cap. */
+  refuseCopies?: () => boolean;
+
+  constructor(
+    private readonly upstreams: Upstreams,
+    readonly marker: MirrorMarker = new MirrorMarker(),
+  ) {}
 
   countersFor(name: string): MirrorCounters {
     let c = this.counters.get(name);
@@ -207,7 +217,7 @@ export class MirrorWriter {
       c.dropped.breaker++;
       return false;
     }
-    if (c.inFlight >= policy.maxInFlight) {
+    if (c.inFlight >= policy.maxInFlight || this.refuseCopies?.() === true) {
       c.dropped.in_flight_cap++;
       return false;
     }
@@ -276,7 +286,7 @@ export class MirrorWriter {
     if (body) body.once('end', countSent);
     else countSent();
     const authority = shadowAuthority(policy.authority, req.authority);
-    const headers = copyHeaders(req.headers, authority, policy);
+    const headers = copyHeaders(req.headers, authority, policy, this.marker.proof(req.requestId));
     const started = performance.now();
     let status = 0;
     let bytesIn = 0;
@@ -397,7 +407,9 @@ export class MirrorWriter {
         blocking: false,
         servername: cluster.tls?.sni,
       } as Dispatcher.DispatchOptions;
-      this.upstreams.pool(cluster, endpoint).dispatch(options, handler);
+      this.onCopy?.(policy, req, headers, body);
+      // The mirror's own pool: a copy never takes a connection its primary needs.
+      this.upstreams.pool(cluster, endpoint, true).dispatch(options, handler);
     } catch (err) {
       finish(err);
     }

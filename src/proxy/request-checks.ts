@@ -3,7 +3,7 @@
 // already refuses CL+TE, duplicate Content-Length, obs-fold, bad chunk sizes and bad tokens — the
 // parser guard test (test/hardening/parser-guard.test.ts) keeps it honest across runtime upgrades.
 
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { validAuthority } from './request-target.js';
 
 export interface HeadError {
@@ -39,7 +39,18 @@ function err(status: number, message: string): HeadError {
  * @param maxHeaders the most header lines accepted (Envoy's max_headers_count, default 100). The
  *   server runs with node's maxHeadersCount = 0 so that nothing is dropped silently before this.
  */
-export function checkRequestHead(req: IncomingMessage, maxHeaders: number): HeadError | undefined {
+/** What the checks read of a request head (an HTTP/1.1 IncomingMessage or a DownstreamStream). */
+export interface RequestHead {
+  readonly httpVersionMajor: number;
+  readonly httpVersionMinor: number;
+  readonly httpVersion: string;
+  readonly rawHeaders: readonly string[];
+  readonly headers: IncomingHttpHeaders;
+  /** The request target as sent. */
+  readonly target: string;
+}
+
+export function checkRequestHead(req: RequestHead, maxHeaders: number): HeadError | undefined {
   if (req.httpVersionMajor !== 1) {
     // llhttp accepts "GET /" (HTTP/0.9, no headers at all) and "HTTP/2.0" in HTTP/1 framing.
     return req.httpVersionMajor === 0
@@ -64,8 +75,7 @@ export function checkRequestHead(req: IncomingMessage, maxHeaders: number): Head
   if (host === undefined || host === '') {
     // RFC 9112 §3.2: every HTTP/1.1 request carries Host, absolute-form included. An HTTP/1.0
     // request may omit it only with an absolute-form target, which names its own authority.
-    if (req.httpVersionMinor >= 1 || (req.url ?? '').charCodeAt(0) === 47)
-      return err(400, 'missing Host header');
+    if (req.httpVersionMinor >= 1 || req.target.charCodeAt(0) === 47) return err(400, 'missing Host header');
   } else if (!validAuthority(host)) return err(400, 'malformed Host header');
   const te = headers['transfer-encoding'];
   if (te !== undefined) {

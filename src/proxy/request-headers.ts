@@ -21,11 +21,12 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /**
- * Headers only Umbra may set; a client's copy is dropped so it cannot forge them. Every
+ * Headers only Umbra may set; a client's copy is dropped so it cannot forge them (the mirror
+ * marker of a genuine copy is put back by the lifecycle, see mirror-marker.ts). Every
  * `x-envoy-*` header goes too: Envoy strips them from requests of external clients, and Umbra
  * treats every client as external (it does not trust internal-network addresses).
  */
-export const INTERNAL_HEADERS = new Set(['x-envoy-attempt-count']);
+export const INTERNAL_HEADERS = new Set(['x-envoy-attempt-count', 'x-umbra-mirror', 'x-umbra-mirror-proof']);
 
 function isInternal(name: string): boolean {
   return (
@@ -129,6 +130,9 @@ export function prepareRequestHeaders(
 /** Response headers never passed back to the client (hop-by-hop). */
 const RESPONSE_HOP_BY_HOP = new Set([
   'connection',
+  // Credentials of a proxy hop (RFC 9110 §11.7): never relayed to the client.
+  'proxy-authenticate',
+  'proxy-authorization',
   'keep-alive',
   'proxy-connection',
   'transfer-encoding',
@@ -143,15 +147,11 @@ export function responseHeaders(
 ): Record<string, string | string[] | undefined> {
   let out = h;
   const conn = h['connection'];
-  const nominated =
-    typeof conn === 'string'
-      ? new Set(
-          conn
-            .toLowerCase()
-            .split(',')
-            .map((t) => t.trim()),
-        )
-      : undefined;
+  // Every Connection line nominates headers (undici gives repeated lines as an array).
+  let nominated: Set<string> | undefined;
+  if (conn !== undefined)
+    for (const line of typeof conn === 'string' ? [conn] : conn)
+      for (const t of line.toLowerCase().split(',')) (nominated ??= new Set()).add(t.trim());
   for (const k in h) {
     if (RESPONSE_HOP_BY_HOP.has(k) || nominated?.has(k)) {
       if (out === h) out = { ...h };

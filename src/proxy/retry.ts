@@ -7,6 +7,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 import { GRPC_ANY, GRPC_STATUS_BITS, ON_CONNECT_FAILURE, ON_RESET, RetryOn } from '../model/retry-on.js';
 import type { RetryPolicy } from '../model/route-table.js';
+import { DownstreamAbortError } from './body-tee.js';
 
 /** Request bodies up to this size stay retryable (buffered while they stream to the first attempt). */
 export const RETRY_BODY_LIMIT = 64 * 1024;
@@ -85,7 +86,7 @@ export class ReplayableBody {
       if (this.ended) return;
       this.failed = true;
       this.chunks = null;
-      this.current?.destroy(new Error('downstream request body aborted'));
+      this.current?.destroy(new DownstreamAbortError('downstream request body aborted'));
     };
     src.once('error', fail);
     src.once('close', fail);

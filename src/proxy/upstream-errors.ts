@@ -38,7 +38,8 @@ const PROTOCOL_ERROR = new Set([
 export function classifyUpstreamError(err: unknown): UpstreamFailure {
   const e = err as { code?: unknown; name?: unknown } | null | undefined;
   const code = typeof e?.code === 'string' ? e.code : '';
-  if (code === 'UMBRA_DOWNSTREAM_CLOSED') return { status: 0, flag: 'DC' };
+  if (code === 'UMBRA_DOWNSTREAM_CLOSED' || code === 'UMBRA_DOWNSTREAM_ABORTED')
+    return { status: 0, flag: 'DC' };
   if (
     code === 'UMBRA_UPSTREAM_TIMEOUT' ||
     code === 'UND_ERR_HEADERS_TIMEOUT' ||
@@ -53,6 +54,10 @@ export function classifyUpstreamError(err: unknown): UpstreamFailure {
     code.startsWith('ERR_SSL_')
   )
     return { status: 503, flag: 'UF' };
+  // undici's "bad upgrade" (a 101 to a request that asked for none) and "bad response" (a bare 100).
+  const message = (err as { message?: unknown } | null)?.message;
+  if (code === 'UND_ERR_SOCKET' && (message === 'bad upgrade' || message === 'bad response'))
+    return { status: 502, flag: 'UPE' };
   if (e?.name === 'HTTPParserError' || code.startsWith('HPE_') || PROTOCOL_ERROR.has(code))
     return { status: 502, flag: 'UPE' };
   // ECONNRESET, "other side closed" (UND_ERR_SOCKET), EPIPE: the connection ended before a response.

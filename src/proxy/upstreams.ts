@@ -1,5 +1,7 @@
 // Keep-alive connection pools per upstream endpoint (undici Pool) and the per-cluster load
 // balancer and outlier-ejection state. Pools outlive table swaps: a reload reuses warm connections.
+// Copies have pools of their own, so a copy never holds a connection its primary waits for; the
+// state of an endpoint that left every cluster is dropped, so a new pod at its address starts fresh.
 
 import { readFileSync } from 'node:fs';
 import type { PeerCertificate } from 'node:tls';
@@ -74,6 +76,9 @@ function tlsOptions(c: Cluster): Record<string, unknown> {
 
 export class Upstreams {
   private readonly pools = new Map<string, Pool>();
+  /** Keyed as `pools`, for mirror copies only. */
+  private readonly shadowPools = new Map<string, Pool>();
+  private shadowByObject = new WeakMap<Cluster, WeakMap<Endpoint, Pool>>();
   private readonly endpoints = new Map<string, EndpointState>();
   private readonly clusterStates = new Map<string, ClusterState>();
   // The same pools and states by (cluster, endpoint) object of the tables in service, so that the
@@ -82,12 +87,15 @@ export class Upstreams {
   private poolByObject = new WeakMap<Cluster, WeakMap<Endpoint, Pool>>();
   private readonly stateByObject = new WeakMap<Cluster, WeakMap<Endpoint, EndpointState>>();
 
-  pool(c: Cluster, e: Endpoint): Pool {
-    let byEndpoint = this.poolByObject.get(c);
+  /** The endpoint's pool; `shadow`: the pool copies use, apart from the primaries'. */
+  pool(c: Cluster, e: Endpoint, shadow = false): Pool {
+    const objects = shadow ? this.shadowByObject : this.poolByObject;
+    const pools = shadow ? this.shadowPools : this.pools;
+    let byEndpoint = objects.get(c);
     const cached = byEndpoint?.get(e);
     if (cached) return cached;
     const key = poolKey(c, e);
-    let p = this.pools.get(key);
+    let p = pools.get(key);
     if (!p) {
       const origin = key.slice(0, key.indexOf('|'));
       p = new Pool(origin, {
@@ -109,9 +117,9 @@ export class Upstreams {
             : {}),
         },
       });
-      this.pools.set(key, p);
+      pools.set(key, p);
     }
-    if (!byEndpoint) this.poolByObject.set(c, (byEndpoint = new WeakMap()));
+    if (!byEndpoint) objects.set(c, (byEndpoint = new WeakMap()));
     byEndpoint.set(e, p);
     return p;
   }
@@ -278,13 +286,25 @@ export class Upstreams {
   retain(table: RouteTable): void {
     const keep = new Set<string>();
     for (const c of table.clusters.values()) for (const e of c.endpoints) keep.add(poolKey(c, e));
-    for (const [key, p] of this.pools) {
-      if (keep.has(key)) continue;
-      this.pools.delete(key);
-      void p.close().catch(() => undefined);
-    }
+    for (const pools of [this.pools, this.shadowPools])
+      for (const [key, p] of pools) {
+        if (keep.has(key)) continue;
+        pools.delete(key);
+        void p.close().catch(() => undefined);
+      }
     // A request still on an older table must not be handed a pool closed just now.
     this.poolByObject = new WeakMap();
+    this.shadowByObject = new WeakMap();
+    // Endpoint and cluster state of what left the table: a request still holding an entry keeps
+    // its object (its counters stay right); a later endpoint at the same address starts afresh.
+    const endpoints = new Set<string>();
+    for (const c of table.clusters.values())
+      for (const e of c.endpoints) endpoints.add(`${c.name}|${e.address}:${e.port}`);
+    for (const [key, st] of this.endpoints)
+      if (!endpoints.has(key) && st.inFlight === 0 && st.mirrorInFlight === 0) this.endpoints.delete(key);
+    for (const [name, cs] of this.clusterStates)
+      if (!table.clusters.has(name) && cs.active === 0 && cs.pending === 0 && cs.retries === 0)
+        this.clusterStates.delete(name);
   }
 
   snapshot(): {
@@ -305,8 +325,12 @@ export class Upstreams {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((p) => p.destroy().catch(() => undefined)));
+    await Promise.all(
+      [...this.pools.values(), ...this.shadowPools.values()].map((p) => p.destroy().catch(() => undefined)),
+    );
     this.pools.clear();
+    this.shadowPools.clear();
     this.poolByObject = new WeakMap();
+    this.shadowByObject = new WeakMap();
   }
 }

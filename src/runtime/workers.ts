@@ -16,7 +16,7 @@ import { registerCompareRoutes } from '../compare/admin-routes.js';
 import { WorkerComparisons } from '../compare/worker-aggregate.js';
 import type { RouteTable } from '../model/route-table.js';
 import { Proxy } from '../proxy/proxy.js';
-import type { MirrorCounters } from '../proxy/mirror-stats.js';
+import type { MirrorCounters } from '../model/mirror-stats.js';
 import { aggregateMetrics, PROMETHEUS_PATH, type ProcessMetrics } from '../telemetry/telemetry.js';
 import { ConfigLoader, type LoaderOptions } from './config-loader.js';
 import { ConfigState } from './config-state.js';

@@ -3,14 +3,13 @@
 // copies in flight, the mirror's latency, and its status class beside the primary's for the same
 // requests — the "is v2 safe?" signal. Labels: mirror="<service>.<namespace>|<subset>".
 
-import type { MirrorBodyBudget } from '../proxy/body-tee.js';
-import type { MirrorWriter } from '../proxy/mirror.js';
-import { LATENCY_BUCKETS_MS, type MirrorCounters } from '../proxy/mirror-stats.js';
+import type { BufferBudget, MirrorStatsSource } from '../model/data-plane-events.js';
+import { LATENCY_BUCKETS_MS, type MirrorCounters } from '../model/mirror-stats.js';
 import { CollectedMetric, histogramValues, type MetricValue } from './series.js';
 
 type Out = MetricValue[];
 
-export function mirrorMetrics(writer: MirrorWriter, processBudget: MirrorBodyBudget): CollectedMetric[] {
+export function mirrorMetrics(writer: MirrorStatsSource, processBudget: BufferBudget): CollectedMetric[] {
   const each = (fn: (mirror: string, c: MirrorCounters, out: Out) => void) => (out: Out) => {
     for (const [mirror, c] of writer.counters) fn(mirror, c, out);
   };

@@ -5,9 +5,11 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AggregatorRegistry, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Proxy } from '../proxy/proxy.js';
-import type { MirrorLogEntry } from '../proxy/mirror.js';
-import { MIRROR_OVERFLOW_FLAG } from '../proxy/mirror.js';
+import {
+  MIRROR_OVERFLOW_FLAG,
+  type MirrorLogEntry,
+  type ObservedDataPlane,
+} from '../model/data-plane-events.js';
 import type { ConfigState } from '../runtime/config-state.js';
 import { IstioRequestMetrics, type SourceIdentity } from './istio-metrics.js';
 import { mirrorMetrics } from './mirror-metrics.js';
@@ -29,7 +31,7 @@ export class Telemetry {
   readonly registry = new Registry();
   readonly requests: IstioRequestMetrics;
 
-  constructor(proxy: Proxy, state: ConfigState, opts: TelemetryOptions = {}) {
+  constructor(proxy: ObservedDataPlane, state: ConfigState, opts: TelemetryOptions = {}) {
     const namespace = opts.source?.namespace ?? opts.namespace ?? 'default';
     this.requests = new IstioRequestMetrics(() => state.table, {
       workload: 'umbra',

@@ -13,7 +13,8 @@ import { MIRROR_V2, routeToV1, twoVersionService } from '../helpers/mesh-yaml.js
 import { mirrorPolicy, patternBytes, scrape, sumOf } from '../helpers/mirror-safety.js';
 import { startTestUmbra, workloadEntry, type TestUmbra } from '../helpers/umbra.js';
 import { StartupError } from '../../src/runtime/umbra.js';
-import type { MirrorCounters } from '../../src/proxy/mirror-stats.js';
+import type { MirrorCounters } from '../../src/model/mirror-stats.js';
+import { MirrorMarker } from '../../src/proxy/mirror-marker.js';
 
 const NAME = 'app.default|v2';
 const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
@@ -327,7 +328,16 @@ async function listenOn(port: number): Promise<{ count(): number; close(): Promi
 test('a request that is already a copy is never mirrored again', async () => {
   const v2 = await startEchoServer();
   await mesh(v2, undefined, async (u, v1) => {
-    assert.equal(await send(u, 'GET', '/copied', { 'x-umbra-mirror': 'some-other-umbra' }), 200);
+    // A copy made by an Umbra of this run (same secret): marker and its proof.
+    const proof = new MirrorMarker().proof('copied-1');
+    assert.equal(
+      await send(u, 'GET', '/copied', {
+        'x-umbra-mirror': 'some-other-umbra',
+        'x-umbra-mirror-proof': proof,
+        'x-request-id': 'copied-1',
+      }),
+      200,
+    );
     assert.equal(await send(u, 'GET', '/fresh'), 200);
     await waitFor(() => v2.requests.length === 1 && counters(u).inFlight === 0, 3000);
     assert.deepEqual(

@@ -28,7 +28,7 @@ import {
 } from '../helpers/mirror-safety.js';
 import { startTestUmbra } from '../helpers/umbra.js';
 import { createHash } from 'node:crypto';
-import type { MirrorCounters } from '../../src/proxy/mirror-stats.js';
+import type { MirrorCounters } from '../../src/model/mirror-stats.js';
 
 const MiB = 1024 * 1024;
 /** Six GETs, two 64 KiB POSTs, one 10 MiB PUT — all on one keep-alive connection. */

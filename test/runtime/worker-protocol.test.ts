@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadText } from '../../src/config/load.js';
 import { buildRouteTable, DEFAULT_BUILD } from '../../src/translate/build-table.js';
-import { newMirrorCounters } from '../../src/proxy/mirror-stats.js';
+import { newMirrorCounters } from '../../src/model/mirror-stats.js';
 import {
   addCounters,
   fromPlain,
