@@ -4,9 +4,11 @@
 // refused at a higher threshold; primaries already accepted are always served. The data plane only
 // reads two booleans; everything else happens once per sampling interval.
 
-import type { Server, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
+
+/** Reads the two resources; replaced in tests by readings they control. */
+export type OverloadReader = () => OverloadReading;
 
 export interface OverloadOptions {
   /** Heap size the heap pressure is measured against, in bytes; 0 = V8's heap limit. */
@@ -22,6 +24,8 @@ export interface OverloadOptions {
   readonly loopDelayRefuseConnectionsMs: number;
   /** How often the resources are sampled (Envoy's refresh_interval, default 1 s there). */
   readonly intervalMs: number;
+  /** Where readings come from (default: this process's heap and event loop); tests set their own. */
+  readonly reader?: OverloadReader;
 }
 
 /**
@@ -61,9 +65,6 @@ export interface OverloadSnapshot extends OverloadReading {
   readonly activations: Record<OverloadAction, number>;
 }
 
-/** Reads the two resources; replaced in unit tests by a fixed reading. */
-export type OverloadReader = () => OverloadReading;
-
 /**
  * Heap from V8; loop delay from a probe timer's lateness (the longest since the previous read), only
  * when `probeLoop` (a loop-delay threshold is set). Not perf_hooks' monitorEventLoopDelay: resetting
@@ -96,9 +97,9 @@ export function processReader(
 }
 
 export class OverloadGuard {
-  /** Read per copy by the mirror writer: true drops the copy (reason "overload"). */
+  /** In effect: new copies are dropped (see refuseCopy). */
   shedCopies = false;
-  /** Read per new connection by the listeners (see guardServer). */
+  /** In effect: new connections are closed unanswered (see refuseConnection). */
   refuseConnections = false;
   copiesShed = 0;
   connectionsRefused = 0;
@@ -107,14 +108,27 @@ export class OverloadGuard {
   private last: OverloadReading = { heapUsedBytes: 0, heapLimitBytes: 0, loopDelayMs: 0 };
   private timer?: NodeJS.Timeout;
   private stopReader?: () => void;
+  private reader?: OverloadReader;
   readonly options: OverloadOptions;
 
-  constructor(
-    o: Partial<OverloadOptions> = {},
-    private reader?: OverloadReader,
-  ) {
+  constructor(o: Partial<OverloadOptions> = {}) {
     this.options = { ...DEFAULT_OVERLOAD, ...o };
+    this.reader = o.reader;
   }
+
+  /** The mirror writer's refuseCopies hook: true drops this copy, and counts it. */
+  readonly refuseCopy = (): boolean => {
+    if (!this.shedCopies) return false;
+    this.copiesShed++;
+    return true;
+  };
+
+  /** The listeners' refuseConnections hook: true closes this new connection, and counts it. */
+  readonly refuseConnection = (): boolean => {
+    if (!this.refuseConnections) return false;
+    this.connectionsRefused++;
+    return true;
+  };
 
   /** Starts sampling (with the process reader unless one was given). Unref'd: never keeps a process alive. */
   start(): this {
@@ -181,20 +195,4 @@ export class OverloadGuard {
     const max = this.options.maxHeapBytes > 0 ? this.options.maxHeapBytes : r.heapLimitBytes;
     return max > 0 ? r.heapUsedBytes / max : 0;
   }
-}
-
-/**
- * Refuses a server's new connections while the guard says so: the socket is closed as soon as it
- * is accepted, before node's HTTP parser sees a byte (node 20's `maxConnections = 0` means "no
- * limit", so that cannot be used). Connections already open keep being served. Returns the remover.
- */
-export function guardServer(server: Server, guard: OverloadGuard): () => void {
-  const onConnection = (s: Socket) => {
-    if (!guard.refuseConnections) return;
-    guard.connectionsRefused++;
-    s.destroy();
-  };
-  // First, so that nothing else (the HTTP layer, connection tracking) spends work on it.
-  server.prependListener('connection', onConnection);
-  return () => server.off('connection', onConnection);
 }

@@ -5,7 +5,7 @@
 
 import type { GatewayListener, RouteTable } from '../model/route-table.js';
 import { startListener, type Listener } from '../proxy/listener.js';
-import { guardServer, type OverloadGuard } from '../proxy/overload-guard.js';
+import type { OverloadGuard } from '../proxy/overload-guard.js';
 import type { Proxy, VhostResolver } from '../proxy/proxy.js';
 import { findGatewayVirtualHost } from '../proxy/router.js';
 import type { ConfigState } from './config-state.js';
@@ -110,8 +110,11 @@ export function startGatewayListeners(
     for (const [key, gl] of want) {
       if (bound.has(key)) continue;
       try {
-        const l = await startListener(proxy, resolverFor(key), { host: gl.address || o.host, port: gl.port });
-        if (o.overload) guardServer(l.server, o.overload);
+        const l = await startListener(proxy, resolverFor(key), {
+          host: gl.address || o.host,
+          port: gl.port,
+          refuseConnections: o.overload?.refuseConnection,
+        });
         bound.set(key, l);
         failed.delete(key);
         o.log(`gateway listener ${key} serving ${gl.name}`);

@@ -94,8 +94,12 @@ export async function startUmbra(o: UmbraOptions): Promise<Umbra> {
     downstream: o.downstream,
   });
   const telemetry = new Telemetry(proxy, state, { namespace: o.namespace });
-  const listener = await startListener(proxy, findVirtualHost, { host: o.listen.host, port: o.listen.port });
-  const overload = startOverloadGuard(o.overload, telemetry, listener);
+  const overload = startOverloadGuard(o.overload, proxy, telemetry);
+  const listener = await startListener(proxy, findVirtualHost, {
+    host: o.listen.host,
+    port: o.listen.port,
+    refuseConnections: overload.refuseConnection,
+  });
   self.splice(0, self.length, ...selfAddresses(listener.address.host, listener.address.port));
   const extraRoutes = new Map([
     ...telemetry.routes(),

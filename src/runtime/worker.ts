@@ -77,11 +77,12 @@ async function apply(
         { proxy, routes: new Map(), registry: telemetry.registry, stateDir: '', log },
         { ...opts.compare, persist: false },
       );
+      overload = startOverloadGuard(opts.overload, proxy, telemetry);
       listener = await startListener(proxy, findVirtualHost, {
+        refuseConnections: overload.refuseConnection,
         host: opts.listen.host,
         port: opts.listen.port,
       });
-      overload = startOverloadGuard(opts.overload, telemetry, listener);
       gateways = startGatewayListeners(proxy, state, { host: opts.listen.host, log, overload });
       await gateways.settled();
       send({ type: 'umbra:listening', host: listener.address.host, port: listener.address.port });

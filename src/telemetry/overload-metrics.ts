@@ -60,7 +60,7 @@ export function registerOverloadMetrics(guard: OverloadGuard, registry: Registry
   new client.Counter({
     name: 'umbra_overload_shed_copies_total',
     registers,
-    help: 'Mirror copies not sent while shed_copies was in effect (also in umbra_mirror_dropped_total{reason="overload"})',
+    help: 'Mirror copies not sent while shed_copies was in effect (also counted in umbra_mirror_dropped_total{reason="in_flight_cap"})',
     collect() {
       this.reset();
       this.inc(guard.copiesShed);
