@@ -1,14 +1,17 @@
 // A benchmark backend, run as its own process (forked with an IPC channel) so that it never shares
 // an event loop with the proxy under test. Modes: fast (49-byte JSON at once), slow (after 200 ms),
 // hung (reads requests, never answers). It counts requests and the Host headers it saw.
-// `backend.js MODE PORT [SERVICE]`: v2 answers "httpbin-v2" (same length), so case H's comparison
+// `backend.js MODE PORT [SERVICE] [raw|node]`: v2 answers "httpbin-v2" (same length), so case H's comparison
 // finds one field that differs.
 
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export type BackendMode = 'fast' | 'slow' | 'hung';
+/** "raw": the minimal responder below; "node": node's http server, as real Node.js services are. */
+export type BackendImpl = 'raw' | 'node';
 
 export interface BackendStats {
   readonly requests: number;
@@ -107,15 +110,51 @@ function serve(socket: Socket, mode: BackendMode, answer: Buffer): void {
   });
 }
 
+/**
+ * The same answers from node's http server: header parsing into objects, Date and Connection
+ * headers, streams — what a service written for Node.js costs per request.
+ */
+function serveNode(mode: BackendMode, service: string) {
+  const body = Buffer.from(`{"service":"${service}","ok":true,"items":[1,2]}\n`);
+  const server = createHttpServer({ noDelay: true, keepAliveTimeout: 60_000 }, (req, res) => {
+    requests++;
+    const host = req.headers.host ?? '(none)';
+    hosts.set(host, (hosts.get(host) ?? 0) + 1);
+    req.resume();
+    const answer = () => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+      res.end(body);
+    };
+    req.on('end', () => {
+      if (mode === 'fast') answer();
+      else if (mode === 'slow') setTimeout(answer, SLOW_MS);
+      // hung: read and counted, never answered
+    });
+  });
+  server.on('connection', () => {
+    connections++;
+  });
+  return server;
+}
+
 function main(): void {
   const mode = process.argv[2] as BackendMode;
   const port = Number(process.argv[3]);
-  const answer = response(process.argv[4] ?? 'httpbin-v1');
-  if (!['fast', 'slow', 'hung'].includes(mode) || !Number.isInteger(port)) {
-    process.stderr.write('usage: backend.js fast|slow|hung PORT [SERVICE]\n');
+  const service = process.argv[4] ?? 'httpbin-v1';
+  const impl = (process.argv[5] ?? 'raw') as BackendImpl;
+  const answer = response(service);
+  if (
+    !['fast', 'slow', 'hung'].includes(mode) ||
+    !Number.isInteger(port) ||
+    !['raw', 'node'].includes(impl)
+  ) {
+    process.stderr.write('usage: backend.js fast|slow|hung PORT [SERVICE] [raw|node]\n');
     process.exit(2);
   }
-  const server = createServer({ noDelay: true }, (s) => serve(s, mode, answer));
+  const server =
+    impl === 'node'
+      ? serveNode(mode, service)
+      : createServer({ noDelay: true }, (s) => serve(s, mode, answer));
   server.listen({ port, host: '127.0.0.1', backlog: 4096 }, () =>
     process.send?.({ type: 'listening', port }),
   );

@@ -4,7 +4,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { BackendMode, BackendStats } from './backend.js';
+import type { BackendImpl, BackendMode, BackendStats } from './backend.js';
 
 const BACKEND_JS = fileURLToPath(new URL('./backend.js', import.meta.url));
 
@@ -50,6 +50,7 @@ export async function startBackend(
   name: string,
   mode: BackendMode | 'down',
   service = 'httpbin-v1',
+  impl: BackendImpl = 'raw',
 ): Promise<Backend> {
   const port = await freePort();
   if (mode === 'down') {
@@ -63,7 +64,7 @@ export async function startBackend(
       close: async () => undefined,
     };
   }
-  const child = fork(BACKEND_JS, [mode, String(port), service], {
+  const child = fork(BACKEND_JS, [mode, String(port), service, impl], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   await new Promise<void>((ok, fail) => {

@@ -7,7 +7,17 @@ import type { ProfileSummary } from './profile.js';
 import type { MirrorCountersJson } from './umbra.js';
 import type { LoadResult } from './wrk.js';
 
-export type CaseId = 'A' | 'B' | 'C' | 'D' | 'E' | 'F' | 'G' | 'H';
+export type BaseCaseId = 'A' | 'B' | 'C' | 'D' | 'E' | 'F' | 'G' | 'H';
+/** The cases also run against realistic backends: no mirror, fast, slow and hung mirror. */
+export type RealisticCaseId = 'B' | 'C' | 'D' | 'F';
+/**
+ * Backends behind the proxies: "minimal" is the raw responder (bench/backend.ts) that costs next to
+ * nothing; "node" answers the same from node's http server, as real Node.js services are; "httpbin"
+ * is the seed's own workload (python3-httpbin under one sync gunicorn worker, as the seed's
+ * Deployment runs it) as v1 and as the fast v2 (slow and hung v2s are node backends there).
+ */
+export type BackendKind = 'minimal' | 'node' | 'httpbin';
+export type CaseId = BaseCaseId | `${RealisticCaseId}-node` | `${RealisticCaseId}-httpbin`;
 export type V2Mode = 'fast' | 'slow' | 'hung' | 'down';
 /**
  * "umbra" is one worker and "nginx" one worker with keep-alive to both upstreams: the targets'
@@ -30,6 +40,8 @@ export type ContenderId =
 export interface CaseDef {
   readonly id: CaseId;
   readonly title: string;
+  /** Default "minimal". */
+  readonly backend?: BackendKind;
   readonly v2?: V2Mode;
   /** Fixed-rate (open-loop) instead of wrk's closed loop. */
   readonly fixedRate?: boolean;
@@ -52,7 +64,33 @@ export const CASES: readonly CaseDef[] = [
     fixedRate: true,
     compare: true,
   },
+  ...(['node', 'httpbin'] as const).flatMap((backend): CaseDef[] => [
+    { id: `B-${backend}`, title: `proxy, no mirror (${backend} backends)`, backend },
+    { id: `C-${backend}`, title: `mirror to a fast v2 (${backend} backends)`, v2: 'fast', backend },
+    {
+      id: `D-${backend}`,
+      title: `mirror to a v2 that answers after 200 ms (${backend} v1)`,
+      v2: 'slow',
+      backend,
+    },
+    { id: `F-${backend}`, title: `mirror to a v2 that never answers (${backend} v1)`, v2: 'hung', backend },
+  ]),
 ];
+
+/** One contender's resident memory: after start-up with the seed's mirror, and after a fixed load. */
+export interface FootprintSample {
+  readonly contender: ContenderId;
+  readonly round: number;
+  /** RSS 1 s after the contender answered ready (summed over its processes). */
+  readonly restMiB: number;
+  /** RSS right after `requests` mirrored requests at `inFlight` concurrent (and VmHWM over both). */
+  readonly afterMiB: number;
+  readonly peakMiB: number;
+  readonly requests: number;
+  readonly inFlight: number;
+  readonly rps: number;
+  readonly cpuMsPer1k: number;
+}
 
 /** Case H's closed-loop window and what Umbra's /compare/report said after it. */
 export interface CompareSample {
@@ -153,5 +191,6 @@ export interface Results {
   readonly ratios: Record<string, number | null>;
   readonly targets: Target[];
   readonly profiles?: Record<string, ProfileSummary>;
+  readonly footprint?: FootprintSample[];
   readonly notes: string[];
 }

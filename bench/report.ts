@@ -5,6 +5,7 @@ import {
   CASES,
   type CaseId,
   type ContenderId,
+  type FootprintSample,
   type MirrorCheck,
   type Results,
   type Sample,
@@ -195,7 +196,7 @@ export function ratios(samples: readonly Sample[]): Record<string, number | null
     if (def.id === 'A' || def.compare) continue;
     const c = def.id;
     out[`${c} umbra/nginx req/s`] = paired(samples, [c, 'umbra'], [c, 'nginx'], 'rps');
-    if (!def.fixedRate) {
+    if (!def.fixedRate && !def.backend) {
       out[`${c} umbra/direct req/s`] = paired(samples, [c, 'umbra'], ['A', 'direct'], 'rps');
       out[`${c} nginx/direct req/s`] = paired(samples, [c, 'nginx'], ['A', 'direct'], 'rps');
     }
@@ -206,6 +207,22 @@ export function ratios(samples: readonly Sample[]): Record<string, number | null
     out[`${c}/C umbra req/s`] = paired(samples, [c, 'umbra'], ['C', 'umbra'], 'rps');
     out[`${c}/C umbra p99`] = paired(samples, [c, 'umbra'], ['C', 'umbra'], 'p99');
   }
+  for (const b of REALISTIC)
+    for (const c of ['D', 'F'] as const) {
+      out[`${c}-${b}/C-${b} umbra req/s`] = paired(
+        samples,
+        [`${c}-${b}`, 'umbra'],
+        [`C-${b}`, 'umbra'],
+        'rps',
+      );
+      out[`${c}-${b}/C-${b} umbra p99`] = paired(samples, [`${c}-${b}`, 'umbra'], [`C-${b}`, 'umbra'], 'p99');
+    }
+  out['B-node umbra/node-floor CPU per request'] = paired(
+    samples,
+    ['B-node', 'umbra'],
+    ['B-node', 'node-floor'],
+    'cpu',
+  );
   out['B umbra/node-floor req/s'] = paired(samples, ['B', 'umbra'], ['B', 'node-floor'], 'rps');
   out['B node-floor/nginx req/s'] = paired(samples, ['B', 'node-floor'], ['B', 'nginx'], 'rps');
   out['B umbra/node-floor CPU per request'] = paired(samples, ['B', 'umbra'], ['B', 'node-floor'], 'cpu');
@@ -226,7 +243,34 @@ const k = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(1)}k` : String(Math.
 const f1 = (x: number | null | undefined) =>
   x === null || x === undefined ? 'n/a' : x.toFixed(x >= 100 ? 0 : 2);
 
-export function targets(sums: readonly Summary[], samples: readonly Sample[]): Target[] {
+const REALISTIC = ['node', 'httpbin'] as const;
+
+/** Per contender: the highest figures over rounds (memory verdicts take the worst round). */
+export function footprintSummary(
+  f: readonly FootprintSample[],
+): Partial<Record<ContenderId, FootprintSample>> {
+  const out: Partial<Record<ContenderId, FootprintSample>> = {};
+  for (const x of f) {
+    const o = out[x.contender];
+    out[x.contender] = o
+      ? {
+          ...o,
+          restMiB: Math.max(o.restMiB, x.restMiB),
+          afterMiB: Math.max(o.afterMiB, x.afterMiB),
+          peakMiB: Math.max(o.peakMiB, x.peakMiB),
+          rps: Math.min(o.rps, x.rps),
+          cpuMsPer1k: Math.max(o.cpuMsPer1k, x.cpuMsPer1k),
+        }
+      : x;
+  }
+  return out;
+}
+
+export function targets(
+  sums: readonly Summary[],
+  samples: readonly Sample[],
+  footprint: readonly FootprintSample[] = [],
+): Target[] {
   const t: Target[] = [];
   const u = (c: CaseId) => find(sums, c, 'umbra');
   const n = (c: CaseId) => find(sums, c, 'nginx');
@@ -274,6 +318,49 @@ export function targets(sums: readonly Summary[], samples: readonly Sample[]): T
       : `${g.toFixed(2)} × (median of the rounds' ratios; medians ${f1(u('G')!.p99)} vs ${f1(n('G')!.p99)} ms)`,
   );
   compareTargets(push, sums, samples);
+  // Per core (issue 18): Umbra's CPU per request against node's http server + undici alone.
+  for (const c of ['B', 'B-node'] as CaseId[]) {
+    const r = paired(samples, [c, 'umbra'], [c, 'node-floor'], 'cpu');
+    push(
+      `floor-${c}`,
+      `${c}: Umbra's CPU per request ≤ 1.1 × node http + undici alone`,
+      r === null ? null : r <= 1.1,
+      r === null
+        ? 'not run'
+        : `${r.toFixed(2)} × (median of the rounds' ratios; ${f1(u(c)?.cpuMsPer1k)} vs ${f1(find(sums, c, 'node-floor')?.cpuMsPer1k)} ms per 1k requests)`,
+    );
+  }
+  // Realistic backends: the slow and hung mirrors against Umbra's own fast-mirror case.
+  for (const b of REALISTIC)
+    for (const c of ['D', 'F'] as const) {
+      const id: CaseId = `${c}-${b}`;
+      const base: CaseId = `C-${b}`;
+      const rr = paired(samples, [id, 'umbra'], [base, 'umbra'], 'rps');
+      const pr = paired(samples, [id, 'umbra'], [base, 'umbra'], 'p99');
+      push(
+        id,
+        `${id}: Umbra req/s ≥ 0.8 × its ${base}, p99 ≤ 1.25 × its ${base}`,
+        rr === null ? null : rr >= 0.8 && pr !== null && pr <= 1.25,
+        rr === null
+          ? 'not run'
+          : `req/s ${rr.toFixed(2)} ×, p99 ${pr === null ? 'n/a' : pr.toFixed(2)} × (medians of the rounds' ratios; p99 ${f1(u(id)?.p99)} vs ${f1(u(base)?.p99)} ms)`,
+      );
+    }
+  const fp = footprintSummary(footprint);
+  if (fp.umbra) {
+    push(
+      'footprint-rest',
+      "Footprint: one Umbra worker with the seed's mirror ≤ 72 MiB RSS at rest",
+      fp.umbra.restMiB <= 72,
+      `${f1(fp.umbra.restMiB)} MiB (highest of the rounds; nginx ${f1(fp.nginx?.restMiB)} MiB)`,
+    );
+    push(
+      'footprint-load',
+      `Footprint: ≤ 100 MiB RSS after ${fp.umbra.requests.toLocaleString('en-US')} mirrored requests at ${fp.umbra.inFlight} in flight`,
+      fp.umbra.afterMiB <= 100,
+      `${f1(fp.umbra.afterMiB)} MiB (highest of the rounds; nginx ${f1(fp.nginx?.afterMiB)} MiB)`,
+    );
+  }
   const fr = u('F')?.peakRssMiB;
   const br = u('B')?.peakRssMiB;
   const mr = fr && br ? fr / br : null;
@@ -385,7 +472,7 @@ export function markdown(r: Results): string {
       ? paired(r.samples, [s.case, s.contender], [s.case, 'nginx'], def.fixedRate ? 'p99' : 'rps')
       : null;
     const vsD =
-      s.contender !== 'direct' && !def.fixedRate
+      s.contender !== 'direct' && !def.fixedRate && !def.backend
         ? paired(r.samples, [s.case, s.contender], ['A', 'direct'], 'rps')
         : null;
     const rps = r.samples
@@ -422,6 +509,24 @@ export function markdown(r: Results): string {
     L.push(
       `- For information — \`--workers 2\` against one worker on this ${(r.machine as { cpus: number }).cpus}-core machine (wrk and the backends share the cores): B ${w2.toFixed(2)} ×, C ${r.ratios['C umbra-2w/umbra req/s']?.toFixed(2) ?? 'n/a'} ×.`,
     );
+  const fps = footprintSummary(r.footprint ?? []);
+  if (r.footprint && r.footprint.length > 0) {
+    L.push('');
+    L.push("## Footprint (one worker, the seed's mirror to a fast v2)");
+    L.push('');
+    L.push(
+      '| contender | RSS at rest MiB | RSS after load MiB | peak RSS MiB | requests (in flight) | req/s | CPU ms / 1k req |',
+    );
+    L.push('|---|---:|---:|---:|---:|---:|---:|');
+    for (const [who, f] of Object.entries(fps))
+      L.push(
+        `| ${NAMES[who as ContenderId]} | ${f1(f.restMiB)} | ${f1(f.afterMiB)} | ${f1(f.peakMiB)} | ${f.requests.toLocaleString('en-US')} (${f.inFlight}) | ${f.rps.toLocaleString('en-US')} | ${f1(f.cpuMsPer1k)} |`,
+      );
+    L.push('');
+    L.push(
+      "Highest over rounds (lowest req/s). At rest: 1 s after the contender answered ready; after load: right after the last response. RSS counts the node binary's pages the process touched (file-backed, shared with every other process running the same binary) as well as its own memory.",
+    );
+  }
   L.push('');
   L.push('## Did mirroring happen?');
   L.push('');

@@ -18,9 +18,13 @@ import {
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { startBackend, freePort, type Backend } from './backends.js';
+import { measureFootprint } from './footprint.js';
+import { httpbinAvailable, startHttpbinBackend } from './httpbin-backend.js';
 import {
   CASES,
+  type BackendKind,
   type CaseDef,
+  type FootprintSample,
   type CaseId,
   type CompareSample,
   type ContenderId,
@@ -59,6 +63,15 @@ interface Settings {
   twoWorkers: boolean;
   /** Cases to profile Umbra on after the measured rounds. */
   profile: CaseId[];
+  /** Contender on CPU 0, load generators and backends on CPU 1 (taskset); off with --no-pin. */
+  pin: boolean;
+  /** Realistic backends run besides the minimal one (cases B, C, D, F again). */
+  backends: Set<BackendKind>;
+  /** RSS at rest and after a fixed mirrored load, Umbra and nginx (--no-footprint skips it). */
+  footprint: boolean;
+  footprintRequests: number;
+  /** Umbra's --max-semi-space-size in MiB, as the container image runs it (0: V8's default). */
+  semiSpaceMiB: number;
 }
 
 function parseArgs(argv: readonly string[]): Settings {
@@ -78,6 +91,11 @@ function parseArgs(argv: readonly string[]): Settings {
     nginx: !argv.includes('--no-nginx'),
     twoWorkers: !quick && !argv.includes('--no-workers'),
     profile: quick || argv.includes('--no-profile') ? [] : ['B', 'C'],
+    pin: !argv.includes('--no-pin'),
+    backends: new Set<BackendKind>(['minimal', 'node', 'httpbin']),
+    footprint: !argv.includes('--no-footprint'),
+    footprintRequests: 20_000,
+    semiSpaceMiB: 8,
   };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
@@ -101,15 +119,27 @@ function parseArgs(argv: readonly string[]): Settings {
         s.connections = Number(v);
         break;
       case '--only':
-        s.only = new Set(v.toUpperCase().split(',') as CaseId[]);
+        // Realistic cases keep their lower-case suffix: B-node, C-httpbin.
+        s.only = new Set(v.split(',').map((x) => x.replace(/^[a-h]/, (c) => c.toUpperCase())) as CaseId[]);
         break;
       case '--profile':
         s.profile = v.toUpperCase().split(',') as CaseId[];
         break;
+      case '--backends':
+        s.backends = new Set(['minimal', ...v.split(',')] as BackendKind[]);
+        break;
+      case '--footprint-requests':
+        s.footprintRequests = Number(v);
+        break;
+      case '--semi-space':
+        s.semiSpaceMiB = Number(v);
+        break;
       case '--help':
         process.stdout.write(
           'npm run bench -- [--quick] [--rounds N] [--duration S] [--warmup S] [--rate R] [--connections N]\n' +
-            '                 [--only A,B,...] [--no-nginx] [--no-workers] [--profile B,C,... | --no-profile]\n' +
+            '                 [--only A,B,C-node,F-httpbin,...] [--no-nginx] [--no-workers] [--profile B,C,... | --no-profile]\n' +
+            '                 [--backends node,httpbin | --backends none] [--no-pin] [--no-footprint]\n' +
+            "                 [--footprint-requests N] [--semi-space MIB]   (Umbra's --max-semi-space-size; 0 = V8 default)\n" +
             "                 [--compare-budget BYTES]   (H's closed-loop window; default 4096)\n" +
             '       npm run bench -- --report bench/results/DATE.json   (rewrite the summary from saved samples)\n',
         );
@@ -132,11 +162,33 @@ function log(line: string): void {
 const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
 const HOST = 'httpbin:8000';
 
-interface Env {
-  readonly s: Settings;
+interface BackendSet {
   readonly v1: Backend;
   readonly v2: Record<V2Mode, Backend>;
+}
+
+interface Env {
+  readonly s: Settings;
+  readonly sets: Partial<Record<BackendKind, BackendSet>>;
   readonly script: string;
+}
+
+function setOf(env: Env, def: CaseDef): BackendSet {
+  const set = env.sets[def.backend ?? 'minimal'];
+  if (!set) throw new Error(`no ${def.backend} backends`);
+  return set;
+}
+
+/** CPUs given to the contender and to everything else (load generators, backends, this runner). */
+const CONTENDER_CPUS = '0';
+const LOAD_CPUS = '1';
+
+/** Sets the CPU affinity of every thread of these processes (taskset -a -p). */
+function pin(pids: readonly number[], cpus: string): void {
+  for (const pid of pids) {
+    const r = spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`taskset -p -c ${cpus} ${pid}: ${r.stderr || r.error?.message}`);
+  }
 }
 
 async function startContender(
@@ -146,25 +198,45 @@ async function startContender(
   nodeArgs?: string[],
   compareBudget?: number,
 ): Promise<RunningContender | undefined> {
+  const c = await startUnpinned(env, who, def, nodeArgs, compareBudget);
+  // Pinned after start (every process and thread, nginx's workers and Umbra's included); it was
+  // spawned on the runner's CPU. `--workers 2` gets both cores: it cannot have one of its own.
+  if (c && env.s.pin) pin(c.pids(), who === 'umbra-2w' ? `${CONTENDER_CPUS},${LOAD_CPUS}` : CONTENDER_CPUS);
+  return c;
+}
+
+async function startUnpinned(
+  env: Env,
+  who: ContenderId,
+  def: CaseDef,
+  nodeArgs?: string[],
+  compareBudget?: number,
+): Promise<RunningContender | undefined> {
   if (who === 'direct') return undefined;
+  const set = setOf(env, def);
   const pc: ProxyCase = {
-    v1Port: env.v1.port,
-    v2Port: def.v2 ? env.v2[def.v2].port : undefined,
+    v1Port: set.v1.port,
+    v2Port: def.v2 ? set.v2[def.v2].port : undefined,
     mirrorTimeoutS: env.s.mirrorTimeoutS,
   };
   const port = await freePort();
   if (who === 'nginx') return startNginx(port, pc);
   if (who === 'nginx-docs') return startNginx(port, { ...pc, mirrorKeepalive: false });
-  if (who === 'node-floor') return startNodeFloor(port, env.v1.port);
+  if (who === 'node-floor') return startNodeFloor(port, set.v1.port);
   const compare =
     who === 'umbra-compare-off' || who === 'umbra-compare-on'
       ? { enabled: who === 'umbra-compare-on', budgetBytes: compareBudget }
       : undefined;
   return startUmbraContender(port, await freePort(), pc, {
     workers: who === 'umbra-2w' ? 2 : 1,
-    nodeArgs,
+    nodeArgs: [...umbraNodeArgs(env.s), ...(nodeArgs ?? [])],
     compare,
   });
+}
+
+/** The node flags Umbra runs with here: the container image's (deploy/Dockerfile). */
+function umbraNodeArgs(s: Settings): string[] {
+  return s.semiSpaceMiB > 0 ? [`--max-semi-space-size=${s.semiSpaceMiB}`] : [];
 }
 
 async function load(env: Env, def: CaseDef, origin: string, durationS: number): Promise<LoadResult> {
@@ -213,9 +285,10 @@ async function measure(
 ): Promise<[Sample, CompareSample['fixedRate'] | undefined]> {
   const c = await startContender(env, who, def);
   try {
-    const origin = c?.origin ?? `http://127.0.0.1:${env.v1.port}`;
-    const v2 = def.v2 ? env.v2[def.v2] : undefined;
-    await Promise.all([env.v1.reset(), v2?.reset()]);
+    const set = setOf(env, def);
+    const origin = c?.origin ?? `http://127.0.0.1:${set.v1.port}`;
+    const v2 = def.v2 ? set.v2[def.v2] : undefined;
+    await Promise.all([set.v1.reset(), v2?.reset()]);
     // Warm-up: JIT, connection pools, and for the hung mirror the in-flight copies it piles up.
     // The fixed-rate case gets the same closed-loop burst (2,000 req/s alone leaves a JIT runtime
     // half-warm; steady state is what is compared), then a second at its own rate.
@@ -225,14 +298,14 @@ async function measure(
     const umbraAdmin = who.startsWith('umbra') && def.v2 ? (c as UmbraRun).admin : undefined;
     const mirrors0 = umbraAdmin ? await umbraMirrorCounters(umbraAdmin) : undefined;
     const compare0 = def.compare ? await umbraCompareReport((c as UmbraRun).admin) : undefined;
-    await Promise.all([env.v1.reset(), v2?.reset()]);
+    await Promise.all([set.v1.reset(), v2?.reset()]);
     const pids = c ? c.pids() : [];
     const cpu0 = c ? cpuMs(pids) : 0;
     const result = await load(env, def, origin, env.s.durationS);
     const cpu1 = c ? cpuMs(c.pids()) : 0;
     // Copies still in flight at the end of the window land within a few hundred ms.
     await sleep(def.v2 === 'slow' ? 400 : 150);
-    const [v1s, v2s] = await Promise.all([env.v1.stats(), v2?.stats()]);
+    const [v1s, v2s] = await Promise.all([set.v1.stats(), v2?.stats()]);
     // The mirror counters of the measured window only (they count from the process start).
     const mirrors = umbraAdmin
       ? mirrorDelta(await umbraMirrorCounters(umbraAdmin), mirrors0 ?? [])
@@ -338,7 +411,7 @@ function rereport(file: string): void {
     ...r,
     summaries,
     ratios: ratios(r.samples),
-    targets: targets(summaries, r.samples),
+    targets: targets(summaries, r.samples, r.footprint),
   };
   writeFileSync(file, JSON.stringify(again, null, 2) + '\n');
   const md = markdown(again);
@@ -377,7 +450,15 @@ async function main(): Promise<void> {
     `H is Umbra against itself (nginx compares nothing): v1 mirrored again as the baseline and to v2 as the candidate, a MirrorPolicy with \`compare.enabled\` false ("off") or true ("on"), both with Umbra's default \`--compare-budget\`. The table's row is that fixed-rate window (as G). Then a fresh process of each with \`--compare-budget ${s.compareBudget}\` (small, so that 49-byte bodies fill it), the same warm-up, and ${s.durationS} s of closed loop (wrk, as C): peak RSS and the comparison's retained bytes.`,
   );
   notes.push(
-    `Backends are a minimal HTTP/1.1 responder in their own processes (49-byte JSON, v2's naming another "service"; v2 slow = 200 ms; hung = never answers; down = nothing listening). Mirror timeout ${s.mirrorTimeoutS} s on both sides. nginx: 1 worker, keep-alive to v1 and v2, x-request-id/x-forwarded-* like Umbra, access log off; Umbra: --workers 1, access log off.`,
+    `Backends are a minimal HTTP/1.1 responder in their own processes (49-byte JSON, v2's naming another "service"; v2 slow = 200 ms; hung = never answers; down = nothing listening). Mirror timeout ${s.mirrorTimeoutS} s on both sides. nginx: 1 worker, keep-alive to v1 and v2, x-request-id/x-forwarded-* like Umbra, access log off; Umbra: --workers 1, access log off${s.semiSpaceMiB > 0 ? `, node --max-semi-space-size=${s.semiSpaceMiB} (as the container image)` : ''}.`,
+  );
+  notes.push(
+    `Realistic backends (cases B, C, D, F again, suffixed): "-node" = the same answers from node's http server (v1 and every v2); "-httpbin" = the seed's httpbin under one sync gunicorn worker, as the seed's Deployment runs it, as v1 and as the fast v2 (a new upstream connection per request: gunicorn's sync worker closes each), with node servers as the slow and hung v2s. Present: ${[...s.backends].join(', ')}.`,
+  );
+  notes.push(
+    s.pin
+      ? `Pinned (taskset): each contender on CPU ${CONTENDER_CPUS} (every process and thread), wrk, the open-loop generator, the backends and this runner on CPU ${LOAD_CPUS}, so a contender never competes with its load or backends for a core — except Umbra ×2 workers, which gets both CPUs (it cannot have two of its own here) and so shares with them.`
+      : 'Not pinned: contenders, load generators and backends share every CPU (the verdicts then also measure who wins the CPU fight with the backends).',
   );
 
   const tmp = mkdtempSync(join(tmpdir(), 'umbra-bench-'));
@@ -390,19 +471,47 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
   const t0 = Date.now();
   const samples: Sample[] = [];
+  const footprint: FootprintSample[] = [];
   const profiles: Record<string, ProfileSummary> = {};
+  // The runner and everything it starts (backends, wrk, the open-loop generator) on the load CPU;
+  // each contender is moved to its own CPU once started.
+  if (s.pin) {
+    if (cpus().length < 2 || !has('taskset', ['-V'])) {
+      log('bench: taskset or a second CPU is missing — running unpinned.');
+      s.pin = false;
+    } else pin([process.pid], LOAD_CPUS);
+  }
   try {
-    const v1 = await startBackend('v1', 'fast');
-    started.push(v1);
-    const v2: Record<V2Mode, Backend> = {
-      fast: await startBackend('v2-fast', 'fast', 'httpbin-v2'),
-      slow: await startBackend('v2-slow', 'slow', 'httpbin-v2'),
-      hung: await startBackend('v2-hung', 'hung', 'httpbin-v2'),
-      down: await startBackend('v2-down', 'down'),
-    };
-    started.push(...Object.values(v2));
-    const env: Env = { s, v1, v2, script };
-    const cases = CASES.filter((c) => !s.only || s.only.has(c.id));
+    const sets: Partial<Record<BackendKind, BackendSet>> = {};
+    const wanted = CASES.filter((c) => !s.only || s.only.has(c.id)).map((c) => c.backend ?? 'minimal');
+    for (const kind of s.backends) {
+      if (!wanted.includes(kind) && !(kind === 'minimal' && s.footprint)) continue;
+      if (kind === 'httpbin' && !httpbinAvailable()) {
+        log('bench: gunicorn + python3-httpbin are not installed — the httpbin cases are left out.');
+        continue;
+      }
+      const impl = kind === 'node' ? 'node' : 'raw';
+      const v1 =
+        kind === 'httpbin'
+          ? await startHttpbinBackend('v1-httpbin')
+          : await startBackend('v1', 'fast', 'httpbin-v1', impl);
+      started.push(v1);
+      // httpbin's v2 is httpbin too when it answers; slow and hung v2s are node servers there.
+      const slowImpl = kind === 'minimal' ? 'raw' : 'node';
+      const v2: Record<V2Mode, Backend> = {
+        fast:
+          kind === 'httpbin'
+            ? await startHttpbinBackend('v2-httpbin')
+            : await startBackend('v2-fast', 'fast', 'httpbin-v2', impl),
+        slow: await startBackend('v2-slow', 'slow', 'httpbin-v2', slowImpl),
+        hung: await startBackend('v2-hung', 'hung', 'httpbin-v2', slowImpl),
+        down: await startBackend('v2-down', 'down'),
+      };
+      started.push(...Object.values(v2));
+      sets[kind] = { v1, v2 };
+    }
+    const env: Env = { s, sets, script };
+    const cases = CASES.filter((c) => (!s.only || s.only.has(c.id)) && sets[c.backend ?? 'minimal']);
     for (let round = 1; round <= s.rounds; round++) {
       log(`round ${round}/${s.rounds}`);
       for (const def of cases) {
@@ -418,12 +527,30 @@ async function main(): Promise<void> {
         // For information, in every round so that they pair with the others: Umbra on every core, and
         // nginx's mirror as its documentation shows it (a new connection per copy), the peer the
         // issue's figures were taken from.
-        if (s.twoWorkers && (def.id === 'B' || def.id === 'C')) who.push('umbra-2w');
+        if (s.twoWorkers && (def.id === 'B' || def.id === 'C' || def.id === 'B-node' || def.id === 'C-node'))
+          who.push('umbra-2w');
         if (nginx && def.id === 'C') who.push('nginx-docs');
         // The runtime's floor (node http + undici, nothing else), in every round next to Umbra's B.
-        if (def.id === 'B') who.push('node-floor');
+        if (def.id === 'B' || def.id === 'B-node') who.push('node-floor');
         for (const w of who) samples.push(await runOne(env, def, w, round));
       }
+    }
+    if (s.footprint && sets.minimal) {
+      log(`footprint: RSS at rest and after ${s.footprintRequests} mirrored requests at 16 in flight`);
+      const c = CASES.find((x) => x.id === 'C')!;
+      for (let round = 1; round <= s.rounds; round++)
+        for (const who of (nginx ? ['nginx', 'umbra'] : ['umbra']) as ContenderId[]) {
+          const running = (await startContender(env, who, c))!;
+          try {
+            const f = await measureFootprint(running, HOST, s.footprintRequests, 16);
+            footprint.push({ contender: who, round, ...f, requests: s.footprintRequests, inFlight: 16 });
+            log(
+              `  ${who.padEnd(8)} rest ${f.restMiB} MiB  after ${f.afterMiB} MiB  peak ${f.peakMiB} MiB  ${f.rps} req/s  cpu ${f.cpuMsPer1k} ms/1k`,
+            );
+          } finally {
+            await running.stop();
+          }
+        }
     }
     if (s.profile.length > 0) {
       log('profiles');
@@ -464,8 +591,9 @@ async function main(): Promise<void> {
     samples,
     summaries,
     ratios: ratios(samples),
-    targets: targets(summaries, samples),
+    targets: targets(summaries, samples, footprint),
     profiles,
+    footprint,
     notes,
   };
   const md = markdown(results);

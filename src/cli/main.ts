@@ -5,12 +5,27 @@ import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { DEFAULT_DOWNSTREAM } from '../proxy/downstream-options.js';
 import { PATH_NORMALIZATIONS } from '../proxy/path-normalize.js';
-import { runCommand } from './run-command.js';
-import { validateCommand } from './validate-command.js';
-import { applyCommand, deleteCommand, getCommand, statusCommand, stopCommand } from './resource-commands.js';
-import { httpbinCommand } from './httpbin-command.js';
-import { demoCommand } from './demo-command.js';
+import { DEFAULT_OVERLOAD } from '../proxy/overload-guard.js';
 import { registerReplayCommand } from './replay-command.js';
+
+// Each command's module is loaded when that command runs: `umbra run` then holds none of the admin
+// client's, demo's or httpbin's code (undici's whole index among them) — resident memory a sidecar pays for.
+type Action = (...args: never[]) => unknown;
+function lazy<M, K extends keyof M>(load: () => Promise<M>, name: K): (...args: unknown[]) => Promise<void> {
+  return async (...args) => {
+    await ((await load())[name] as Action)(...(args as never[]));
+  };
+}
+const runCommand = lazy(() => import('./run-command.js'), 'runCommand');
+const validateCommand = lazy(() => import('./validate-command.js'), 'validateCommand');
+const resources = () => import('./resource-commands.js');
+const applyCommand = lazy(resources, 'applyCommand');
+const getCommand = lazy(resources, 'getCommand');
+const deleteCommand = lazy(resources, 'deleteCommand');
+const statusCommand = lazy(resources, 'statusCommand');
+const stopCommand = lazy(resources, 'stopCommand');
+const httpbinCommand = lazy(() => import('./httpbin-command.js'), 'httpbinCommand');
+const demoCommand = lazy(() => import('./demo-command.js'), 'demoCommand');
 
 const program = new Command();
 program
@@ -69,6 +84,31 @@ program
     '--mirror-body-budget <bytes>',
     'request body bytes buffered for all mirrors together',
     String(64 * 1024 * 1024),
+  )
+  .option(
+    '--overload-max-heap <MiB>',
+    'overload guard: heap size the heap thresholds refer to (0 = V8’s heap limit)',
+    '0',
+  )
+  .option(
+    '--overload-heap-shed-copies <fraction>',
+    'overload guard: heap used / max at which new mirror copies are dropped (0 = never)',
+    String(DEFAULT_OVERLOAD.heapShedCopies),
+  )
+  .option(
+    '--overload-heap-refuse-connections <fraction>',
+    'overload guard: heap used / max at which new connections are refused (0 = never)',
+    String(DEFAULT_OVERLOAD.heapRefuseConnections),
+  )
+  .option(
+    '--overload-loop-delay-shed-copies <ms>',
+    'overload guard: event-loop delay at which new mirror copies are dropped (0 = off)',
+    '0',
+  )
+  .option(
+    '--overload-loop-delay-refuse-connections <ms>',
+    'overload guard: event-loop delay at which new connections are refused (0 = off)',
+    '0',
   )
   .option(
     '--compare-budget <bytes>',

@@ -4,12 +4,8 @@
 
 import { writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import cliProgress from 'cli-progress';
-import { readSources } from '../replay/read-sources.js';
 import { formatProblem, TOKEN, type ReplayRequest } from '../replay/replay-request.js';
-import { runReplay, type Pace } from '../replay/replay-runner.js';
-import { formatSummary } from '../replay/replay-stats.js';
-import { OfflineComparison } from '../replay/offline-comparison.js';
+import type { Pace } from '../replay/replay-runner.js';
 import type { HeaderOverride } from '../replay/replay-target.js';
 
 interface ReplayFlags {
@@ -87,6 +83,16 @@ export function selectRequests(reqs: readonly ReplayRequest[], f: ReplayFlags): 
 }
 
 export async function replayCommand(files: string[], f: ReplayFlags): Promise<void> {
+  // Loaded here, not at the top: every `umbra` process registers this command, and `umbra run`
+  // should not hold the replay client, the progress bar or the comparison engine in memory.
+  const [{ default: cliProgress }, { readSources }, { runReplay }, { formatSummary }, { OfflineComparison }] =
+    await Promise.all([
+      import('cli-progress'),
+      import('../replay/read-sources.js'),
+      import('../replay/replay-runner.js'),
+      import('../replay/replay-stats.js'),
+      import('../replay/offline-comparison.js'),
+    ]);
   if (f.speed !== undefined && f.rate !== undefined) throw new Error('--speed and --rate exclude each other');
   if ((f.baseline || f.report) && !f.compareTo) throw new Error('--baseline and --report need --compare-to');
   if (f.compareTo && !f.report)

@@ -9,6 +9,7 @@ import type { ConfigState } from '../runtime/config-state.js';
 import { startUmbraCluster } from '../runtime/workers.js';
 import { DEFAULT_DOWNSTREAM, type DownstreamOptions } from '../proxy/downstream-options.js';
 import type { PathNormalization } from '../proxy/path-normalize.js';
+import { DEFAULT_OVERLOAD, type OverloadOptions } from '../proxy/overload-guard.js';
 import { opLogger, type LogFormat } from '../runtime/op-log.js';
 import {
   clearConfigurationState,
@@ -59,6 +60,42 @@ export interface RunFlags {
   keepAliveTimeout: string;
   xffTrustedHops: string;
   pathNormalization: PathNormalization;
+  overloadMaxHeap: string;
+  overloadHeapShedCopies: string;
+  overloadHeapRefuseConnections: string;
+  overloadLoopDelayShedCopies: string;
+  overloadLoopDelayRefuseConnections: string;
+}
+
+function fraction(name: string, v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1)
+    throw new Error(`${name}: "${v}" is not a fraction between 0 and 1`);
+  return n;
+}
+
+/** The overload guard's thresholds from the command line (validated before anything starts). */
+export function overloadFlags(f: RunFlags): OverloadOptions {
+  return {
+    ...DEFAULT_OVERLOAD,
+    maxHeapBytes: positiveInt('--overload-max-heap', f.overloadMaxHeap ?? '0') * 1024 * 1024,
+    heapShedCopies: fraction(
+      '--overload-heap-shed-copies',
+      f.overloadHeapShedCopies ?? String(DEFAULT_OVERLOAD.heapShedCopies),
+    ),
+    heapRefuseConnections: fraction(
+      '--overload-heap-refuse-connections',
+      f.overloadHeapRefuseConnections ?? String(DEFAULT_OVERLOAD.heapRefuseConnections),
+    ),
+    loopDelayShedCopiesMs: positiveInt(
+      '--overload-loop-delay-shed-copies',
+      f.overloadLoopDelayShedCopies ?? '0',
+    ),
+    loopDelayRefuseConnectionsMs: positiveInt(
+      '--overload-loop-delay-refuse-connections',
+      f.overloadLoopDelayRefuseConnections ?? '0',
+    ),
+  };
 }
 
 /** The client-side limits from the command line (all validated here, before anything starts). */
@@ -134,6 +171,7 @@ export async function runCommand(f: RunFlags): Promise<void> {
   const workers = f.workers === undefined ? availableParallelism() : positiveInt('--workers', f.workers) || 1;
   const log = opLogger(f.logFormat ?? 'text');
   const downstream = downstreamFlags(f);
+  const overload = overloadFlags(f);
   const drainMs = positiveInt('--drain-timeout', f.drainTimeout ?? '10000');
   const adminToken = readToken(f.adminToken, f.adminTokenFile, '--admin-token');
   // Applied resources belong to this configuration (its -f paths): another one run from the same
@@ -192,6 +230,7 @@ export async function runCommand(f: RunFlags): Promise<void> {
       log,
       logFormat: f.logFormat,
       downstream,
+      overload,
     });
   } catch (e) {
     if (e instanceof StartupError) {

@@ -2,8 +2,9 @@
 // (better-sqlite3: synchronous, so saves run off the request path on a timer, in one transaction).
 
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { GroupState } from './results.js';
 import { ensurePrivateDir } from '../runtime/state-dir.js';
 
@@ -27,7 +28,10 @@ export class ResultStore {
     ensurePrivateDir(dirname(this.file));
     closeSync(openSync(this.file, 'a', 0o600));
     chmodSync(this.file, 0o600);
-    const db = (this.db = new Database(this.file));
+    // Required here, not imported: the native addon (~7 MiB resident) loads only once a comparison has
+    // a result to keep or an earlier run left a file, never in a process that compares nothing.
+    const open = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+    const db = (this.db = new open(this.file));
     // WAL: a crash mid-save leaves the previous results intact.
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions, PeerCertificate } from 'node:tls';
 import { createHash } from 'node:crypto';
-import { Pool } from 'undici';
+import { Pool } from './undici-pool.js';
 import { H2Dispatcher } from './h2-dispatcher.js';
 import { H2SessionPool } from './h2-session-pool.js';
 import type { Cluster, Endpoint, RouteTable } from '../model/route-table.js';

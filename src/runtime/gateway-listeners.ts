@@ -6,6 +6,7 @@
 
 import type { GatewayListener, RouteTable } from '../model/route-table.js';
 import { startListener, type Listener } from '../proxy/listener.js';
+import type { OverloadGuard } from '../proxy/overload-guard.js';
 import type { Proxy, VhostResolver } from '../proxy/proxy.js';
 import { findGatewayVirtualHost } from '../proxy/router.js';
 import type { ConfigState } from './config-state.js';
@@ -15,6 +16,8 @@ export interface GatewayListenerOptions {
   /** Address for Gateways that name none (spec.addresses): Umbra's own listen host. */
   readonly host: string;
   readonly log: (line: string) => void;
+  /** Refuses the listeners' new connections under overload, as on the main listener. */
+  readonly overload?: OverloadGuard;
   /** How long a removed listener lets in-flight requests finish. */
   readonly drainMs?: number;
 }
@@ -120,6 +123,7 @@ export function startGatewayListeners(
         const l = await startListener(proxy, resolverFor(key), {
           host: gl.address || o.host,
           port: gl.port,
+          refuseConnections: o.overload?.refuseConnection,
           ...(tls ? { secure: secureListener(tls) } : {}),
         });
         if (tls) {

@@ -20,6 +20,8 @@ import { Telemetry } from '../telemetry/telemetry.js';
 import type { KubernetesOptions } from '../kubernetes/kube-source.js';
 import { startComparison, stopComparison, type CompareOptions } from '../compare/start.js';
 import { registerDashboardRoutes } from '../dashboard/dashboard-routes.js';
+import type { OverloadGuard, OverloadOptions } from '../proxy/overload-guard.js';
+import { startOverloadGuard } from './overload-wiring.js';
 
 export interface UmbraOptions {
   readonly files: readonly string[];
@@ -48,6 +50,8 @@ export interface UmbraOptions {
   readonly logFormat?: 'text' | 'json';
   /** Client-side limits of every listener: header limits, timeouts, connection caps, XFF trust, path normalisation. */
   readonly downstream?: Partial<DownstreamOptions>;
+  /** Overload guard thresholds (heap, event-loop delay); unset fields keep the defaults. */
+  readonly overload?: Partial<OverloadOptions>;
 }
 
 export interface Umbra {
@@ -59,6 +63,8 @@ export interface Umbra {
   readonly listener: Listener;
   /** Listeners of the Gateway API Gateways being served (follow the table). */
   readonly gateways: GatewayListeners;
+  /** Sheds copies, then refuses new connections, under heap or event-loop pressure. */
+  readonly overload: OverloadGuard;
   readonly admin: Server;
   readonly proxyUrl: string;
   readonly adminUrl: string;
@@ -93,7 +99,12 @@ export async function startUmbra(o: UmbraOptions): Promise<Umbra> {
     downstream: o.downstream,
   });
   const telemetry = new Telemetry(proxy, state, { namespace: o.namespace, configUpdates: true });
-  const listener = await startListener(proxy, findVirtualHost, { host: o.listen.host, port: o.listen.port });
+  const overload = startOverloadGuard(o.overload, proxy, telemetry);
+  const listener = await startListener(proxy, findVirtualHost, {
+    host: o.listen.host,
+    port: o.listen.port,
+    refuseConnections: overload.refuseConnection,
+  });
   self.splice(0, self.length, ...selfAddresses(listener.address.host, listener.address.port));
   // Before the first request can be read (no I/O callback runs between the await above and here).
   startRecording(proxy, telemetry.registry, { log });
@@ -115,12 +126,13 @@ export async function startUmbra(o: UmbraOptions): Promise<Umbra> {
     );
   } catch (e) {
     stopComparison(comparison);
+    overload.stop();
     await listener.close(0);
     await kube?.close();
     throw e;
   }
   kube?.attach(state);
-  const gateways = startGatewayListeners(proxy, state, { host: o.listen.host, log });
+  const gateways = startGatewayListeners(proxy, state, { host: o.listen.host, log, overload });
   await gateways.settled();
   if (o.watch !== false) loader.watch();
   const a = admin.address();
@@ -132,6 +144,7 @@ export async function startUmbra(o: UmbraOptions): Promise<Umbra> {
     loader,
     listener,
     gateways,
+    overload,
     admin,
     proxyUrl: `http://${listener.address.host}:${listener.address.port}`,
     adminUrl: `http://${o.admin.host}:${adminPort}`,
@@ -146,6 +159,7 @@ export async function startUmbra(o: UmbraOptions): Promise<Umbra> {
       ]);
       await proxy.close();
       stopComparison(comparison);
+      overload.stop();
     },
   };
 }

@@ -7,6 +7,7 @@ import type { ComparisonSnapshot } from '../compare/comparison-engine.js';
 import type { CompareOptions } from '../compare/start.js';
 import type { Upstreams } from '../proxy/upstreams.js';
 import type { DownstreamOptions } from '../proxy/downstream-options.js';
+import type { OverloadOptions } from '../proxy/overload-guard.js';
 import type { ProcessMetrics } from '../telemetry/telemetry.js';
 import type { BuildOptions } from '../translate/build-table.js';
 
@@ -41,6 +42,8 @@ export interface WorkerOptions {
   readonly logFormat?: 'text' | 'json';
   /** Shadow comparison limits (each worker has its own retained-body budget). */
   readonly compare?: CompareOptions;
+  /** Overload guard thresholds (each worker watches its own heap and event loop). */
+  readonly overload?: Partial<OverloadOptions>;
 }
 
 /** One endpoint's load-balancer state as the admin API shows it. */

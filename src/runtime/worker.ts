@@ -16,6 +16,8 @@ import { ConfigState } from './config-state.js';
 import { workerFile } from '../record/worker-file.js';
 import { startRecording } from '../record/start.js';
 import { opLogger } from './op-log.js';
+import type { OverloadGuard } from '../proxy/overload-guard.js';
+import { startOverloadGuard } from './overload-wiring.js';
 import { startGatewayListeners, type GatewayListeners } from './gateway-listeners.js';
 import {
   fromPlain,
@@ -39,6 +41,7 @@ let listener: Listener | undefined;
 let gateways: GatewayListeners | undefined;
 let telemetry: Telemetry | undefined;
 let comparison: ComparisonEngine | undefined;
+let overload: OverloadGuard | undefined;
 let stopping = false;
 // Tables are applied one at a time, in the order the primary sent them.
 let queue: Promise<void> = Promise.resolve();
@@ -82,11 +85,13 @@ async function apply(
         { proxy, routes: new Map(), registry: telemetry.registry, stateDir: '', log },
         { ...opts.compare, persist: false },
       );
+      overload = startOverloadGuard(opts.overload, proxy, telemetry);
       listener = await startListener(proxy, findVirtualHost, {
+        refuseConnections: overload.refuseConnection,
         host: opts.listen.host,
         port: opts.listen.port,
       });
-      gateways = startGatewayListeners(proxy, state, { host: opts.listen.host, log });
+      gateways = startGatewayListeners(proxy, state, { host: opts.listen.host, log, overload });
       await gateways.settled();
       send({ type: 'umbra:listening', host: listener.address.host, port: listener.address.port });
     } else {
@@ -121,6 +126,7 @@ async function stop(drainMs: number): Promise<void> {
   await Promise.all([listener?.close(drainMs), gateways?.close(drainMs)]);
   await proxy?.close();
   if (comparison) stopComparison(comparison);
+  overload?.stop();
   process.exit(0);
 }
 

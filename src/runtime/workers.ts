@@ -181,6 +181,7 @@ export async function startUmbraCluster(o: ClusterOptions): Promise<UmbraCluster
     downstream: o.downstream,
     logFormat: o.logFormat,
     compare: o.compare,
+    overload: o.overload,
   };
   // Each worker compares its own pairs; the primary adds them up and keeps them in the state dir.
   const comparisons = new WorkerComparisons(o.stateDir, log);

@@ -3,12 +3,21 @@
 // IPC: `measure` (after full GCs: RSS, heap, open fds, active resources, mirror counters), `stop`.
 // Usage: node --expose-gc soak-child.js <config dir> <state dir> [mirror timeout ms]
 
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { startUmbra } from '../../src/runtime/umbra.js';
 
 export interface SoakMeasure {
   readonly rss: number;
+  /**
+   * The anonymous part of RSS (/proc/self/status RssAnon): what the process allocated. The rest is
+   * file-backed — pages of the node binary, whose code paths (the optimizing compilers' among them)
+   * fault in as more code runs; on Node 24's larger binary that alone grew RSS by ~40 MiB over a
+   * soak whose heap came back to its baseline.
+   */
+  readonly rssAnon: number;
   readonly heapUsed: number;
+  /** V8 heap committed (used + free pages V8 keeps). */
+  readonly heapTotal: number;
   readonly external: number;
   readonly arrayBuffers: number;
   /** Open file descriptors (/proc/self/fd): sockets, files, pipes, watchers. */
@@ -63,9 +72,12 @@ async function measure(): Promise<SoakMeasure> {
       completed: c.completed,
     };
   }
+  const anonKb = /^RssAnon:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
   return {
     rss: mem.rss,
+    rssAnon: Number(anonKb ?? NaN) * 1024,
     heapUsed: mem.heapUsed,
+    heapTotal: mem.heapTotal,
     external: mem.external,
     arrayBuffers: mem.arrayBuffers,
     fds: readdirSync('/proc/self/fd').length,
