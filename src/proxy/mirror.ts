@@ -1,6 +1,6 @@
 // The shadow writer: sends a copy of a request to a mirror cluster, fire-and-forget. Nothing here
 // is awaited by the primary; the copy has its own timeout, in-flight cap and breaker, and its
-// response is read only to count it (DESIGN.md §1 "Fire-and-forget").
+// response is read only to count it (docs/architecture.md, "Semantics the code relies on").
 
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';

@@ -5,7 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 
-/** Never forwarded: connection-specific (RFC 9110 §7.6.1), or undici refuses them (DESIGN.md §3). */
+/** Never forwarded: connection-specific (RFC 9110 §7.6.1), or undici refuses them (docs/architecture.md, "Platform facts the code relies on"). */
 const HOP_BY_HOP = new Set([
   'connection',
   'proxy-connection',
