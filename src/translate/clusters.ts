@@ -20,7 +20,7 @@ import { parseDurationMs } from '../config/duration.js';
 import { qualifyHost } from './host-names.js';
 import { PASSTHROUGH_PREFIX } from './endpoint-passthrough.js';
 import { issueAt } from './issue-at.js';
-import { upstreamTls } from './upstream-tls.js';
+import { upstreamTls, type ClientTls } from './upstream-tls.js';
 import type { MeshService } from './service-registry.js';
 import { clusterProtocol } from './upstream-protocol.js';
 
@@ -66,16 +66,7 @@ interface TrafficPolicy {
     splitExternalLocalOriginErrors?: boolean;
     consecutiveLocalOriginFailures?: number;
   };
-  tls?: {
-    mode?: string;
-    sni?: string;
-    insecureSkipVerify?: boolean;
-    caCertificates?: string;
-    subjectAltNames?: string[];
-    clientCertificate?: string;
-    privateKey?: string;
-    credentialName?: string;
-  };
+  tls?: ClientTls;
   portLevelSettings?: (TrafficPolicy & { port?: { number?: number } })[];
 }
 interface DestinationRuleSpec {

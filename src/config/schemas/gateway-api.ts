@@ -404,31 +404,34 @@ export const httpRouteRule = withChecks(
   },
 );
 
+/** Checks both route kinds' specs share (the CRDs' CEL rules): unique rule names, ≤ 128 matches in all. */
+function routeRuleChecks(spec: { rules?: unknown }, ctx: z.RefinementCtx): void {
+  if (!Array.isArray(spec.rules)) return;
+  const names = new Map<string, number>();
+  let matches = 0;
+  spec.rules.forEach((r: unknown, i: number) => {
+    if (!isRecord(r)) return;
+    if (Array.isArray(r.matches)) matches += r.matches.length;
+    if (typeof r.name !== 'string') return;
+    if (names.has(r.name))
+      addError(
+        ctx,
+        ['rules', i, 'name'],
+        `rule name "${r.name}" is already used by rules[${names.get(r.name)}]`,
+      );
+    else names.set(r.name, i);
+  });
+  if (matches > 128)
+    addError(ctx, ['rules'], `a route may have at most 128 matches across all rules (found ${matches})`);
+}
+
 export const httpRouteSpec = withChecks(
   strictObject({
     parentRefs: z.array(parentReference).max(32).optional(),
     hostnames: z.array(gatewayHostname).max(16).optional(),
     rules: z.array(httpRouteRule).max(16).default([{}]),
   }),
-  (spec, ctx) => {
-    if (!Array.isArray(spec.rules)) return;
-    const names = new Map<string, number>();
-    let matches = 0;
-    spec.rules.forEach((r, i) => {
-      if (!isRecord(r)) return;
-      if (Array.isArray(r.matches)) matches += r.matches.length;
-      if (typeof r.name !== 'string') return;
-      if (names.has(r.name))
-        addError(
-          ctx,
-          ['rules', i, 'name'],
-          `rule name "${r.name}" is already used by rules[${names.get(r.name)}]`,
-        );
-      else names.set(r.name, i);
-    });
-    if (matches > 128)
-      addError(ctx, ['rules'], `a route may have at most 128 matches across all rules (found ${matches})`);
-  },
+  routeRuleChecks,
 );
 
 export type HTTPRouteSpec = z.output<typeof httpRouteSpec>;
@@ -698,25 +701,7 @@ export const grpcRouteSpec = withChecks(
     hostnames: z.array(gatewayHostname).max(16).optional(),
     rules: z.array(grpcRouteRule).max(16).default([{}]),
   }),
-  (spec, ctx) => {
-    if (!Array.isArray(spec.rules)) return;
-    const names = new Map<string, number>();
-    let matches = 0;
-    spec.rules.forEach((r, i) => {
-      if (!isRecord(r)) return;
-      if (Array.isArray(r.matches)) matches += r.matches.length;
-      if (typeof r.name !== 'string') return;
-      if (names.has(r.name))
-        addError(
-          ctx,
-          ['rules', i, 'name'],
-          `rule name "${r.name}" is already used by rules[${names.get(r.name)}]`,
-        );
-      else names.set(r.name, i);
-    });
-    if (matches > 128)
-      addError(ctx, ['rules'], `a route may have at most 128 matches across all rules (found ${matches})`);
-  },
+  routeRuleChecks,
 );
 
 export type GRPCRouteSpec = z.output<typeof grpcRouteSpec>;
