@@ -27,6 +27,7 @@ import {
 } from './istio-routes.js';
 import { refuseSelfMirrors } from './mirror-loops.js';
 import { gatewayApiRoutes } from './gateway-api/route-source.js';
+import { singleClusterRoute } from './single-cluster-route.js';
 import { istioGatewayRoutes } from './istio-gateways.js';
 import { DEFAULT_MIRROR, type MirrorDefaults } from './mirror-policies.js';
 import {
@@ -244,22 +245,5 @@ function onePerPort(listeners: GatewayListener[], issues: ConfigIssue[]): Gatewa
 const DEFAULT_ROUTE_RETRY = istioRetryPolicy(undefined, false);
 
 function defaultRoutes(svc: MeshService, port: number, clusters: ClusterBuilder): Route[] {
-  const cluster = clusters.get(svc, port, undefined);
-  return [
-    {
-      name: 'default',
-      origin: { kind: svc.origin.kind, namespace: svc.namespace, name: svc.name, path: 'spec' },
-      match: {},
-      action: {
-        kind: 'forward',
-        backends: [{ cluster, weight: 1 }],
-        totalWeight: 1,
-        noBackendStatus: 503,
-        timeoutMs: 0,
-        perTryTimeoutMs: 0,
-        retry: DEFAULT_ROUTE_RETRY,
-        mirrors: [],
-      },
-    },
-  ];
+  return [singleClusterRoute('default', svc, clusters.get(svc, port, undefined), DEFAULT_ROUTE_RETRY)];
 }

@@ -4,7 +4,8 @@
 // Only endpoints the registry knows get such a host: Umbra never becomes an open proxy.
 
 import { isIP } from 'node:net';
-import type { Route, VirtualHost } from '../model/route-table.js';
+import type { VirtualHost } from '../model/route-table.js';
+import { singleClusterRoute } from './single-cluster-route.js';
 import type { ClusterBuilder } from './clusters.js';
 import type { MeshService } from './service-registry.js';
 
@@ -35,20 +36,7 @@ export function addEndpointPassthrough(
         const key = authorityOf(e.address, e.port);
         if (hostIndex.has(key) || self.has(key) || self.has(`${e.address}:${e.port}`)) continue;
         const cluster = clusters.passthrough(svc, port, e);
-        const route: Route = {
-          name: 'passthrough',
-          origin: { kind: svc.origin.kind, namespace: svc.namespace, name: svc.name, path: 'spec' },
-          match: {},
-          action: {
-            kind: 'forward',
-            backends: [{ cluster, weight: 1 }],
-            totalWeight: 1,
-            noBackendStatus: 503,
-            timeoutMs: 0,
-            perTryTimeoutMs: 0,
-            mirrors: [],
-          },
-        };
+        const route = singleClusterRoute('passthrough', svc, cluster);
         const vhost: VirtualHost = { name: `${PASSTHROUGH_PREFIX}${key}`, routes: [route] };
         hostIndex.set(key, vhost);
         // "10.1.2.3" alone means port 80 to an HTTP client.
