@@ -69,6 +69,13 @@ export const FAKE_KINDS: readonly FakeKind[] = [
     namespaced: true,
   },
   {
+    kind: 'GRPCRoute',
+    group: 'gateway.networking.k8s.io',
+    version: 'v1',
+    plural: 'grpcroutes',
+    namespaced: true,
+  },
+  {
     kind: 'Gateway',
     group: 'gateway.networking.k8s.io',
     version: 'v1',
