@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { BackendImpl, BackendMode, BackendStats } from './backend.js';
 
 const BACKEND_JS = fileURLToPath(new URL('./backend.js', import.meta.url));
+const H2_BACKEND_JS = fileURLToPath(new URL('./h2-backend.js', import.meta.url));
 
 /** A port that was free a moment ago (listen on 0, read it, close). */
 export function freePort(): Promise<number> {
@@ -25,6 +26,8 @@ export interface Backend {
   readonly name: string;
   readonly mode: BackendMode | 'down';
   readonly port: number;
+  /** "h2" backends: the HTTP/1.1 port serving the same answers and counters (nginx's proxy_pass). */
+  readonly h1Port?: number;
   readonly pid?: number;
   reset(): Promise<void>;
   stats(): Promise<BackendStats>;
@@ -50,21 +53,25 @@ export async function startBackend(
   name: string,
   mode: BackendMode | 'down',
   service = 'httpbin-v1',
-  impl: BackendImpl = 'raw',
+  impl: BackendImpl | 'h2' = 'raw',
 ): Promise<Backend> {
   const port = await freePort();
+  const h1Port = impl === 'h2' ? await freePort() : undefined;
   if (mode === 'down') {
     const none: BackendStats = { requests: 0, hosts: {}, connections: 0 };
     return {
       name,
       mode,
       port,
+      h1Port,
       reset: async () => undefined,
       stats: async () => none,
       close: async () => undefined,
     };
   }
-  const child = fork(BACKEND_JS, [mode, String(port), service, impl], {
+  const args =
+    impl === 'h2' ? [mode, String(port), String(h1Port), service] : [mode, String(port), service, impl];
+  const child = fork(impl === 'h2' ? H2_BACKEND_JS : BACKEND_JS, args, {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   await new Promise<void>((ok, fail) => {
@@ -77,6 +84,7 @@ export async function startBackend(
     name,
     mode,
     port,
+    h1Port,
     pid: child.pid,
     reset: () => ask<unknown>(child, { type: 'reset' }, 'reset').then(() => undefined),
     stats: () => ask<BackendStats>(child, { type: 'stats' }, 'stats'),

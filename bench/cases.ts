@@ -16,8 +16,18 @@ export type RealisticCaseId = 'B' | 'C' | 'D' | 'F';
  * is the seed's own workload (python3-httpbin under one sync gunicorn worker, as the seed's
  * Deployment runs it) as v1 and as the fast v2 (slow and hung v2s are node backends there).
  */
-export type BackendKind = 'minimal' | 'node' | 'httpbin';
-export type CaseId = BaseCaseId | `${RealisticCaseId}-node` | `${RealisticCaseId}-httpbin`;
+export type BackendKind = 'minimal' | 'node' | 'httpbin' | H2Kind;
+/**
+ * The HTTP/2 cases (issue 14): clients speak h2c with prior knowledge (h2load); "h2c" GETs the JSON,
+ * "grpc" POSTs a unary gRPC call. Backends are bench/h2-backend.ts: Umbra dials them over h2c (a
+ * Service port named http2 / grpc); nginx proxies h2c to their HTTP/1.1 port (proxy_pass cannot speak
+ * HTTP/2) and gRPC with grpc_pass over h2c.
+ */
+export type H2Kind = 'h2c' | 'grpc';
+export const H2_KINDS: readonly H2Kind[] = ['h2c', 'grpc'];
+export const isH2Kind = (k: BackendKind | undefined): k is H2Kind => k === 'h2c' || k === 'grpc';
+export type CaseId =
+  BaseCaseId | `${RealisticCaseId}-node` | `${RealisticCaseId}-httpbin` | `${RealisticCaseId}-${H2Kind}`;
 export type V2Mode = 'fast' | 'slow' | 'hung' | 'down';
 /**
  * "umbra" is one worker and "nginx" one worker with keep-alive to both upstreams: the targets'
@@ -64,7 +74,7 @@ export const CASES: readonly CaseDef[] = [
     fixedRate: true,
     compare: true,
   },
-  ...(['node', 'httpbin'] as const).flatMap((backend): CaseDef[] => [
+  ...(['node', 'httpbin', 'h2c', 'grpc'] as const).flatMap((backend): CaseDef[] => [
     { id: `B-${backend}`, title: `proxy, no mirror (${backend} backends)`, backend },
     { id: `C-${backend}`, title: `mirror to a fast v2 (${backend} backends)`, v2: 'fast', backend },
     {

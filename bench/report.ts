@@ -243,7 +243,7 @@ const k = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(1)}k` : String(Math.
 const f1 = (x: number | null | undefined) =>
   x === null || x === undefined ? 'n/a' : x.toFixed(x >= 100 ? 0 : 2);
 
-const REALISTIC = ['node', 'httpbin'] as const;
+const REALISTIC = ['node', 'httpbin', 'h2c', 'grpc'] as const;
 
 /** Per contender: the highest figures over rounds (memory verdicts take the worst round). */
 export function footprintSummary(

@@ -22,6 +22,8 @@ import { measureFootprint } from './footprint.js';
 import { httpbinAvailable, startHttpbinBackend } from './httpbin-backend.js';
 import {
   CASES,
+  H2_KINDS,
+  isH2Kind,
   type BackendKind,
   type CaseDef,
   type FootprintSample,
@@ -32,6 +34,7 @@ import {
   type Sample,
   type V2Mode,
 } from './cases.js';
+import { h2loadVersion, runH2load } from './h2load.js';
 import { nginxVersion, startNginx, startNodeFloor, type ProxyCase, type RunningContender } from './nginx.js';
 import { runOpenLoop } from './open-loop.js';
 import { cpuMs, peakRssMiB } from './proc-stats.js';
@@ -70,6 +73,9 @@ interface Settings {
   /** RSS at rest and after a fixed mirrored load, Umbra and nginx (--no-footprint skips it). */
   footprint: boolean;
   footprintRequests: number;
+  /** h2load's connections and streams per connection in the h2c/grpc cases (8 × 4 = wrk's 32). */
+  h2Connections: number;
+  h2Streams: number;
   /** Umbra's --max-semi-space-size in MiB, as the container image runs it (0: V8's default). */
   semiSpaceMiB: number;
 }
@@ -92,9 +98,11 @@ function parseArgs(argv: readonly string[]): Settings {
     twoWorkers: !quick && !argv.includes('--no-workers'),
     profile: quick || argv.includes('--no-profile') ? [] : ['B', 'C'],
     pin: !argv.includes('--no-pin'),
-    backends: new Set<BackendKind>(['minimal', 'node', 'httpbin']),
+    backends: new Set<BackendKind>(['minimal', 'node', 'httpbin', ...H2_KINDS]),
     footprint: !argv.includes('--no-footprint'),
     footprintRequests: 20_000,
+    h2Connections: 8,
+    h2Streams: 4,
     semiSpaceMiB: 8,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -128,6 +136,12 @@ function parseArgs(argv: readonly string[]): Settings {
       case '--backends':
         s.backends = new Set(['minimal', ...v.split(',')] as BackendKind[]);
         break;
+      case '--h2-connections':
+        s.h2Connections = Number(v);
+        break;
+      case '--h2-streams':
+        s.h2Streams = Number(v);
+        break;
       case '--footprint-requests':
         s.footprintRequests = Number(v);
         break;
@@ -138,7 +152,8 @@ function parseArgs(argv: readonly string[]): Settings {
         process.stdout.write(
           'npm run bench -- [--quick] [--rounds N] [--duration S] [--warmup S] [--rate R] [--connections N]\n' +
             '                 [--only A,B,C-node,F-httpbin,...] [--no-nginx] [--no-workers] [--profile B,C,... | --no-profile]\n' +
-            '                 [--backends node,httpbin | --backends none] [--no-pin] [--no-footprint]\n' +
+            '                 [--backends node,httpbin,h2c,grpc | --backends none] [--no-pin] [--no-footprint]\n' +
+            '                 [--h2-connections N] [--h2-streams N]   (h2load -c and -m of the h2c/grpc cases; 8 × 4)\n' +
             "                 [--footprint-requests N] [--semi-space MIB]   (Umbra's --max-semi-space-size; 0 = V8 default)\n" +
             "                 [--compare-budget BYTES]   (H's closed-loop window; default 4096)\n" +
             '       npm run bench -- --report bench/results/DATE.json   (rewrite the summary from saved samples)\n',
@@ -214,10 +229,14 @@ async function startUnpinned(
 ): Promise<RunningContender | undefined> {
   if (who === 'direct') return undefined;
   const set = setOf(env, def);
+  const v2 = def.v2 ? set.v2[def.v2] : undefined;
+  // h2c: nginx's proxy_pass speaks HTTP/1.1 only, so it gets the backends' HTTP/1.1 port.
+  const h1 = def.backend === 'h2c' && who.startsWith('nginx');
   const pc: ProxyCase = {
-    v1Port: set.v1.port,
-    v2Port: def.v2 ? set.v2[def.v2].port : undefined,
+    v1Port: h1 ? set.v1.h1Port! : set.v1.port,
+    v2Port: v2 ? (h1 ? v2.h1Port! : v2.port) : undefined,
     mirrorTimeoutS: env.s.mirrorTimeoutS,
+    protocol: isH2Kind(def.backend) ? def.backend : undefined,
   };
   const port = await freePort();
   if (who === 'nginx') return startNginx(port, pc);
@@ -240,6 +259,15 @@ function umbraNodeArgs(s: Settings): string[] {
 }
 
 async function load(env: Env, def: CaseDef, origin: string, durationS: number): Promise<LoadResult> {
+  if (isH2Kind(def.backend))
+    return runH2load({
+      url: `${origin}/get`,
+      authority: HOST,
+      connections: env.s.h2Connections,
+      streams: env.s.h2Streams,
+      durationS,
+      grpc: def.backend === 'grpc',
+    });
   if (def.fixedRate) {
     return runOpenLoop({
       origin,
@@ -434,6 +462,7 @@ async function main(): Promise<void> {
     log(
       'bench: nginx is not installed (sudo apt-get install nginx) — running Umbra only, without the Umbra/nginx ratios.',
     );
+  const h2load = await h2loadVersion();
   const notes: string[] = [];
   const loadStart = loadavg();
   if (loadStart[0] > 1)
@@ -454,6 +483,9 @@ async function main(): Promise<void> {
   );
   notes.push(
     `Realistic backends (cases B, C, D, F again, suffixed): "-node" = the same answers from node's http server (v1 and every v2); "-httpbin" = the seed's httpbin under one sync gunicorn worker, as the seed's Deployment runs it, as v1 and as the fast v2 (a new upstream connection per request: gunicorn's sync worker closes each), with node servers as the slow and hung v2s. Present: ${[...s.backends].join(', ')}.`,
+  );
+  notes.push(
+    `HTTP/2 cases (suffix -h2c: GET /get; -grpc: a unary gRPC POST with content-type application/grpc and te: trailers): h2load (${h2load ?? 'not installed'}), 1 thread, ${s.h2Connections} connections × ${s.h2Streams} concurrent streams, h2c with prior knowledge, warm-up and window as above; p50/p99 of the completed requests from its per-request log, req/s = 2xx/3xx answers over its whole window (streams still open at the end count as errors). Backends: node:http2 (bench/h2-backend.ts; gRPC calls get one message and trailers grpc-status 0 — h2load checks the HTTP status only). Umbra: h2c on its listener, h2c upstreams (Service port named http2 / grpc). nginx: \`listen … http2\`; -h2c proxies to the same backends' HTTP/1.1 port with keep-alive (proxy_pass cannot speak HTTP/2 upstream), -grpc uses grpc_pass (h2c, keep-alive) for v1 and for the mirror subrequest.`,
   );
   notes.push(
     s.pin
@@ -486,18 +518,24 @@ async function main(): Promise<void> {
     const wanted = CASES.filter((c) => !s.only || s.only.has(c.id)).map((c) => c.backend ?? 'minimal');
     for (const kind of s.backends) {
       if (!wanted.includes(kind) && !(kind === 'minimal' && s.footprint)) continue;
+      if (isH2Kind(kind) && !h2load) {
+        log(
+          `bench: h2load is not installed (sudo apt-get install nghttp2-client) — the ${kind} cases are left out.`,
+        );
+        continue;
+      }
       if (kind === 'httpbin' && !httpbinAvailable()) {
         log('bench: gunicorn + python3-httpbin are not installed — the httpbin cases are left out.');
         continue;
       }
-      const impl = kind === 'node' ? 'node' : 'raw';
+      const impl = isH2Kind(kind) ? 'h2' : kind === 'node' ? 'node' : 'raw';
       const v1 =
         kind === 'httpbin'
           ? await startHttpbinBackend('v1-httpbin')
           : await startBackend('v1', 'fast', 'httpbin-v1', impl);
       started.push(v1);
       // httpbin's v2 is httpbin too when it answers; slow and hung v2s are node servers there.
-      const slowImpl = kind === 'minimal' ? 'raw' : 'node';
+      const slowImpl = isH2Kind(kind) ? 'h2' : kind === 'minimal' ? 'raw' : 'node';
       const v2: Record<V2Mode, Backend> = {
         fast:
           kind === 'httpbin'
@@ -583,6 +621,7 @@ async function main(): Promise<void> {
       node: process.versions.node,
       nginx,
       wrk: wrk.split('\n')[0].replace(/ Copyright.*/, ''),
+      h2load,
       loadavgStart: loadStart,
       loadavgEnd: loadavg(),
       commit,

@@ -18,7 +18,7 @@ function seed(name: string): string {
   return readFileSync(join(REPO_ROOT, 'examples', 'seed', name), 'utf8');
 }
 
-function workloadEntry(name: string, version: string, port: number): string {
+function workloadEntry(name: string, version: string, port: number, portName = 'http'): string {
   return `apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
 metadata:
@@ -26,7 +26,7 @@ metadata:
 spec:
   address: 127.0.0.1
   ports:
-    http: ${port}
+    ${portName}: ${port}
   labels:
     app: httpbin
     version: ${version}
@@ -57,8 +57,14 @@ spec:
 /** The seed's resources for one case: route-v1.yaml without a mirror, mirror.yaml with one. */
 export function umbraResources(c: ProxyCase, compare?: UmbraCompare): Record<string, string> {
   const [routeV1, destinationRule] = seed('route-v1.yaml').split(/^---$/m);
+  // HTTP/2 cases: the Service port named so that Umbra dials h2c (docs/http2-grpc.md): "http2" for
+  // h2c, "grpc" for gRPC; the WorkloadEntries' port names follow.
+  const portName = c.protocol === 'h2c' ? 'http2' : c.protocol === 'grpc' ? 'grpc' : 'http';
+  const service = seed('service.yaml').replace(/^(\s*- name: )http$/m, `$1${portName}`);
+  if (!service.includes(`name: ${portName}`))
+    throw new Error('examples/seed/service.yaml: no port named http');
   const files: Record<string, string> = {
-    'service.yaml': seed('service.yaml'),
+    'service.yaml': service,
     'destination-rule.yaml': destinationRule,
     'virtual-service.yaml': compare
       ? routeV1.trimEnd() + '\n' + COMPARE_MIRRORS
@@ -66,7 +72,7 @@ export function umbraResources(c: ProxyCase, compare?: UmbraCompare): Record<str
         ? seed('mirror.yaml')
         : routeV1,
     // With no mirror, v2 still exists (as in the seed) but gets no traffic; port 9 is never dialled.
-    'workloads.yaml': `${workloadEntry('httpbin-v1', 'v1', c.v1Port)}---\n${workloadEntry('httpbin-v2', 'v2', c.v2Port ?? 9)}`,
+    'workloads.yaml': `${workloadEntry('httpbin-v1', 'v1', c.v1Port, portName)}---\n${workloadEntry('httpbin-v2', 'v2', c.v2Port ?? 9, portName)}`,
   };
   if (compare) files['mirror-policy.yaml'] = comparePolicy(compare.enabled);
   return files;
