@@ -100,10 +100,13 @@ export class PrimaryCapture implements ResponseCapture {
     this.drop();
   }
 
-  end(): void {
+  end(trailers?: Headers): void {
     if (this.done) return;
     if (this.pair.closed) return this.abandon();
     this.done = true;
+    // gRPC puts its status in trailers: compared with the headers (grpc-status, grpc-message), as
+    // the mirror writer does for the copy's trailers.
+    if (trailers && Object.keys(trailers).length > 0) this.headers = { ...this.headers, ...trailers };
     const body =
       this.truncated || this.hash
         ? null

@@ -611,7 +611,7 @@ export class ProxiedRequest implements DownstreamOwner, AttemptEvents {
     const g = trailers['grpc-status'];
     if (typeof g === 'string') this.grpcStatus = g;
     this.ds.end(trailers);
-    this.capture?.end();
+    this.capture?.end(trailers);
     this.end({ status: this.status, flags: this.completeFlags(), how: 'complete', outlier: this.status });
   }
 

@@ -39,7 +39,8 @@ export type { RequestObserver };
 export interface PrimaryCapture {
   start(status: number, headers: Record<string, string | string[] | undefined>): void;
   data(chunk: Buffer): void;
-  end(): void;
+  /** The response is complete; `trailers` (gRPC's status) are compared with the headers. */
+  end(trailers?: Record<string, string | string[] | undefined>): void;
   /** The primary failed (no complete response): nothing to compare against. */
   fail(): void;
 }

@@ -67,9 +67,13 @@ async function echoServer(name: string): Promise<EchoServer> {
     unary: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
       record(call, 'unary', call.request.toString(), true);
       if (s.hang) return;
-      if (call.request.toString() === 'missing')
-        return cb({ code: grpc.status.NOT_FOUND, details: 'no such thing: missing' });
-      cb(null, Buffer.from(`${name}:${call.request.toString()}`));
+      const msg = call.request.toString();
+      if (msg === 'missing') return cb({ code: grpc.status.NOT_FOUND, details: 'no such thing: missing' });
+      // For the comparison test: answers both versions give alike, and calls only v2 fails.
+      if (msg.startsWith('same')) return cb(null, Buffer.from(msg));
+      if (name === 'v2' && msg.startsWith('diverge'))
+        return cb({ code: grpc.status.NOT_FOUND, details: `v2 lost ${msg}` });
+      cb(null, Buffer.from(`${name}:${msg}`));
     },
     serverStream: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
       record(call, 'serverStream', call.request.toString(), true);
@@ -358,6 +362,51 @@ spec:
   } finally {
     c.close();
     await umbra.close();
+    await Promise.all([v1.close(), v2.close()]);
+  }
+});
+
+test("comparison of gRPC answers reads grpc-status from both sides' trailers", async () => {
+  const v1 = await echoServer('v1');
+  const v2 = await echoServer('v2');
+  const policy = `apiVersion: umbra.dev/v1alpha1
+kind: MirrorPolicy
+metadata: {name: echo-v2}
+spec:
+  targetRefs:
+  - {group: networking.istio.io, kind: DestinationRule, name: echo, sectionName: v2}
+  compare: {enabled: true}
+`;
+  const umbra = await startTestUmbra({
+    ...mesh(v1.port, v2.port),
+    'vs.yaml': virtualService,
+    'policy.yaml': policy,
+  });
+  const c = client(umbra.listener.address.port, 'echo:9000');
+  try {
+    // Alike answers (grpc-status 0 in the trailers of both): equal, not a grpc-status difference.
+    for (let i = 0; i < 6; i++) assert.equal(await unary(c, `same-${i}`), `same-${i}`);
+    // v2 fails these (NOT_FOUND, a Trailers-Only answer) while v1 answers: a grpc-status difference.
+    for (let i = 0; i < 6; i++) assert.equal(await unary(c, `diverge-${i}`), `v1:diverge-${i}`);
+    type Report = {
+      groups: { compared: number; equal: number; differences: { field: string }[] }[];
+    };
+    let report: Report = { groups: [] };
+    await waitFor(async () => {
+      const r = await request(`${umbra.adminUrl}/compare/report`);
+      report = (await r.body.json()) as Report;
+      return report.groups.reduce((n, g) => n + g.compared, 0) >= 12;
+    }, 10_000);
+    const equal = report.groups.reduce((n, g) => n + g.equal, 0);
+    const fields = report.groups.flatMap((g) => g.differences.map((d) => d.field));
+    assert.equal(equal, 6, JSON.stringify(report.groups));
+    assert.ok(
+      fields.some((f) => f.includes('grpc-status')),
+      fields.join(', '),
+    );
+  } finally {
+    c.close();
+    await umbra.close(100);
     await Promise.all([v1.close(), v2.close()]);
   }
 });
