@@ -28,6 +28,8 @@ export interface TestServer {
   readonly host: '127.0.0.1';
   /** Every request, in arrival order, recorded as soon as its headers arrive. */
   readonly requests: RecordedRequest[];
+  /** TCP connections accepted so far (keep-alive reuse shows as fewer connections than requests). */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
@@ -45,6 +47,7 @@ interface Tracker {
 export async function startRecordingServer(handler: Handler): Promise<TestServer> {
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
+  let connections = 0;
   const timers = new Set<NodeJS.Timeout>();
   const tracker: Tracker = {
     later(ms, fn) {
@@ -85,6 +88,7 @@ export async function startRecordingServer(handler: Handler): Promise<TestServer
     handler(req, res, rec, tracker);
   });
   server.on('connection', (s: Socket) => {
+    connections++;
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -100,6 +104,9 @@ export async function startRecordingServer(handler: Handler): Promise<TestServer
     port,
     host: '127.0.0.1',
     requests,
+    get connections() {
+      return connections;
+    },
     close() {
       closing ??= new Promise<void>((resolve) => {
         for (const t of timers) clearTimeout(t);
