@@ -158,17 +158,21 @@ function main(): void {
   server.listen({ port, host: '127.0.0.1', backlog: 4096 }, () =>
     process.send?.({ type: 'listening', port }),
   );
-  process.on('message', (m: BackendCommand) => {
-    if (m.type === 'stats')
-      process.send?.({
-        type: 'stats',
-        requests,
-        connections,
-        hosts: Object.fromEntries(hosts),
-      } satisfies BackendStats & { type: string });
-    if (m.type === 'reset') {
+  answerParent(
+    () => ({ requests, connections, hosts: Object.fromEntries(hosts) }),
+    () => {
       requests = 0;
       hosts = new Map();
+    },
+  );
+}
+
+/** A backend process's side of the runner's protocol: counters on `stats`, zeroed on `reset`. */
+export function answerParent(stats: () => BackendStats, reset: () => void): void {
+  process.on('message', (m: BackendCommand) => {
+    if (m.type === 'stats') process.send?.({ type: 'stats', ...stats() });
+    if (m.type === 'reset') {
+      reset();
       process.send?.({ type: 'reset' });
     }
   });

@@ -9,7 +9,7 @@ import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node
 import { createServer as createH2Server, constants } from 'node:http2';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BackendCommand, BackendMode, BackendStats } from './backend.js';
+import { answerParent, type BackendMode } from './backend.js';
 
 const SLOW_MS = 200;
 let requests = 0;
@@ -89,21 +89,13 @@ function main(): void {
   };
   h2.listen({ port: h2Port, host: '127.0.0.1', backlog: 4096 }, ready);
   h1.listen({ port: h1Port, host: '127.0.0.1', backlog: 4096 }, ready);
-  process.on('message', (m: BackendCommand) => {
-    if (m.type === 'stats')
-      process.send?.({
-        type: 'stats',
-        requests,
-        connections,
-        hosts: Object.fromEntries(hosts),
-      } satisfies BackendStats & { type: string });
-    if (m.type === 'reset') {
+  answerParent(
+    () => ({ requests, connections, hosts: Object.fromEntries(hosts) }),
+    () => {
       requests = 0;
       hosts = new Map();
-      process.send?.({ type: 'reset' });
-    }
-  });
-  process.on('disconnect', () => process.exit(0));
+    },
+  );
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();

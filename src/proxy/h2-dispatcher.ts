@@ -16,14 +16,16 @@ import { H2SessionPool } from './h2-session-pool.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
-/** RFC 9113 §8.2.2: fields that are specific to an HTTP/1.1 connection never go on an h2 stream. */
-const CONNECTION_SPECIFIC = new Set([
+/**
+ * RFC 9113 §8.2.2: fields specific to an HTTP/1.1 connection never go on an h2 stream (requests
+ * sent here; responses relayed by h2-downstream.ts).
+ */
+export const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
   'transfer-encoding',
   'upgrade',
-  'host',
   'http2-settings',
 ]);
 

@@ -12,19 +12,9 @@ import {
   type ResponseHeaderMap,
   type TlsSummary,
 } from './downstream-stream.js';
-import { resetStream } from './h2-dispatcher.js';
+import { CONNECTION_SPECIFIC, resetStream } from './h2-dispatcher.js';
 
 const { NGHTTP2_NO_ERROR } = http2.constants;
-
-/** RFC 9113 §8.2.2: connection-specific fields are malformed in HTTP/2; an upstream's are dropped. */
-const CONNECTION_SPECIFIC = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'http2-settings',
-]);
 
 function h2Fields(h: ResponseHeaderMap): Record<string, string | string[] | number> {
   const out: Record<string, string | string[] | number> = {};

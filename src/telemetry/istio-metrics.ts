@@ -161,18 +161,7 @@ export class IstioRequestMetrics {
         response_flags: flags,
         mirror: mirrored ? 'true' : 'false',
       };
-      const key = Object.values(labels).join('\u0000');
-      s = this.series.get(key);
-      if (!s) {
-        s = {
-          labels,
-          requests: 0,
-          duration: newHistogram(DURATION_BUCKETS_MS),
-          requestBytes: newHistogram(SIZE_BUCKETS_BYTES),
-          responseBytes: newHistogram(SIZE_BUCKETS_BYTES),
-        };
-        this.series.set(key, s);
-      }
+      s = this.seriesOf(labels);
       byFlags.set(flags, s);
     }
     return s;
@@ -194,6 +183,11 @@ export class IstioRequestMetrics {
       response_flags: flags,
       mirror: mirrored ? 'true' : 'false',
     };
+    return this.seriesOf(labels);
+  }
+
+  /** The series with exactly these labels, made on first use. */
+  private seriesOf(labels: Labels): IstioSeries {
     const key = Object.values(labels).join('\u0000');
     let s = this.series.get(key);
     if (!s) {

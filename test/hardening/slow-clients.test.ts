@@ -8,24 +8,8 @@ import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { startEchoServer, waitFor, type TestServer } from '../helpers/servers.js';
-import { startTestUmbra, workloadEntry, type TestUmbra } from '../helpers/umbra.js';
+import { singleEndpointService as service, startTestUmbra, type TestUmbra } from '../helpers/umbra.js';
 import { exchange, header, RawConnection } from './raw-http.js';
-
-function service(name: string, port: number): string {
-  return `apiVersion: v1
-kind: Service
-metadata:
-  name: ${name}
-spec:
-  ports:
-  - name: http
-    port: 8000
-    targetPort: 80
-  selector:
-    app: ${name}
----
-${workloadEntry(`${name}-1`, port, { app: name })}`;
-}
 
 // Short, but not so short that a busy CI machine trips them between two requests of one test.
 const LIMITS = {

@@ -14,24 +14,8 @@ import {
   waitFor,
   type TestServer,
 } from '../helpers/servers.js';
-import { startTestUmbra, workloadEntry, type TestUmbra } from '../helpers/umbra.js';
+import { singleEndpointService as service, startTestUmbra, type TestUmbra } from '../helpers/umbra.js';
 import { RawConnection } from './raw-http.js';
-
-function service(name: string, port: number, extra = ''): string {
-  return `apiVersion: v1
-kind: Service
-metadata:
-  name: ${name}
-spec:
-  ports:
-  - name: http
-    port: 8000
-    targetPort: 80
-  selector:
-    app: ${name}
----
-${workloadEntry(`${name}-1`, port, { app: name })}${extra}`;
-}
 
 const CONNECT_TIMEOUT = `---
 apiVersion: networking.istio.io/v1

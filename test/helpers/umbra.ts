@@ -72,3 +72,20 @@ spec:
 ${l}
 `;
 }
+
+/** A Service named `name` (port 8000) whose one endpoint listens on 127.0.0.1:`port`; `extra` is appended YAML. */
+export function singleEndpointService(name: string, port: number, extra = ''): string {
+  return `apiVersion: v1
+kind: Service
+metadata:
+  name: ${name}
+spec:
+  ports:
+  - name: http
+    port: 8000
+    targetPort: 80
+  selector:
+    app: ${name}
+---
+${workloadEntry(`${name}-1`, port, { app: name })}${extra}`;
+}

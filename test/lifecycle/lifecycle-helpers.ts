@@ -1,25 +1,8 @@
 // Small pieces the lifecycle regression tests share: a raw upstream that answers without reading
-// the request body, a service YAML around any port, and an upload writer for raw client sockets.
+// the request body, and an upload writer for raw client sockets (`service` is the shared helper's).
 
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
-import { workloadEntry } from '../helpers/umbra.js';
-
-/** A Service named `name` whose one endpoint listens on 127.0.0.1:`port`; `extra` is appended YAML. */
-export function service(name: string, port: number, extra = ''): string {
-  return `apiVersion: v1
-kind: Service
-metadata:
-  name: ${name}
-spec:
-  ports:
-  - name: http
-    port: 8000
-    targetPort: 80
-  selector:
-    app: ${name}
----
-${workloadEntry(`${name}-1`, port, { app: name })}${extra}`;
-}
+export { singleEndpointService as service } from '../helpers/umbra.js';
 
 export interface RawUpstream {
   readonly port: number;

@@ -244,6 +244,34 @@ export const FILTER_FIELDS = {
 type FilterType = keyof typeof FILTER_FIELDS;
 const FILTER_TYPES = Object.keys(FILTER_FIELDS) as [FilterType, ...FilterType[]];
 
+/**
+ * The check both route kinds' filters share: `type` names the one configuration field that is set
+ * (an unknown type gets a hint naming the type each set field belongs to).
+ */
+function oneFieldPerType(fields: Record<string, string>) {
+  return (f: Record<string, unknown>, ctx: z.RefinementCtx): void => {
+    const type = typeof f.type === 'string' && f.type in fields ? f.type : undefined;
+    for (const [t, field] of Object.entries(fields)) {
+      if (t === type && !has(f, field)) addError(ctx, [], `filter type ${t} needs the ${field} field`);
+      if (t !== type && has(f, field))
+        addError(
+          ctx,
+          [field],
+          `${field} must not be set when type is ${String(f.type)}`,
+          type ? undefined : `set type: ${t}`,
+        );
+    }
+  };
+}
+
+/** A backendRef's weight (both route kinds). */
+const backendWeight = z
+  .number()
+  .int()
+  .min(0, 'weight must be between 0 and 1000000')
+  .max(1_000_000, 'weight must be between 0 and 1000000')
+  .default(1);
+
 /** An HTTPRoute filter: `type` must name the one configuration field that is set. */
 export const httpRouteFilter = withChecks(
   strictObject({
@@ -257,19 +285,7 @@ export const httpRouteFilter = withChecks(
     externalAuth: httpExternalAuthFilter.optional(),
     extensionRef: localObjectReference.optional(),
   }),
-  (f, ctx) => {
-    const type = typeof f.type === 'string' && f.type in FILTER_FIELDS ? (f.type as FilterType) : undefined;
-    for (const [t, field] of Object.entries(FILTER_FIELDS)) {
-      if (t === type && !has(f, field)) addError(ctx, [], `filter type ${t} needs the ${field} field`);
-      if (t !== type && has(f, field))
-        addError(
-          ctx,
-          [field],
-          `${field} must not be set when type is ${String(f.type)}`,
-          type ? undefined : `set type: ${t}`,
-        );
-    }
-  },
+  oneFieldPerType(FILTER_FIELDS),
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -278,12 +294,7 @@ export const httpRouteFilter = withChecks(
 export const httpBackendRef = withChecks(
   strictObject({
     ...backendObjectShape,
-    weight: z
-      .number()
-      .int()
-      .min(0, 'weight must be between 0 and 1000000')
-      .max(1_000_000, 'weight must be between 0 and 1000000')
-      .default(1),
+    weight: backendWeight,
     filters: z.array(httpRouteFilter).max(16).optional(),
   }),
   requirePortForService,
@@ -648,15 +659,7 @@ export const grpcRouteFilter = withChecks(
     requestMirror: httpRequestMirrorFilter.optional(),
     extensionRef: localObjectReference.optional(),
   }),
-  (f, ctx) => {
-    const type =
-      typeof f.type === 'string' && f.type in GRPC_FILTER_FIELDS ? (f.type as GrpcFilterType) : undefined;
-    for (const [t, field] of Object.entries(GRPC_FILTER_FIELDS)) {
-      if (t === type && !has(f, field)) addError(ctx, [], `filter type ${t} needs the ${field} field`);
-      if (t !== type && has(f, field))
-        addError(ctx, [field], `${field} must not be set when type is ${String(f.type)}`);
-    }
-  },
+  oneFieldPerType(GRPC_FILTER_FIELDS),
 );
 
 /** RequestHeaderModifier and ResponseHeaderModifier may appear once in a filter list (CEL rules). */
@@ -670,12 +673,7 @@ function singletonGrpcFilters(filters: unknown, ctx: z.RefinementCtx, at: (strin
 export const grpcBackendRef = withChecks(
   strictObject({
     ...backendObjectShape,
-    weight: z
-      .number()
-      .int()
-      .min(0, 'weight must be between 0 and 1000000')
-      .max(1_000_000, 'weight must be between 0 and 1000000')
-      .default(1),
+    weight: backendWeight,
     filters: z.array(grpcRouteFilter).max(16).optional(),
   }),
   (b, ctx) => {
