@@ -1,0 +1,113 @@
+// HTTP/2 streams that end early, through the same lifecycle as HTTP/1.1: a client that resets its
+// stream mid-upload on a mirrored route (copies end as the client's doing, the session lives on) and
+// an upstream that dies mid-response (the client sees a reset stream, never a clean short response).
+// Not here: an upstream that answers before reading the body — see docs/http2-grpc.md "Not done".
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import { MIRROR_V2, routeToV1, twoVersionService } from '../helpers/mesh-yaml.js';
+import { startEchoServer, waitFor } from '../helpers/servers.js';
+import { startTestUmbra } from '../helpers/umbra.js';
+import { service, startRawUpstream } from '../lifecycle/lifecycle-helpers.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const MIRROR = 'app.default|v2';
+
+interface H2Answer {
+  status?: number;
+  body: Buffer;
+  /** The stream ended cleanly (END_STREAM), not by a reset. */
+  ended: boolean;
+  rstCode?: number;
+}
+
+/** One request on `session`; `body` is sent whole (Buffer) or not at all. */
+function h2Request(
+  session: http2.ClientHttp2Session,
+  headers: http2.OutgoingHttpHeaders,
+  body?: Buffer,
+): Promise<H2Answer> {
+  return new Promise((resolve) => {
+    const req = session.request(headers, { endStream: body === undefined });
+    const a: H2Answer = { body: Buffer.alloc(0), ended: false };
+    const chunks: Buffer[] = [];
+    req.on('response', (h) => (a.status = Number(h[':status'])));
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => (a.ended = true));
+    req.on('error', () => undefined);
+    req.on('close', () => {
+      a.body = Buffer.concat(chunks);
+      a.rstCode = req.rstCode;
+      resolve(a);
+    });
+    if (body) req.end(body);
+  });
+}
+
+test('h2: a client that resets its stream mid-upload on a mirrored route; copies end as its doing, the session lives on', async () => {
+  const v1 = await startEchoServer();
+  const v2 = await startEchoServer();
+  const u = await startTestUmbra({
+    'mesh.yaml': twoVersionService(v1.port, v2.port),
+    'vs.yaml': routeToV1(MIRROR_V2),
+  });
+  const session = http2.connect(`http://127.0.0.1:${u.listener.address.port}`);
+  session.on('error', () => undefined);
+  try {
+    const req = session.request({
+      ':method': 'POST',
+      ':path': '/upload',
+      ':authority': 'app:8000',
+      'content-length': String(MiB),
+    });
+    req.on('error', () => undefined);
+    req.write(Buffer.alloc(64 * KiB, 1));
+    // Both the primary and the copy have started receiving the body, then the client gives up.
+    await waitFor(() => v1.requests.length === 1 && v2.requests.length === 1, 10_000);
+    req.close(http2.constants.NGHTTP2_CANCEL);
+
+    const k = await waitFor(() => {
+      const x = u.proxy.mirrors.counters.get(MIRROR);
+      return x && x.inFlight === 0 ? x : undefined;
+    }, 15_000);
+    // Neither side got a body it could take for complete; the copy's end is not the mirror's failure.
+    assert.equal(v1.requests[0].completed, false);
+    assert.equal(v2.requests[0].completed, false);
+    assert.equal(k.failed.timeout, 0);
+    assert.equal(u.proxy.mirrors.breakerState(MIRROR), 'closed');
+    await waitFor(() => u.proxy.budget.used === 0, 10_000);
+
+    // Only that stream ended: the same session is answered.
+    const next = await h2Request(session, { ':path': '/next', ':authority': 'app:8000' });
+    assert.equal(next.status, 200);
+    assert.equal(next.ended, true);
+  } finally {
+    session.close();
+    await u.close();
+    await Promise.all([v1.close(), v2.close()]);
+  }
+});
+
+test('h2: an upstream that dies mid-response; the client sees a reset stream, never a clean short answer', async () => {
+  const up = await startRawUpstream((_head, s) => {
+    s.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 100000\r\n\r\n');
+    s.write(Buffer.alloc(1000, 0x61), () => s.destroy());
+    return 'stop-reading';
+  });
+  const u = await startTestUmbra({ 'svc.yaml': service('dies', up.port) });
+  const session = http2.connect(`http://127.0.0.1:${u.listener.address.port}`);
+  session.on('error', () => undefined);
+  try {
+    const r = await h2Request(session, { ':path': '/big', ':authority': 'dies:8000' });
+    assert.equal(r.status, 200, 'the head went out before the upstream died');
+    assert.equal(r.ended, false, `a cut answer must not end cleanly (${r.body.length} bytes)`);
+    assert.notEqual(r.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+    assert.ok(r.body.length < 100_000);
+  } finally {
+    session.close();
+    await u.close();
+    await up.close();
+  }
+});
