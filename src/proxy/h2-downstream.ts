@@ -175,16 +175,37 @@ export class Http2Downstream implements DownstreamStream {
   /**
    * The rest of the body is not wanted: once the response is out, RST_STREAM(NO_ERROR) asks the
    * client to stop sending (RFC 9113 §8.1); until then, what arrives is read and dropped.
+   * "Out" means the frame carrying END_STREAM has left nghttp2: a RST_STREAM queued earlier is sent
+   * ahead of pending DATA (control frames go first) and the client would never see its answer end.
+   * A client that does not take its answer within the drain bound gets the reset anyway.
    */
-  settleBody(_bound: DrainBound): void {
+  settleBody(bound: DrainBound): void {
     const s = this.stream;
     if (this.body === null || s.readableEnded || this.settling) return;
     this.settling = true;
+    let seen = 0;
+    let giveUp = false;
+    const timer = setTimeout(() => (giveUp = true), bound.maxMs);
+    timer.unref();
+    s.on('data', (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > bound.maxBytes) giveUp = true;
+    });
+    s.once('close', () => clearTimeout(timer));
     s.resume();
+    let polls = 0;
     const stop = () => {
-      if (!s.destroyed && !s.readableEnded) s.close(NGHTTP2_NO_ERROR);
+      if (s.destroyed || s.readableEnded) return clearTimeout(timer);
+      if (giveUp || s.state.localClose) {
+        clearTimeout(timer);
+        s.close(NGHTTP2_NO_ERROR);
+        return;
+      }
+      // nghttp2 sends on its own schedule (a native immediate): look again soon, then less often.
+      if (++polls < 8) setImmediate(stop);
+      else setTimeout(stop, 10).unref();
     };
-    // Only once the whole response is out, trailers included: a reset before them would lose them.
+    // Only once the whole response is queued, trailers included: a reset before them would lose them.
     if (this.finished) stop();
     else this.afterFinish = stop;
   }

@@ -1,7 +1,7 @@
 // HTTP/2 streams that end early, through the same lifecycle as HTTP/1.1: a client that resets its
 // stream mid-upload on a mirrored route (copies end as the client's doing, the session lives on) and
-// an upstream that dies mid-response (the client sees a reset stream, never a clean short response).
-// Not here: an upstream that answers before reading the body — see docs/http2-grpc.md "Not done".
+// an upstream that dies mid-response (the client sees a reset stream, never a clean short response),
+// and an upstream that answers before reading the body (a clean answer, then the upload is stopped).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -105,6 +105,50 @@ test('h2: an upstream that dies mid-response; the client sees a reset stream, ne
     assert.equal(r.ended, false, `a cut answer must not end cleanly (${r.body.length} bytes)`);
     assert.notEqual(r.rstCode, http2.constants.NGHTTP2_NO_ERROR);
     assert.ok(r.body.length < 100_000);
+  } finally {
+    session.close();
+    await u.close();
+    await up.close();
+  }
+});
+
+test('h2: an upstream that answers before reading the body; the client gets the answer and its upload is stopped', async () => {
+  const up = await startRawUpstream((_head, s) => {
+    s.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 5\r\n\r\nearly');
+    return 'stop-reading';
+  });
+  const u = await startTestUmbra({ 'svc.yaml': service('early', up.port) });
+  const session = http2.connect(`http://127.0.0.1:${u.listener.address.port}`);
+  session.on('error', () => undefined);
+  try {
+    const req = session.request({ ':method': 'POST', ':path': '/upload', ':authority': 'early:8000' });
+    const a: H2Answer = { body: Buffer.alloc(0), ended: false };
+    const chunks: Buffer[] = [];
+    req.on('response', (h) => (a.status = Number(h[':status'])));
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => (a.ended = true));
+    req.on('error', () => undefined);
+    // The client would go on uploading 64 MiB; the stream's end must stop it well before that.
+    let sent = 0;
+    const block = Buffer.alloc(64 * KiB, 1);
+    const pump = () => {
+      while (sent < 64 * MiB && !req.destroyed) {
+        sent += block.length;
+        if (!req.write(block)) return void req.once('drain', pump);
+      }
+      if (!req.destroyed) req.end();
+    };
+    pump();
+    await new Promise<void>((resolve) => req.once('close', () => resolve()));
+    a.body = Buffer.concat(chunks);
+    assert.equal(a.status, 200);
+    assert.equal(a.body.toString(), 'early');
+    assert.equal(a.ended, true, 'the answer ended cleanly');
+    assert.equal(req.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+    assert.ok(sent < 64 * MiB, `the upload was stopped (${sent} bytes sent)`);
+    // The session lives on.
+    const next = await h2Request(session, { ':path': '/next', ':authority': 'early:8000' });
+    assert.equal(next.status, 200);
   } finally {
     session.close();
     await u.close();
