@@ -103,7 +103,7 @@ function parseArgs(argv: readonly string[]): Settings {
     footprintRequests: 20_000,
     h2Connections: 8,
     h2Streams: 4,
-    semiSpaceMiB: 8,
+    semiSpaceMiB: 2,
   };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];

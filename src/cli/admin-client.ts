@@ -1,7 +1,6 @@
 // A small client for Umbra's admin API, used by `umbra apply/get/delete/status`.
 
 import { readFileSync } from 'node:fs';
-import { request } from 'undici';
 import type { ConfigIssue } from '../config/issues.js';
 
 export interface ApplyResult {
@@ -65,6 +64,9 @@ export async function adminCall(
 ): Promise<{ status: number; json: AdminJson }> {
   const base = admin.startsWith('http') ? admin : `http://${admin}`;
   try {
+    // Loaded on first call: undici's index (fetch, WebSocket, caches) costs `umbra run` ~9 MiB
+    // resident, and `run` only needs this module for readToken.
+    const { request } = await import('undici');
     const res = await request(`${base}${path}`, {
       method,
       body,

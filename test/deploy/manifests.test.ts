@@ -414,7 +414,7 @@ test('the Dockerfile builds src only, prunes dev dependencies and runs as a non-
   // Node 24 is the runtime the image ships (issue 18); the ENTRYPOINT's young-generation size is
   // the one bench/footprint.ts measured.
   assert.match(dockerfile, /^ARG NODE_IMAGE=node:24-bookworm-slim$/m);
-  assert.match(dockerfile, /^ENTRYPOINT \["node", "--max-semi-space-size=8", "\/app\/bin\/umbra\.js"\]$/m);
+  assert.match(dockerfile, /^ENTRYPOINT \["node", "--max-semi-space-size=2", "\/app\/bin\/umbra\.js"\]$/m);
   for (const m of dockerfile.matchAll(/^COPY (?!--from)(?:--\S+ )*(.+) \S+$/gm))
     for (const src of m[1].split(' '))
       assert.ok(existsSync(join(REPO_ROOT, src)), `COPY source ${src} exists`);
