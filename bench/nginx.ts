@@ -169,9 +169,13 @@ export function stopChild(proc: ChildProcess): Promise<void> {
 }
 
 /** bench/node-floor.ts as a contender: node's http server + undici, nothing else. */
-export async function startNodeFloor(port: number, v1Port: number): Promise<RunningContender> {
+export async function startNodeFloor(
+  port: number,
+  v1Port: number,
+  nodeArgs: readonly string[] = [],
+): Promise<RunningContender> {
   const script = fileURLToPath(new URL('./node-floor.js', import.meta.url));
-  const proc = spawn(process.execPath, [script, String(port), String(v1Port)], {
+  const proc = spawn(process.execPath, [...nodeArgs, script, String(port), String(v1Port)], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   await waitForPort(port, 10_000, proc);

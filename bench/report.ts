@@ -352,13 +352,13 @@ export function targets(
       'footprint-rest',
       "Footprint: one Umbra worker with the seed's mirror ≤ 72 MiB RSS at rest",
       fp.umbra.restMiB <= 72,
-      `${f1(fp.umbra.restMiB)} MiB (highest of the rounds; nginx ${f1(fp.nginx?.restMiB)} MiB)`,
+      `${f1(fp.umbra.restMiB)} MiB (highest of the rounds; nginx ${f1(fp.nginx?.restMiB)} MiB; node http + undici alone ${f1(fp['node-floor']?.restMiB)} MiB)`,
     );
     push(
       'footprint-load',
       `Footprint: ≤ 100 MiB RSS after ${fp.umbra.requests.toLocaleString('en-US')} mirrored requests at ${fp.umbra.inFlight} in flight`,
       fp.umbra.afterMiB <= 100,
-      `${f1(fp.umbra.afterMiB)} MiB (highest of the rounds; nginx ${f1(fp.nginx?.afterMiB)} MiB)`,
+      `${f1(fp.umbra.afterMiB)} MiB (highest of the rounds; nginx ${f1(fp.nginx?.afterMiB)} MiB; node http + undici alone, no mirror, ${f1(fp['node-floor']?.afterMiB)} MiB)`,
     );
   }
   const fr = u('F')?.peakRssMiB;

@@ -241,7 +241,8 @@ async function startUnpinned(
   const port = await freePort();
   if (who === 'nginx') return startNginx(port, pc);
   if (who === 'nginx-docs') return startNginx(port, { ...pc, mirrorKeepalive: false });
-  if (who === 'node-floor') return startNodeFloor(port, set.v1.port);
+  // The floor runs under the same node flags as Umbra, so the ratio is Umbra's own cost.
+  if (who === 'node-floor') return startNodeFloor(port, set.v1.port, umbraNodeArgs(env.s));
   const compare =
     who === 'umbra-compare-off' || who === 'umbra-compare-on'
       ? { enabled: who === 'umbra-compare-on', budgetBytes: compareBudget }
@@ -577,7 +578,10 @@ async function main(): Promise<void> {
       log(`footprint: RSS at rest and after ${s.footprintRequests} mirrored requests at 16 in flight`);
       const c = CASES.find((x) => x.id === 'C')!;
       for (let round = 1; round <= s.rounds; round++)
-        for (const who of (nginx ? ['nginx', 'umbra'] : ['umbra']) as ContenderId[]) {
+        // The runtime's floor (node http + undici, no mirror) beside them: what any Node.js proxy holds.
+        for (const who of (nginx
+          ? ['nginx', 'node-floor', 'umbra']
+          : ['node-floor', 'umbra']) as ContenderId[]) {
           const running = (await startContender(env, who, c))!;
           try {
             const f = await measureFootprint(running, HOST, s.footprintRequests, 16);
