@@ -193,7 +193,8 @@ export interface Target {
 
 export interface Results {
   readonly date: string;
-  readonly mode: 'quick' | 'full';
+  /** partial: a subset (--only), written beside the raw results, never as latest.md. */
+  readonly mode: 'quick' | 'partial' | 'full';
   readonly settings: Record<string, unknown>;
   readonly machine: Record<string, unknown>;
   readonly samples: Sample[];

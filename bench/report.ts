@@ -451,13 +451,14 @@ export function markdown(r: Results): string {
     commit?: string;
     dirty?: boolean;
   };
-  L.push(`# Umbra vs nginx — ${r.date} (${r.mode} run)`);
+  const only = Array.isArray(r.settings.only) ? `: --only ${r.settings.only.join(',')}` : '';
+  L.push(`# Umbra vs nginx — ${r.date} (${r.mode} run${only})`);
   L.push('');
   L.push(
     `Produced by \`npm run bench${r.mode === 'quick' ? ' -- --quick' : ''}\` (bench/run.ts) at commit ${m.commit ?? '?'}${m.dirty ? ' with uncommitted changes' : ''}.`,
   );
   L.push(
-    `Machine: ${m.cpus} × ${m.cpuModel}, Node ${m.node}, nginx ${m.nginx ?? 'not installed'}, ${m.wrk ?? 'wrk'}. Load average before/after: ${m.loadavgStart.map((x) => x.toFixed(2)).join(' ')} / ${m.loadavgEnd.map((x) => x.toFixed(2)).join(' ')}.`,
+    `Machine: ${m.cpus} × ${m.cpuModel}, Node ${m.node}, nginx ${m.nginx ?? (r.settings.nginx === false ? 'not run (--no-nginx)' : 'not installed')}, ${m.wrk ?? 'wrk'}. Load average before/after: ${m.loadavgStart.map((x) => x.toFixed(2)).join(' ')} / ${m.loadavgEnd.map((x) => x.toFixed(2)).join(' ')}.`,
   );
   for (const n of r.notes) L.push(`- ${n}`);
   L.push('');

@@ -444,7 +444,11 @@ function rereport(file: string): void {
   };
   writeFileSync(file, JSON.stringify(again, null, 2) + '\n');
   const md = markdown(again);
-  const out = file.includes('/raw/') ? file.replace(/\.json$/, '.md') : join(dirname(file), 'latest.md');
+  // Only a full run is the recorded one (latest.md); any other report goes beside its samples.
+  const out =
+    file.includes('/raw/') || r.mode !== 'full'
+      ? file.replace(/\.json$/, '.md')
+      : join(dirname(file), 'latest.md');
   writeFileSync(out, md);
   log(`rewrote ${file} and ${out} from the samples of ${r.date}`);
 }
@@ -613,7 +617,7 @@ async function main(): Promise<void> {
   const date = new Date().toISOString();
   const results: Results = {
     date,
-    mode: s.quick ? 'quick' : 'full',
+    mode: s.quick ? 'quick' : s.only ? 'partial' : 'full',
     settings: {
       ...s,
       only: s.only ? [...s.only] : undefined,

@@ -68,7 +68,7 @@ program
   .option(
     '--mirror-max-in-flight <n>',
     'mirrored requests in flight per mirror before copies are dropped',
-    '512',
+    '128',
   )
   .option(
     '--mirror-body-buffer <bytes>',

@@ -28,7 +28,10 @@ export interface MirrorDefaults {
 export const DEFAULT_MIRROR: MirrorDefaults = {
   shadowSuffix: '-shadow',
   timeoutMs: 10_000,
-  maxInFlight: 512,
+  // 128, not more: with 512 copies outstanding to a mirror that answers in 200 ms, the primary's p99
+  // rose to 1.5–3 × the fast-mirror case on the bench (cases D and D-node); with 128 it stayed
+  // within 0.7–1.07 × (docs/mirror-safety.md, "In-flight cap"). A fast mirror never comes near the cap.
+  maxInFlight: 128,
   bodyBufferBytes: 4 * 1024 * 1024,
   totalBodyBufferBytes: 16 * 1024 * 1024,
   breaker: { consecutiveFailures: 5, cooldownMs: 10_000 },

@@ -227,7 +227,7 @@ test(
         `# copies: sent ${sent}, in flight ${inFlight}, dropped: in_flight_cap ${dropped('in_flight_cap')}, ` +
           `body_budget ${dropped('body_budget')}, body_limit ${dropped('body_limit')}\n`,
       );
-      assert.ok(dropped('in_flight_cap') > 0, 'copies beyond 512 in flight were dropped, not queued');
+      assert.ok(dropped('in_flight_cap') > 0, 'copies beyond the in-flight cap were dropped, not queued');
       assert.ok(
         settled <= REQUESTS && settled + inFlight >= REQUESTS,
         `settled ${settled}, in flight ${inFlight}`,
