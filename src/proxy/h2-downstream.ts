@@ -15,6 +15,8 @@ import {
 import { CONNECTION_SPECIFIC, resetStream } from './h2-dispatcher.js';
 
 const { NGHTTP2_NO_ERROR } = http2.constants;
+/** Looks for the answer's END_STREAM on the wire: 8 at once, then every 10 ms for about a second. */
+const MAX_END_POLLS = 8 + 100;
 
 function h2Fields(h: ResponseHeaderMap): Record<string, string | string[] | number> {
   const out: Record<string, string | string[] | number> = {};
@@ -174,29 +176,30 @@ export class Http2Downstream implements DownstreamStream {
 
   /**
    * The rest of the body is not wanted: once the response is out, RST_STREAM(NO_ERROR) asks the
-   * client to stop sending (RFC 9113 §8.1); until then, what arrives is read and dropped.
+   * client to stop sending (RFC 9113 §8.1); until then, what arrives is read and dropped, within the
+   * drain bound — past it the stream is no longer read, so flow control holds the client back.
    * "Out" means the frame carrying END_STREAM has left nghttp2: a RST_STREAM queued earlier is sent
    * ahead of pending DATA (control frames go first) and the client would never see its answer end.
-   * A client that does not take its answer within the drain bound gets the reset anyway.
    */
   settleBody(bound: DrainBound): void {
     const s = this.stream;
     if (this.body === null || s.readableEnded || this.settling) return;
     this.settling = true;
     let seen = 0;
-    let giveUp = false;
-    const timer = setTimeout(() => (giveUp = true), bound.maxMs);
+    const timer = setTimeout(() => s.pause(), bound.maxMs);
     timer.unref();
     s.on('data', (chunk: Buffer) => {
       seen += chunk.length;
-      if (seen > bound.maxBytes) giveUp = true;
+      if (seen > bound.maxBytes) s.pause();
     });
     s.once('close', () => clearTimeout(timer));
     s.resume();
     let polls = 0;
     const stop = () => {
       if (s.destroyed || s.readableEnded) return clearTimeout(timer);
-      if (giveUp || s.state.localClose) {
+      // The end of the answer has left (or, after about a second, never will: a client that does
+      // not read its answer, so that END_STREAM waits for a window): the reset can follow.
+      if (s.state.localClose || polls >= MAX_END_POLLS) {
         clearTimeout(timer);
         s.close(NGHTTP2_NO_ERROR);
         return;
