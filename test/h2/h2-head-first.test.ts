@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { connect, type AddressInfo } from 'node:net';
 import { waitFor } from '../helpers/servers.js';
-import { startTestUmbra, workloadEntry } from '../helpers/umbra.js';
+import { h2MirroredUpload } from '../helpers/mesh-yaml.js';
+import { startTestUmbra } from '../helpers/umbra.js';
 
 interface SeenStream {
   body: string;
@@ -40,31 +41,7 @@ test('h2 upstreams: the primary and its copy get the head before the client send
   const v1 = await h2Upstream();
   const v2 = await h2Upstream();
   const u = await startTestUmbra({
-    'mesh.yaml': `apiVersion: v1
-kind: Service
-metadata: {name: upload}
-spec:
-  selector: {app: upload}
-  ports: [{name: http2, port: 8000}]
----
-${workloadEntry('upload-v1', v1.port, { app: 'upload', version: 'v1' }, 'http2')}---
-${workloadEntry('upload-v2', v2.port, { app: 'upload', version: 'v2' }, 'http2')}---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: upload}
-spec:
-  host: upload
-  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: upload}
-spec:
-  hosts: [upload]
-  http:
-  - route: [{destination: {host: upload, subset: v1}}]
-    mirror: {host: upload, subset: v2}
-`,
+    'mesh.yaml': h2MirroredUpload(v1.port, v2.port),
   });
   const sock = connect(u.listener.address.port, '127.0.0.1');
   try {

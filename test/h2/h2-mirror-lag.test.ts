@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { waitFor } from '../helpers/servers.js';
-import { startTestUmbra, workloadEntry } from '../helpers/umbra.js';
+import { h2MirroredUpload } from '../helpers/mesh-yaml.js';
+import { startTestUmbra } from '../helpers/umbra.js';
 
 interface H2Upstream {
   port: number;
@@ -46,31 +47,7 @@ test('a lagging HTTP/2 copy is reset with RST_STREAM, never ended; the primary g
   const v1 = await h2Upstream(true);
   const v2 = await h2Upstream(false);
   const umbra = await startTestUmbra({
-    'mesh.yaml': `apiVersion: v1
-kind: Service
-metadata: {name: upload}
-spec:
-  selector: {app: upload}
-  ports: [{name: http2, port: 8000}]
----
-${workloadEntry('upload-v1', v1.port, { app: 'upload', version: 'v1' }, 'http2')}---
-${workloadEntry('upload-v2', v2.port, { app: 'upload', version: 'v2' }, 'http2')}---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: upload}
-spec:
-  host: upload
-  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: upload}
-spec:
-  hosts: [upload]
-  http:
-  - route: [{destination: {host: upload, subset: v1}}]
-    mirror: {host: upload, subset: v2}
-`,
+    'mesh.yaml': h2MirroredUpload(v1.port, v2.port),
   });
   const client = http2.connect(`http://127.0.0.1:${umbra.listener.address.port}`);
   try {

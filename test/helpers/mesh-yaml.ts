@@ -59,3 +59,35 @@ ${mirror
 export const MIRROR_V2 = `mirror:
   host: app
   subset: v2`;
+
+/**
+ * An HTTP/2 (h2c) service "upload" — its port named http2 — with v1 and v2 workloads: every request
+ * to v1, mirrored to v2.
+ */
+export function h2MirroredUpload(v1Port: number, v2Port: number): string {
+  return `apiVersion: v1
+kind: Service
+metadata: {name: upload}
+spec:
+  selector: {app: upload}
+  ports: [{name: http2, port: 8000}]
+---
+${workloadEntry('upload-v1', v1Port, { app: 'upload', version: 'v1' }, 'http2')}---
+${workloadEntry('upload-v2', v2Port, { app: 'upload', version: 'v2' }, 'http2')}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: upload}
+spec:
+  host: upload
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: upload}
+spec:
+  hosts: [upload]
+  http:
+  - route: [{destination: {host: upload, subset: v1}}]
+    mirror: {host: upload, subset: v2}
+`;
+}
