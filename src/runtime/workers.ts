@@ -9,7 +9,7 @@ import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { formatIssue } from '../config/issues.js';
 import type { Resource } from '../config/resource.js';
-import { Registry } from '../telemetry/prom-client-parts.js';
+import { Registry } from 'prom-client';
 import { startAdmin, type AdminContext } from '../admin/admin-server.js';
 import { registerDashboardRoutes } from '../dashboard/dashboard-routes.js';
 import { registerCompareRoutes } from '../compare/admin-routes.js';

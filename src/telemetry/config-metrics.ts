@@ -2,7 +2,7 @@
 // deletes, API-server changes), like Envoy's update_success / update_rejected. Registered by the
 // process that owns the configuration: a single Umbra, or the primary of --workers.
 
-import { Counter, Registry } from './prom-client-parts.js';
+import { Counter, Registry } from 'prom-client';
 import type { ConfigState } from '../runtime/config-state.js';
 
 export function registerConfigMetrics(state: ConfigState, registry: Registry): void {

@@ -4,7 +4,7 @@
 // `metricsJson()` and merges them with `aggregateMetrics()` (prom-client's AggregatorRegistry).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Registry, aggregatorRegistry, collectDefaultMetrics } from './prom-client-parts.js';
+import { AggregatorRegistry, Registry, collectDefaultMetrics } from 'prom-client';
 import {
   MIRROR_OVERFLOW_FLAG,
   type MirrorLogEntry,
@@ -112,7 +112,5 @@ export class Telemetry {
 
 /** Merges several processes' metricsJson() into one Prometheus text (counters and histograms summed). */
 export function aggregateMetrics(perProcess: readonly ProcessMetrics[]): Promise<string> {
-  return aggregatorRegistry()
-    .aggregate([...perProcess])
-    .metrics();
+  return AggregatorRegistry.aggregate([...perProcess]).metrics();
 }
