@@ -4,32 +4,8 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { startRecordingServer, type RecordedRequest, type TestServer } from './servers.js';
-import { workloadEntry } from './umbra.js';
 
-export interface Member {
-  readonly name: string;
-  readonly port: number;
-  readonly labels?: Readonly<Record<string, string>>;
-}
-
-/** Service `name` on port 8000 (targetPort 80) and one WorkloadEntry per member on 127.0.0.1. */
-export function serviceWith(name: string, members: readonly Member[]): string {
-  return [
-    `apiVersion: v1
-kind: Service
-metadata:
-  name: ${name}
-spec:
-  ports:
-  - name: http
-    port: 8000
-    targetPort: 80
-  selector:
-    app: ${name}
-`,
-    ...members.map((m) => workloadEntry(m.name, m.port, { app: name, ...(m.labels ?? {}) })),
-  ].join('---\n');
-}
+export { serviceWith, type Member } from './umbra.js';
 
 /** A DestinationRule for `host` whose trafficPolicy is `policy` (YAML, unindented) and optional subsets. */
 export function destinationRule(host: string, policy: string, subsets = ''): string {

@@ -1,23 +1,14 @@
 // YAML builders for integration tests: a service "app" with v1/v2 workloads on given ports, a
 // DestinationRule with both subsets, and a VirtualService routing to v1 with an optional mirror.
 
-import { workloadEntry } from './umbra.js';
+import { serviceWith, workloadEntry } from './umbra.js';
 
 export function twoVersionService(v1Port: number, v2Port: number, name = 'app', port = 8000): string {
-  return `apiVersion: v1
-kind: Service
-metadata:
-  name: ${name}
-spec:
-  ports:
-  - name: http
-    port: ${port}
-    targetPort: 80
-  selector:
-    app: ${name}
----
-${workloadEntry(`${name}-v1`, v1Port, { app: name, version: 'v1' })}---
-${workloadEntry(`${name}-v2`, v2Port, { app: name, version: 'v2' })}---
+  const members = [
+    { name: `${name}-v1`, port: v1Port, labels: { version: 'v1' } },
+    { name: `${name}-v2`, port: v2Port, labels: { version: 'v2' } },
+  ];
+  return `${serviceWith(name, members, port)}---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata:

@@ -73,19 +73,32 @@ ${l}
 `;
 }
 
-/** A Service named `name` (port 8000) whose one endpoint listens on 127.0.0.1:`port`; `extra` is appended YAML. */
-export function singleEndpointService(name: string, port: number, extra = ''): string {
-  return `apiVersion: v1
+export interface Member {
+  readonly name: string;
+  readonly port: number;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/** Service `name` on `port` (targetPort 80) and one WorkloadEntry per member on 127.0.0.1. */
+export function serviceWith(name: string, members: readonly Member[], port = 8000): string {
+  return [
+    `apiVersion: v1
 kind: Service
 metadata:
   name: ${name}
 spec:
   ports:
   - name: http
-    port: 8000
+    port: ${port}
     targetPort: 80
   selector:
     app: ${name}
----
-${workloadEntry(`${name}-1`, port, { app: name })}${extra}`;
+`,
+    ...members.map((m) => workloadEntry(m.name, m.port, { app: name, ...(m.labels ?? {}) })),
+  ].join('---\n');
+}
+
+/** A Service named `name` (port 8000) whose one endpoint listens on 127.0.0.1:`port`; `extra` is appended YAML. */
+export function singleEndpointService(name: string, port: number, extra = ''): string {
+  return serviceWith(name, [{ name: `${name}-1`, port }]) + extra;
 }
