@@ -120,6 +120,11 @@ export class BodyTee {
     }
   }
 
+  /** Some of the body has come from the client (or all of it: an empty one), read or not. */
+  get arrived(): boolean {
+    return this.bytes > 0 || this.complete || this.src.readableLength > 0 || this.src.readableEnded;
+  }
+
   /** Copies still reading the body. */
   get branchesOpen(): number {
     let n = 0;

@@ -263,6 +263,8 @@ export class MirrorWriter {
     req: MirrorRequest,
     body: Readable | null,
     pairing: MirrorPairing,
+    /** Whether the client's body has yet to begin (the copy's head then goes out alone, first). */
+    bodyWaiting?: () => boolean,
   ): void {
     const c = pairing.counters;
     const cluster = table.clusters.get(policy.cluster);
@@ -415,7 +417,9 @@ export class MirrorWriter {
       const tap = this.onCopy?.(policy, req, headers);
       if (tap && body) tapBody(body, tap);
       // The mirror's own pool: a copy never takes a connection its primary needs.
-      this.upstreams.dispatcher(cluster, endpoint, true, req.h2 === true).dispatch(options, handler);
+      this.upstreams
+        .dispatcher(cluster, endpoint, true, req.h2 === true, body ? bodyWaiting : undefined)
+        .dispatch(options, handler);
     } catch (err) {
       finish(err);
     }

@@ -1,4 +1,4 @@
-// Maps what undici reports when a primary request fails to the local reply and Envoy response flag
+// Maps what undici (and node's client, for heads sent first) reports when a primary request fails to the local reply and Envoy response flag
 // (envoyproxy.io, access log %RESPONSE_FLAGS%). What undici 7 actually reports was measured against
 // raw-socket upstreams (test/hardening/upstream-faults.test.ts): its HTTPParserError carries no
 // `code`, so it is recognised by name.
@@ -12,6 +12,8 @@ export interface UpstreamFailure {
 const CONNECT_FAILURE = new Set([
   'ECONNREFUSED',
   'UND_ERR_CONNECT_TIMEOUT',
+  // node's HTTP/1.1 client, for heads sent first (h1-head-first.ts).
+  'UMBRA_CONNECT_TIMEOUT',
   'ENOTFOUND',
   'EHOSTUNREACH',
   'ENETUNREACH',
@@ -36,6 +38,8 @@ const PROTOCOL_ERROR = new Set([
   'UND_ERR_HEADERS_OVERFLOW',
   'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
   'UND_ERR_INFO',
+  // A 101 to a request sent head first that asked for no upgrade (h1-head-first.ts).
+  'UMBRA_BAD_UPGRADE',
 ]);
 
 export function classifyUpstreamError(err: unknown): UpstreamFailure {

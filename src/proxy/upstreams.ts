@@ -9,6 +9,9 @@ import { createHash } from 'node:crypto';
 import { Pool } from './undici-pool.js';
 import { H2Dispatcher } from './h2-dispatcher.js';
 import { H2SessionPool } from './h2-session-pool.js';
+import { HeadFirstDispatcher } from './h1-head-first.js';
+import type { AttemptDispatcher } from './upstream-attempt.js';
+import type { Dispatcher } from 'undici';
 import type { Cluster, Endpoint, RouteTable } from '../model/route-table.js';
 import { chooseIndex, keyHash } from './load-balancer.js';
 
@@ -101,6 +104,9 @@ export class Upstreams {
   private readonly shadowPools = new Map<string, Pool>();
   private readonly h2Pools = new Map<string, H2Dispatcher>();
   private readonly h2ShadowPools = new Map<string, H2Dispatcher>();
+  /** node's HTTP/1.1 client, for requests sent head first (h1-head-first.ts); keyed as `pools`. */
+  private readonly headFirstPools = new Map<string, HeadFirstDispatcher>();
+  private readonly headFirstShadowPools = new Map<string, HeadFirstDispatcher>();
   private shadowByObject = new WeakMap<Cluster, WeakMap<Endpoint, Pool>>();
   private readonly endpoints = new Map<string, EndpointState>();
   private readonly clusterStates = new Map<string, ClusterState>();
@@ -115,8 +121,53 @@ export class Upstreams {
    * the client's protocol and the client spoke HTTP/2), otherwise undici's HTTP/1.1 pool.
    * `shadow`: the copies' own pools or sessions, apart from the primaries'.
    */
-  dispatcher(c: Cluster, e: Endpoint, shadow: boolean, downstreamH2: boolean): Pool | H2Dispatcher {
-    return speaksH2(c, downstreamH2) ? this.h2(c, e, shadow) : this.pool(c, e, shadow);
+  dispatcher(
+    c: Cluster,
+    e: Endpoint,
+    shadow: boolean,
+    downstreamH2: boolean,
+    bodyWaiting?: () => boolean,
+  ): AttemptDispatcher {
+    if (speaksH2(c, downstreamH2)) return this.h2(c, e, shadow);
+    const pool = this.pool(c, e, shadow);
+    // Head first (docs/request-lifecycle.md): undici sends an HTTP/1.1 head only with the first body
+    // byte, so a request whose body has not begun goes on node's client, which sends the head alone.
+    // Not under a connection cap (DestinationRule maxConnections): two clients cannot share one.
+    if (!bodyWaiting || c.pool.maxConnections > 0 || !bodyWaiting()) return pool;
+    return {
+      dispatch: (opts, handler) => {
+        // Body bytes that came in the same read as the head are handed to the request's stream
+        // after the 'request' event's handlers return: a microtask later, they show.
+        queueMicrotask(() => {
+          try {
+            (bodyWaiting() ? this.headFirst(c, e, shadow) : pool).dispatch(opts, handler);
+          } catch (err) {
+            handler.onResponseError?.(UNSTARTED, err as Error);
+          }
+        });
+        return true;
+      },
+    };
+  }
+
+  private headFirst(c: Cluster, e: Endpoint, shadow: boolean): HeadFirstDispatcher {
+    const pools = shadow ? this.headFirstShadowPools : this.headFirstPools;
+    const key = poolKey(c, e);
+    let d = pools.get(key);
+    if (!d) {
+      const p = c.pool;
+      d = new HeadFirstDispatcher(
+        { address: e.address, port: e.port, tls: c.tls ? (tlsOptions(c) as ConnectionOptions) : undefined },
+        {
+          idleTimeoutMs: p.idleTimeoutMs,
+          connectTimeoutMs: p.connectTimeoutMs,
+          tcpKeepaliveMs: p.tcpKeepaliveMs,
+          maxRequestsPerConnection: p.maxRequestsPerConnection,
+        },
+      );
+      pools.set(key, d);
+    }
+    return d;
   }
 
   private h2(c: Cluster, e: Endpoint, shadow: boolean): H2Dispatcher {
@@ -361,6 +412,12 @@ export class Upstreams {
         pools.delete(key);
         d.pool.drain();
       }
+    for (const pools of [this.headFirstPools, this.headFirstShadowPools])
+      for (const [key, d] of pools) {
+        if (keep.has(key)) continue;
+        pools.delete(key);
+        d.retire();
+      }
     // A request still on an older table must not be handed a pool closed just now.
     this.poolByObject = new WeakMap();
     this.shadowByObject = new WeakMap();
@@ -395,6 +452,9 @@ export class Upstreams {
 
   async close(): Promise<void> {
     for (const d of [...this.h2Pools.values(), ...this.h2ShadowPools.values()]) d.pool.close();
+    for (const d of [...this.headFirstPools.values(), ...this.headFirstShadowPools.values()]) d.close();
+    this.headFirstPools.clear();
+    this.headFirstShadowPools.clear();
     await Promise.all(
       [...this.pools.values(), ...this.shadowPools.values()].map((p) => p.destroy().catch(() => undefined)),
     );
@@ -404,6 +464,16 @@ export class Upstreams {
     this.shadowByObject = new WeakMap();
   }
 }
+
+/** The controller handed to a handler whose request failed before it could start. */
+const UNSTARTED: Dispatcher.DispatchController = {
+  aborted: true,
+  paused: false,
+  reason: null,
+  abort: () => undefined,
+  pause: () => undefined,
+  resume: () => undefined,
+};
 
 /** Whether requests to this cluster go out on HTTP/2 (Istio's cluster protocol; "downstream" follows the client). */
 export function speaksH2(c: Cluster, downstreamH2: boolean): boolean {

@@ -7,17 +7,20 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { destinationRule, serviceWith, virtualService } from '../helpers/istio-yaml.js';
+import { waitFor } from '../helpers/servers.js';
 import { startTestUmbra, type TestUmbra } from '../helpers/umbra.js';
 
 interface Https {
   readonly port: number;
   readonly ca: string;
   readonly snis: (string | undefined)[];
+  /** Request paths, noted on each head (before its body is read). */
+  readonly heads: string[];
   close(): Promise<void>;
 }
 
@@ -50,7 +53,9 @@ async function startHttps(): Promise<Https> {
     { stdio: 'ignore' },
   );
   const snis: (string | undefined)[] = [];
+  const heads: string[] = [];
   const server: Server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+    heads.push(req.url ?? '');
     req.resume();
     req.on('end', () => res.end(JSON.stringify({ tls: true, host: req.headers.host })));
   });
@@ -60,6 +65,7 @@ async function startHttps(): Promise<Https> {
     port: (server.address() as AddressInfo).port,
     ca: cert,
     snis,
+    heads,
     close: () =>
       new Promise<void>((ok) => {
         server.closeAllConnections();
@@ -140,6 +146,60 @@ test('subjectAltNames: the certificate must carry one of them', async () => {
         assert.equal((await get(u)).status, 200);
       },
     );
+  } finally {
+    await h.close();
+  }
+});
+
+/**
+ * A POST whose body starts only after its head reached the upstream (head first, on node's HTTP/1.1
+ * client: src/proxy/h1-head-first.ts), over one raw connection; resolves with the answer.
+ */
+async function postHeadFirst(u: TestUmbra, h: Https): Promise<string> {
+  const sock = connect(u.listener.address.port, '127.0.0.1');
+  let answer = '';
+  sock.setEncoding('latin1').on('data', (d: string) => (answer += d));
+  sock.on('error', () => undefined);
+  try {
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    const before = h.heads.length;
+    sock.write('POST /hf HTTP/1.1\r\nHost: secure:8000\r\nContent-Length: 5\r\n\r\n');
+    // The upstream has the head before the body leaves the client, or Umbra refused the connection.
+    await waitFor(() => h.heads.length > before || answer.includes('\r\n\r\n'), 10_000);
+    sock.write('hello');
+    await waitFor(() => /\r\n\r\n[^]+/.test(answer), 10_000);
+    return answer;
+  } finally {
+    sock.destroy();
+  }
+}
+
+test('a request sent head first gets the same TLS: SNI from sni or Host, the CA, subjectAltNames', async () => {
+  const h = await startHttps();
+  try {
+    await withTls(h, `{mode: SIMPLE, sni: secure.internal, caCertificates: ${h.ca}}`, async (u) => {
+      const a = await postHeadFirst(u, h);
+      assert.match(a, /^HTTP\/1\.1 200 /);
+      assert.match(a, /\{"tls":true,"host":"secure:8000"\}$/);
+      assert.equal(h.snis.at(-1), 'secure.internal');
+    });
+    // No sni: the Host's name, as undici sends it (Istio's auto SNI).
+    await withTls(h, `{mode: SIMPLE, insecureSkipVerify: true}`, async (u) => {
+      assert.match(await postHeadFirst(u, h), /^HTTP\/1\.1 200 /);
+      assert.equal(h.snis.at(-1), 'secure');
+    });
+    const heads = h.heads.length;
+    await withTls(h, '{mode: SIMPLE, sni: secure.internal}', async (u) => {
+      const a = await postHeadFirst(u, h);
+      assert.match(a, /^HTTP\/1\.1 503 /);
+      assert.match(a, /upstream connect error: connection failure\n$/);
+    });
+    await withTls(
+      h,
+      `{mode: SIMPLE, sni: secure.internal, caCertificates: ${h.ca}, subjectAltNames: [other.internal]}`,
+      async (u) => assert.match(await postHeadFirst(u, h), /^HTTP\/1\.1 503 /),
+    );
+    assert.equal(h.heads.length, heads, 'no request reached an upstream it must not trust');
   } finally {
     await h.close();
   }

@@ -1,13 +1,13 @@
 // Head first (docs/request-lifecycle.md): an HTTP/2 upstream gets the request's HEADERS as soon as
 // Umbra has routed it, the primary and its copy alike, before the client has sent one body byte.
-// (HTTP/1.1 upstreams do not yet: see that document's "Not done yet".)
+// (HTTP/1.1 upstreams: test/lifecycle/head-first.test.ts.)
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { connect, type AddressInfo } from 'node:net';
 import { waitFor } from '../helpers/servers.js';
-import { h2MirroredUpload } from '../helpers/mesh-yaml.js';
+import { mirroredUpload } from '../helpers/mesh-yaml.js';
 import { startTestUmbra } from '../helpers/umbra.js';
 
 interface SeenStream {
@@ -41,7 +41,7 @@ test('h2 upstreams: the primary and its copy get the head before the client send
   const v1 = await h2Upstream();
   const v2 = await h2Upstream();
   const u = await startTestUmbra({
-    'mesh.yaml': h2MirroredUpload(v1.port, v2.port),
+    'mesh.yaml': mirroredUpload(v1.port, v2.port, 'http2'),
   });
   const sock = connect(u.listener.address.port, '127.0.0.1');
   try {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { waitFor } from '../helpers/servers.js';
-import { h2MirroredUpload } from '../helpers/mesh-yaml.js';
+import { mirroredUpload } from '../helpers/mesh-yaml.js';
 import { startTestUmbra } from '../helpers/umbra.js';
 
 interface H2Upstream {
@@ -47,7 +47,7 @@ test('a lagging HTTP/2 copy is reset with RST_STREAM, never ended; the primary g
   const v1 = await h2Upstream(true);
   const v2 = await h2Upstream(false);
   const umbra = await startTestUmbra({
-    'mesh.yaml': h2MirroredUpload(v1.port, v2.port),
+    'mesh.yaml': mirroredUpload(v1.port, v2.port, 'http2'),
   });
   const client = http2.connect(`http://127.0.0.1:${umbra.listener.address.port}`);
   try {

@@ -52,19 +52,19 @@ export const MIRROR_V2 = `mirror:
   subset: v2`;
 
 /**
- * An HTTP/2 (h2c) service "upload" — its port named http2 — with v1 and v2 workloads: every request
- * to v1, mirrored to v2.
+ * A service "upload" with v1 and v2 workloads — its port named http2 (h2c) or http (HTTP/1.1) —
+ * every request to v1, mirrored to v2.
  */
-export function h2MirroredUpload(v1Port: number, v2Port: number): string {
+export function mirroredUpload(v1Port: number, v2Port: number, protocol: 'http' | 'http2'): string {
   return `apiVersion: v1
 kind: Service
 metadata: {name: upload}
 spec:
   selector: {app: upload}
-  ports: [{name: http2, port: 8000}]
+  ports: [{name: ${protocol}, port: 8000}]
 ---
-${workloadEntry('upload-v1', v1Port, { app: 'upload', version: 'v1' }, 'http2')}---
-${workloadEntry('upload-v2', v2Port, { app: 'upload', version: 'v2' }, 'http2')}---
+${workloadEntry('upload-v1', v1Port, { app: 'upload', version: 'v1' }, protocol)}---
+${workloadEntry('upload-v2', v2Port, { app: 'upload', version: 'v2' }, protocol)}---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: upload}
