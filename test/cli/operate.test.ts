@@ -6,13 +6,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { runCli, startCli, REPO_ROOT, loopbackServeArgs, type RunningCli } from '../helpers/cli.js';
 import { freePort, startEchoServer, type TestServer } from '../helpers/servers.js';
 import { workloadEntry } from '../helpers/umbra.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const seed = (f: string) => readFileSync(join(REPO_ROOT, 'examples/seed', f), 'utf8');
 
@@ -36,7 +36,7 @@ interface Setup {
 async function setup(): Promise<Setup> {
   const v1 = await startEchoServer();
   const v2 = await startEchoServer();
-  const dir = mkdtempSync(join(tmpdir(), 'umbra-operate-'));
+  const dir = scratchDir('umbra-operate-');
   const mesh = join(dir, 'mesh.yaml');
   writeFileSync(
     mesh,

@@ -4,13 +4,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { runCli, startCli, REPO_ROOT, loopbackServeArgs } from '../helpers/cli.js';
 import { freePort, startEchoServer, waitFor } from '../helpers/servers.js';
 import { workloadEntry } from '../helpers/umbra.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const seed = (f: string) => readFileSync(join(REPO_ROOT, 'examples/seed', f), 'utf8');
 
@@ -22,7 +22,7 @@ async function get(proxy: string, path: string): Promise<{ status: number; body:
 test('apply, get, delete and status against a running umbra, surviving a restart', async () => {
   const v1 = await startEchoServer();
   const v2 = await startEchoServer();
-  const dir = mkdtempSync(join(tmpdir(), 'umbra-cli-'));
+  const dir = scratchDir('umbra-cli-');
   const files = join(dir, 'resources.yaml');
   writeFileSync(
     files,

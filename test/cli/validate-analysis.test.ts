@@ -3,14 +3,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { serviceWith } from '../helpers/istio-yaml.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 test('validate reports hidden rules, empty subsets and duplicates across files, with file and line', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'umbra-analyze-'));
+  const dir = scratchDir('umbra-analyze-');
   try {
     const vs = (subset: string) => `apiVersion: networking.istio.io/v1
 kind: VirtualService

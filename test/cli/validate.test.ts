@@ -3,14 +3,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, REPO_ROOT } from '../helpers/cli.js';
 import { MIRROR_V2, routeToV1, twoVersionService } from '../helpers/mesh-yaml.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 function file(name: string, text: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'umbra-validate-'));
+  const dir = scratchDir('umbra-validate-');
   const p = join(dir, name);
   writeFileSync(p, text);
   return p;

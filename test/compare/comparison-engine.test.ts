@@ -4,13 +4,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { CompareSettings, MirrorPolicy } from '../../src/model/route-table.js';
 import { ComparisonEngine } from '../../src/compare/comparison-engine.js';
 import { DEFAULT_COMPARE_THRESHOLDS } from '../../src/translate/mirror-policies.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 function policy(
   name: string,
@@ -358,7 +358,7 @@ test('a failed primary ends its pair at once', async () => {
 });
 
 test('samples are redacted and, like all results, survive a restart (SQLite in the state dir)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'umbra-compare-'));
+  const dir = scratchDir('umbra-compare-');
   try {
     const e = new ComparisonEngine({ budgetBytes: 1 << 20, stateDir: dir });
     for (let i = 0; i < 3; i++)

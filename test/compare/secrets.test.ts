@@ -6,8 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Pool, request } from 'undici';
 import { startHttpbin } from '../../src/workloads/httpbin.js';
@@ -15,6 +14,7 @@ import { twoVersionService } from '../helpers/mesh-yaml.js';
 import { startTestUmbra } from '../helpers/umbra.js';
 import { waitFor } from '../helpers/servers.js';
 import type { ComparisonReport } from '../../src/compare/comparison-engine.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const TOKEN = 'sk-live-0123456789abcdefSECRET';
 const COOKIE = 'sess-9f8e7d6c5b4aCOOKIEVALUE';
@@ -60,7 +60,7 @@ test('a token the policy strips appears in no answer and no state file; its remo
   const quiet = () => undefined;
   const v1 = await startHttpbin({ name: 'httpbin-v1', log: quiet });
   const v2 = await startHttpbin({ name: 'httpbin-v2', log: quiet });
-  const stateDir = join(mkdtempSync(join(tmpdir(), 'umbra-secrets-')), 'state');
+  const stateDir = join(scratchDir('umbra-secrets-'), 'state');
   const u = await startTestUmbra(
     { 'mesh.yaml': twoVersionService(v1.port, v2.port), 'rule.yaml': RULE },
     { stateDir },

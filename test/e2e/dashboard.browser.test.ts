@@ -5,8 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { routeToV1, twoVersionService } from '../helpers/mesh-yaml.js';
@@ -18,6 +17,7 @@ import {
   sendTraffic,
   startVersionedService,
 } from '../helpers/versioned-service.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 /** The flags these machines need: no sandbox as root, and no background network (it is closed). */
@@ -67,8 +67,8 @@ test('the dashboard follows live traffic and shows the comparison', { skip, time
     'policy.yaml': comparePolicy(true),
     'legacy.yaml': LEGACY_VS,
   });
-  const profile = mkdtempSync(join(tmpdir(), 'umbra-chromium-'));
-  const shots = mkdtempSync(join(tmpdir(), 'umbra-dashboard-'));
+  const profile = scratchDir('umbra-chromium-');
+  const shots = scratchDir('umbra-dashboard-');
   let context: BrowserContext | undefined;
   // Traffic runs in bounded rounds while the page is open, and stops by itself.
   let stop = false;

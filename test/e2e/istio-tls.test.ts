@@ -5,15 +5,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { connect, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { destinationRule, serviceWith, virtualService } from '../helpers/istio-yaml.js';
 import { waitFor } from '../helpers/servers.js';
 import { startTestUmbra, type TestUmbra } from '../helpers/umbra.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 interface Https {
   readonly port: number;
@@ -26,7 +26,7 @@ interface Https {
 
 /** An HTTPS echo on 127.0.0.1 whose certificate (self-signed, EC P-256) names secure.internal. */
 async function startHttps(): Promise<Https> {
-  const dir = mkdtempSync(join(tmpdir(), 'umbra-tls-'));
+  const dir = scratchDir('umbra-tls-');
   const key = join(dir, 'key.pem');
   const cert = join(dir, 'cert.pem');
   execFileSync(

@@ -11,10 +11,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,6 +22,7 @@ import { twoVersionService } from '../helpers/mesh-yaml.js';
 import { mirrorPolicy, scrape, sumOf, type Sample } from '../helpers/mirror-safety.js';
 import { waitFor } from '../helpers/servers.js';
 import type { ChildMemory, ChildReady, ChildRequest } from '../helpers/umbra-child.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const MiB = 1024 * 1024;
 const REQUESTS = 1000;
@@ -119,7 +119,7 @@ test(
   async () => {
     const v1 = await startCountingServer();
     const hole = await startBlackHole();
-    const dir = mkdtempSync(join(tmpdir(), 'umbra-mem-'));
+    const dir = scratchDir('umbra-mem-');
     mkdirSync(join(dir, 'config'));
     writeFileSync(join(dir, 'config', 'mesh.yaml'), twoVersionService(v1.port, hole.port));
     writeFileSync(join(dir, 'config', 'vs.yaml'), ROUTES);

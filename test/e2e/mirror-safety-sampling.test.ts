@@ -4,14 +4,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { startCli, type RunningCli } from '../helpers/cli.js';
 import { MIRROR_V2, routeToV1, twoVersionService } from '../helpers/mesh-yaml.js';
 import { mirrorPolicy } from '../helpers/mirror-safety.js';
 import { startEchoServer, waitFor } from '../helpers/servers.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const USERS = 400;
 
@@ -21,7 +21,7 @@ test(
   async () => {
     const v1 = await startEchoServer();
     const v2 = await startEchoServer();
-    const dir = mkdtempSync(join(tmpdir(), 'umbra-keyed-'));
+    const dir = scratchDir('umbra-keyed-');
     mkdirSync(join(dir, 'config'));
     writeFileSync(join(dir, 'config', 'mesh.yaml'), twoVersionService(v1.port, v2.port));
     writeFileSync(join(dir, 'config', 'vs.yaml'), routeToV1(`${MIRROR_V2}\nmirrorPercentage:\n  value: 30`));

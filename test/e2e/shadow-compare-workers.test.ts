@@ -3,8 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { startCli, loopbackServeArgs } from '../helpers/cli.js';
@@ -16,6 +15,7 @@ import {
   startVersionedService,
 } from '../helpers/versioned-service.js';
 import type { ComparisonReport } from '../../src/compare/report.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 async function report(adminUrl: string): Promise<ComparisonReport> {
   const r = await request(`${adminUrl}/compare/report`);
@@ -29,7 +29,7 @@ test(
   async () => {
     const v1 = await startVersionedService('v1');
     const v2 = await startVersionedService('v2');
-    const dir = mkdtempSync(join(tmpdir(), 'umbra-compare-workers-'));
+    const dir = scratchDir('umbra-compare-workers-');
     const file = join(dir, 'resources.yaml');
     writeFileSync(
       file,

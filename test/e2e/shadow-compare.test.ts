@@ -6,8 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { twoVersionService, routeToV1 } from '../helpers/mesh-yaml.js';
@@ -21,6 +20,7 @@ import {
 } from '../helpers/versioned-service.js';
 import type { ComparisonReport } from '../../src/compare/comparison-engine.js';
 import type { Sample } from '../../src/compare/results.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 async function traffic(u: TestUmbra, n: number): Promise<void> {
   await sendTraffic(u.proxyUrl, n, (path, status, body) => {
@@ -39,7 +39,7 @@ async function report(u: TestUmbra): Promise<ComparisonReport> {
 test('the report names the one real difference with its rate and suppresses the random field', async () => {
   const v1 = await startVersionedService('v1');
   const v2 = await startVersionedService('v2');
-  const stateDir = mkdtempSync(join(tmpdir(), 'umbra-compare-state-'));
+  const stateDir = scratchDir('umbra-compare-state-');
   const files = {
     'mesh.yaml': twoVersionService(v1.port, v2.port),
     'vs.yaml': routeToV1(BASELINE_AND_CANDIDATE),

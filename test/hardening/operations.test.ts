@@ -4,9 +4,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { runCli, startCli, type RunningCli, loopbackServeArgs } from '../helpers/cli.js';
@@ -14,9 +13,10 @@ import { freePort, startDelayServer, startHungServer, waitFor } from '../helpers
 import { MIRROR_V2, routeToV1, twoVersionService } from '../helpers/mesh-yaml.js';
 import { startTestUmbra } from '../helpers/umbra.js';
 import { header, RawConnection } from './raw-http.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 function configDir(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'umbra-ops-'));
+  const dir = scratchDir('umbra-ops-');
   mkdirSync(join(dir, 'config'));
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, 'config', name), text);
   return dir;

@@ -1,13 +1,12 @@
 // A real Umbra fed by the in-process API server (fake-kube-apiserver.ts), and what the Kubernetes
 // tests ask of it: wait for object versions to be served, the endpoints a cluster sends to, a GET.
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { request } from 'undici';
 import { FakeKubeApiServer } from './fake-kube-apiserver.js';
 import { waitFor } from './servers.js';
 import { startTestUmbra, type TestUmbra } from './umbra.js';
+import { scratchDir } from './scratch.js';
 
 type Json = Record<string, unknown> & { metadata: Record<string, unknown> };
 
@@ -24,7 +23,7 @@ export async function startCluster(
   const api = await FakeKubeApiServer.start();
   prepare?.(api);
   for (const o of objects) api.apply(o);
-  const kubeconfigDir = mkdtempSync(join(tmpdir(), 'umbra-kube-'));
+  const kubeconfigDir = scratchDir('umbra-kube-');
   const kubeconfig = api.writeKubeconfig(kubeconfigDir);
   const umbra = await startTestUmbra(
     {},

@@ -3,9 +3,9 @@
 // `kubectl create secret tls NAME --cert --key --dry-run=client -o yaml` prints it.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { scratchDir } from './scratch.js';
 
 export interface KeyPair {
   readonly certPem: string;
@@ -23,7 +23,7 @@ function openssl(dir: string, args: string[]): void {
 }
 
 export function createTestCa(name = 'Umbra Test CA'): TestCa {
-  const dir = mkdtempSync(join(tmpdir(), 'umbra-ca-'));
+  const dir = scratchDir('umbra-ca-');
   const read = (f: string) => readFileSync(join(dir, f), 'utf8');
   openssl(dir, ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'ca.key']);
   openssl(dir, [

@@ -1,10 +1,10 @@
 // Starts a real Umbra in the test process on loopback port 0, with resources written to a temp
 // directory, so integration tests exercise the same code path as `umbra run`.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startUmbra, type Umbra, type UmbraOptions } from '../../src/runtime/umbra.js';
+import { scratchDir } from './scratch.js';
 
 export interface TestUmbra extends Umbra {
   readonly dir: string;
@@ -18,7 +18,7 @@ export async function startTestUmbra(
   files: Record<string, string>,
   extra: Partial<UmbraOptions> = {},
 ): Promise<TestUmbra> {
-  const dir = mkdtempSync(join(tmpdir(), 'umbra-test-'));
+  const dir = scratchDir('umbra-test-');
   const write = (name: string, yaml: string) => {
     const p = join(dir, 'config', name);
     writeFileSync(p, yaml);

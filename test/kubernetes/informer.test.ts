@@ -5,9 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
 import { Backoff } from '../../src/kubernetes/backoff.js';
 import { Informer } from '../../src/kubernetes/informer.js';
@@ -15,6 +13,7 @@ import { KubeHttp } from '../../src/kubernetes/kube-http.js';
 import { findKind, objectPath, WATCHED_KINDS } from '../../src/kubernetes/kinds.js';
 import { FakeKubeApiServer } from '../helpers/fake-kube-apiserver.js';
 import { waitFor } from '../helpers/servers.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const SERVICES = WATCHED_KINDS.find((k) => k.kind === 'Service')!;
 
@@ -50,7 +49,7 @@ async function harness(
   // These checks count resourceVersions of Services alone: no EndpointSlices written alongside.
   api.endpointController = false;
   setup?.(api);
-  const dir = mkdtempSync(join(tmpdir(), 'umbra-informer-'));
+  const dir = scratchDir('umbra-informer-');
   const kc = new KubeConfig();
   kc.loadFromFile(api.writeKubeconfig(dir));
   const events: { content: boolean }[] = [];

@@ -3,8 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { parseAllDocuments } from 'yaml';
@@ -12,6 +11,7 @@ import { startUmbra, StartupError } from '../../src/runtime/umbra.js';
 import { REPO_ROOT, runCli, startCli, loopbackServeArgs } from '../helpers/cli.js';
 import { FakeKubeApiServer, onNamedTargetPort, podObject } from '../helpers/fake-kube-apiserver.js';
 import { freePort, startEchoServer, waitFor } from '../helpers/servers.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 type Json = Record<string, unknown>;
 const seed = (f: string): Json[] =>
@@ -35,7 +35,7 @@ test('umbra run needs -f or --kubernetes, and kube flags need --kubernetes', asy
 
 test('umbra run --kubernetes --kubeconfig serves what the API server holds, and follows it', async () => {
   const api = await FakeKubeApiServer.start();
-  const dir = mkdtempSync(join(tmpdir(), 'umbra-run-kube-'));
+  const dir = scratchDir('umbra-run-kube-');
   const [v1, v2] = await Promise.all([startEchoServer(), startEchoServer()]);
   for (const o of seed('service.yaml')) api.apply(o);
   api.apply(podObject('httpbin-v1', { labels: { app: 'httpbin', version: 'v1' }, ports: { http: v1.port } }));
@@ -85,7 +85,7 @@ test('umbra run --kubernetes --kubeconfig serves what the API server holds, and 
 
 test('credentials the API server refuses: startup fails after the sync timeout and says why', async () => {
   const api = await FakeKubeApiServer.start();
-  const dir = mkdtempSync(join(tmpdir(), 'umbra-kube-401-'));
+  const dir = scratchDir('umbra-kube-401-');
   const kubeconfig = api.writeKubeconfig(dir);
   writeFileSync(kubeconfig, readFileSync(kubeconfig, 'utf8').replace(api.token, 'wrong-token'));
   const logs: string[] = [];

@@ -7,8 +7,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { parseAllDocuments } from 'yaml';
@@ -19,6 +18,7 @@ import { REPO_ROOT } from '../helpers/cli.js';
 import { FakeKubeApiServer } from '../helpers/fake-kube-apiserver.js';
 import { waitFor } from '../helpers/servers.js';
 import { startTestUmbra } from '../helpers/umbra.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 type Json = Record<string, unknown>;
 interface Parent {
@@ -78,7 +78,7 @@ const seed = (f: string): Json[] =>
 
 test('HTTPRoute and Gateway status is written back once per change, as a merge patch, keeping what is not ours', async () => {
   const api = await FakeKubeApiServer.start();
-  const dir = mkdtempSync(join(tmpdir(), 'umbra-status-'));
+  const dir = scratchDir('umbra-status-');
   for (const o of [...seed('service.yaml'), ...seed('gateway-api-route-v1.yaml')]) api.apply(o);
   api.apply({
     apiVersion: 'gateway.networking.k8s.io/v1',

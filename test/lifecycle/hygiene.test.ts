@@ -7,10 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { loadText } from '../../src/config/load.js';
@@ -23,6 +22,7 @@ import { startEchoServer, waitFor } from '../helpers/servers.js';
 import { startTestUmbra } from '../helpers/umbra.js';
 import { exchange, header } from '../hardening/raw-http.js';
 import { service, startRawUpstream } from './lifecycle-helpers.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const MIRROR = 'app.default|v2';
 
@@ -249,7 +249,7 @@ test("a chunked request's body bytes are logged on the primary's line", async ()
 
 /** An HTTPS server on 127.0.0.1 with a fresh self-signed certificate (untrusted by anyone). */
 async function startSelfSignedHttps(): Promise<{ port: number; close(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'umbra-lifecycle-tls-'));
+  const dir = scratchDir('umbra-lifecycle-tls-');
   const key = join(dir, 'key.pem');
   const cert = join(dir, 'cert.pem');
   execFileSync(

@@ -3,13 +3,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { RecordFile, type RecordDropReason } from '../../src/record/record-file.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 function tmp(): string {
-  return mkdtempSync(join(tmpdir(), 'umbra-record-file-'));
+  return scratchDir('umbra-record-file-');
 }
 
 test('a full queue drops lines at once and counts them; queued lines are written in order', async () => {

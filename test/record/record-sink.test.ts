@@ -5,8 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { startHttpbin } from '../../src/workloads/httpbin.js';
@@ -16,6 +15,7 @@ import { startEchoServer, waitFor, type TestServer } from '../helpers/servers.js
 import { startTestUmbra, workloadEntry, type TestUmbra } from '../helpers/umbra.js';
 import type { RecordLine } from '../../src/record/record-line.js';
 import { CopyRecorder, type RecordCounters } from '../../src/record/copy-recorder.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const seed = (f: string) => readFileSync(join(REPO_ROOT, 'examples/seed', f), 'utf8');
 const MIRROR = 'httpbin.default|v2';
@@ -51,7 +51,7 @@ async function seedMesh(
   policy: (dir: string) => string,
   fn: (u: TestUmbra, v2: TestServer, dir: string) => Promise<void>,
 ): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'umbra-record-'));
+  const dir = scratchDir('umbra-record-');
   const v1 = await startHttpbin({ name: 'httpbin-v1', log: () => {} });
   const v2 = await startEchoServer();
   const u = await startTestUmbra({

@@ -4,14 +4,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { runCli } from '../helpers/cli.js';
 import { startTestUmbra } from '../helpers/umbra.js';
 import { startVersionedService } from '../helpers/versioned-service.js';
 import { formatRecordLine, recordTime } from '../../src/record/record-line.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = [
@@ -32,7 +32,7 @@ test(
   'the dashboard opens a saved replay report and goes back to live results',
   { skip, timeout: 60_000 },
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'umbra-saved-report-'));
+    const dir = scratchDir('umbra-saved-report-');
     const v1 = await startVersionedService('v1');
     const v2 = await startVersionedService('v2');
     const u = await startTestUmbra({});

@@ -6,8 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { patternBytes } from '../helpers/mirror-safety.js';
@@ -15,6 +14,7 @@ import { startEchoServer, type TestServer } from '../helpers/servers.js';
 import { startVersionedService } from '../helpers/versioned-service.js';
 import { formatRecordLine, recordTime } from '../../src/record/record-line.js';
 import type { SavedReport } from '../../src/replay/offline-comparison.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -54,7 +54,7 @@ function recording(recs: readonly Rec[]): string {
 }
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'umbra-replay-'));
+  const dir = scratchDir('umbra-replay-');
   try {
     await fn(dir);
   } finally {

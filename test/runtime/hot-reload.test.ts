@@ -3,14 +3,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { startDelayServer, startEchoServer, waitFor } from '../helpers/servers.js';
 import { MIRROR_V2, routeToV1, twoVersionService } from '../helpers/mesh-yaml.js';
 import { startTestUmbra } from '../helpers/umbra.js';
 import { startUmbra } from '../../src/runtime/umbra.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 test('file changes reload; in-flight requests finish; a bad file keeps the last good config', async () => {
   const v1 = await startDelayServer(300);
@@ -67,7 +67,7 @@ test('file changes reload; in-flight requests finish; a bad file keeps the last 
 test('a file written beside a watched YAML file does not reload; the YAML file itself still does', async () => {
   const v1 = await startEchoServer();
   const v2 = await startEchoServer();
-  const dir = mkdtempSync(join(tmpdir(), 'umbra-test-'));
+  const dir = scratchDir('umbra-test-');
   const yaml = join(dir, 'mesh.yaml');
   writeFileSync(yaml, twoVersionService(v1.port, v2.port));
   const logs: string[] = [];

@@ -4,13 +4,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { runCli, startCli, REPO_ROOT, loopbackServeArgs } from '../helpers/cli.js';
 import { freePort, startEchoServer, waitFor } from '../helpers/servers.js';
 import { workloadEntry } from '../helpers/umbra.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const seed = (f: string) => readFileSync(join(REPO_ROOT, 'examples/seed', f), 'utf8');
 
@@ -80,7 +80,7 @@ interface WorkersView {
 test('two workers serve one listener; apply, counters, a crashed worker and shutdown', async () => {
   const v1 = await startEchoServer();
   const v2 = await startEchoServer();
-  const dir = mkdtempSync(join(tmpdir(), 'umbra-workers-'));
+  const dir = scratchDir('umbra-workers-');
   const files = join(dir, 'resources.yaml');
   writeFileSync(
     files,

@@ -6,16 +6,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { startEchoServer, waitFor } from '../helpers/servers.js';
 import { MIRROR_V2, routeToV1, twoVersionService } from '../helpers/mesh-yaml.js';
 import type { FromChild, SoakMeasure } from './soak-child.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const FULL = process.env.UMBRA_SOAK === '1';
 const REQUESTS = FULL ? 100_000 : 10_000;
@@ -163,7 +163,7 @@ test(
   async () => {
     const v1 = await startEchoServer();
     const v2 = await startFlappingServer();
-    const dir = mkdtempSync(join(tmpdir(), 'umbra-soak-'));
+    const dir = scratchDir('umbra-soak-');
     mkdirSync(join(dir, 'config'));
     writeFileSync(join(dir, 'config', 'mesh.yaml'), twoVersionService(v1.port, v2.port));
     writeFileSync(join(dir, 'config', 'vs.yaml'), routeToV1(MIRROR_V2));

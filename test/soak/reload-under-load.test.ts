@@ -6,13 +6,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pool, request } from 'undici';
 import { startCli, loopbackServeArgs } from '../helpers/cli.js';
 import { freePort, startEchoServer } from '../helpers/servers.js';
 import { twoVersionService } from '../helpers/mesh-yaml.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const FULL = process.env.UMBRA_SOAK === '1';
 const DURATION_MS = FULL ? 30_000 : 5_000;
@@ -84,7 +84,7 @@ test(
   async () => {
     const v1 = await startEchoServer();
     const v2 = await startEchoServer();
-    const dir = mkdtempSync(join(tmpdir(), 'umbra-reload-soak-'));
+    const dir = scratchDir('umbra-reload-soak-');
     const config = join(dir, 'config');
     mkdirSync(config);
     writeFileSync(

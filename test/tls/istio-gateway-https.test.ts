@@ -6,8 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startHttpbin } from '../../src/workloads/httpbin.js';
@@ -16,6 +15,7 @@ import { freePort, waitFor } from '../helpers/servers.js';
 import { createTestCa, tlsSecretYaml } from '../helpers/tls-certs.js';
 import { workloadEntry } from '../helpers/umbra.js';
 import { handshake } from './tls-probe.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const run = promisify(execFile);
 const seed = (f: string) => readFileSync(join(REPO_ROOT, 'examples/seed', f), 'utf8');
@@ -50,7 +50,7 @@ test('Istio Gateway: HTTPS server with credentialName serves the seed routes and
   const v2Lines: string[] = [];
   const v1 = await startHttpbin({ name: 'httpbin-v1', log: (l) => v1Lines.push(l) });
   const v2 = await startHttpbin({ name: 'httpbin-v2', log: (l) => v2Lines.push(l) });
-  const dir = mkdtempSync(join(tmpdir(), 'umbra-istio-gw-'));
+  const dir = scratchDir('umbra-istio-gw-');
   const cfg = join(dir, 'config');
   mkdirSync(cfg);
   const [listen, admin, https, http] = [

@@ -5,9 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { parse } from 'yaml';
 import { FakeKubeApiServer } from '../helpers/fake-kube-apiserver.js';
@@ -15,6 +13,7 @@ import { freePort, waitFor } from '../helpers/servers.js';
 import { createTestCa, tlsSecretYaml } from '../helpers/tls-certs.js';
 import { startTestUmbra } from '../helpers/umbra.js';
 import { handshake } from './tls-probe.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 type Json = Record<string, unknown> & { metadata: Record<string, unknown> };
 
@@ -22,7 +21,7 @@ test('kubernetes.io/tls Secrets from the API server: field-selected, served, rot
   const ca = createTestCa();
   const first = ca.issue(['edge.example.test']);
   const api = await FakeKubeApiServer.start();
-  const dir = mkdtempSync(join(tmpdir(), 'umbra-kube-tls-'));
+  const dir = scratchDir('umbra-kube-tls-');
   const port = await freePort();
   const secret = (pair: { certPem: string; keyPem: string }) => {
     const o = parse(tlsSecretYaml('edge-cert', pair, 'default')) as Json;

@@ -6,16 +6,16 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { request } from 'undici';
 import { destinationRule, serviceWith, virtualService } from '../helpers/istio-yaml.js';
 import { createTestCa, tlsSecretYaml, type TestCa } from '../helpers/tls-certs.js';
 import { startTestUmbra, type TestUmbra } from '../helpers/umbra.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 interface Upstream {
   readonly port: number;
@@ -81,7 +81,7 @@ test('MUTUAL TLS upstreams: files, credentialName Secret, no certificate, SAN ch
   const serverCa = createTestCa('Upstream Server CA');
   const clientCa = createTestCa('Umbra Client CA');
   const up = await startMtlsUpstream(serverCa, clientCa);
-  const dir = mkdtempSync(join(tmpdir(), 'umbra-mtls-'));
+  const dir = scratchDir('umbra-mtls-');
   const client = clientCa.issue(['umbra.client'], { clientAuth: true });
   const files = {
     cert: join(dir, 'client.crt'),
