@@ -157,3 +157,51 @@ test('h2: an upstream that answers before reading the body; the client gets the 
     await up.close();
   }
 });
+
+test('h2: an early answer to a client that reads it late; the answer ends cleanly, the upload is held', async () => {
+  const up = await startRawUpstream((_head, s) => {
+    s.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 5\r\n\r\nearly');
+    return 'stop-reading';
+  });
+  const u = await startTestUmbra({ 'svc.yaml': service('late', up.port) });
+  const session = http2.connect(`http://127.0.0.1:${u.listener.address.port}`);
+  session.on('error', () => undefined);
+  const req = session.request({ ':method': 'POST', ':path': '/upload', ':authority': 'late:8000' });
+  try {
+    req.on('error', () => undefined);
+    let status = 0;
+    let body = '';
+    let ended = false;
+    req.on('response', (h) => (status = Number(h[':status'])));
+    req.setEncoding('utf8').on('data', (c: string) => (body += c));
+    req.on('end', () => (ended = true));
+    // The client reads nothing for a second while it uploads as fast as it may.
+    req.pause();
+    let sent = 0;
+    const block = Buffer.alloc(64 * KiB, 1);
+    const pump = () => {
+      while (sent < 64 * MiB && !req.destroyed) {
+        sent += block.length;
+        if (!req.write(block)) return void req.once('drain', pump);
+      }
+    };
+    pump();
+    // Umbra is done with the request (its access-log line) while the client still has not read.
+    await waitFor(() => u.accessLines.some((l) => l.includes('"POST /upload HTTP/2.0" 200')), 10_000);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const held = sent;
+    req.resume();
+    await waitFor(() => ended, 10_000);
+    assert.equal(status, 200);
+    assert.equal(body, 'early');
+    assert.ok(held < 4 * MiB, `the upload was held (${held} bytes sent)`);
+    assert.equal(sent, held, 'and stays held');
+    // node's client, paused when the RST_STREAM(NO_ERROR) came, waits for its own upload before it
+    // closes the stream (docs/http2-grpc.md): it ends it here, as such a client has to.
+  } finally {
+    req.destroy();
+    session.close();
+    await u.close();
+    await up.close();
+  }
+});
