@@ -141,22 +141,30 @@ const RESPONSE_HOP_BY_HOP = new Set([
   'te',
 ]);
 
-/** Filters an undici response header object in place of copying when nothing needs removing. */
+/** Filters an undici response header object; the same object when nothing needs removing. */
 export function responseHeaders(
   h: Record<string, string | string[] | undefined>,
 ): Record<string, string | string[] | undefined> {
-  let out = h;
   const conn = h['connection'];
-  // Every Connection line nominates headers (undici gives repeated lines as an array).
+  // Every Connection line nominates headers (undici gives repeated lines as an array); the usual
+  // "keep-alive" or "close" nominates nothing that is not dropped anyway.
   let nominated: Set<string> | undefined;
-  if (conn !== undefined)
+  if (conn !== undefined && !(typeof conn === 'string' && PLAIN_CONNECTION.test(conn)))
     for (const line of typeof conn === 'string' ? [conn] : conn)
       for (const t of line.toLowerCase().split(',')) (nominated ??= new Set()).add(t.trim());
-  for (const k in h) {
-    if (RESPONSE_HOP_BY_HOP.has(k) || nominated?.has(k)) {
-      if (out === h) out = { ...h };
-      delete out[k];
+  const dropped = (k: string) => RESPONSE_HOP_BY_HOP.has(k) || nominated?.has(k) === true;
+  let any = false;
+  for (const k in h)
+    if (dropped(k)) {
+      any = true;
+      break;
     }
-  }
+  if (!any) return h;
+  // A new object rather than `delete` on a copy: deleting turns it into a slow dictionary-mode
+  // object, which node's writeHead then walks for every response.
+  const out: Record<string, string | string[] | undefined> = {};
+  for (const k in h) if (!dropped(k)) out[k] = h[k];
   return out;
 }
+
+const PLAIN_CONNECTION = /^\s*(keep-alive|close)\s*$/i;
