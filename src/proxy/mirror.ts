@@ -290,7 +290,7 @@ export class MirrorWriter {
     if (body) body.once('end', countSent);
     else countSent();
     const authority = shadowAuthority(policy.authority, req.authority);
-    const headers = copyHeaders(req.headers, authority, policy, this.marker.proof(req.requestId));
+    const headers = copyHeaders(req.headers, authority, policy, this.marker.proof());
     const started = performance.now();
     let status = 0;
     let bytesIn = 0;
