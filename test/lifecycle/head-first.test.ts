@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { freePort, waitFor } from '../helpers/servers.js';
 import { mirroredUpload } from '../helpers/mesh-yaml.js';
@@ -244,5 +245,41 @@ test('HTTP/1.1 head first: a 101 to a plain request is 502 UPE, a 103 is not the
       await u.close();
       await up.close();
     }
+  }
+});
+
+test('HTTP/2 client, HTTP/1.1 upstreams: the head goes first there too, primary and copy', async () => {
+  const v1 = await upstream();
+  const v2 = await upstream();
+  const u = await startTestUmbra({ 'mesh.yaml': mirroredUpload(v1.port, v2.port, 'http') });
+  const session = http2.connect(`http://127.0.0.1:${u.listener.address.port}`);
+  session.on('error', () => undefined);
+  try {
+    const req = session.request({
+      ':method': 'POST',
+      ':path': '/up',
+      ':authority': 'upload:8000',
+      'content-length': '5',
+    });
+    req.on('error', () => undefined);
+    let status = 0;
+    let body = '';
+    req.on('response', (h) => (status = Number(h[':status'])));
+    req.setEncoding('utf8').on('data', (c: string) => (body += c));
+    const ended = new Promise<void>((r) => req.on('end', () => r()));
+    await waitFor(() => v1.seen.length === 1 && v2.seen.length === 1, 10_000);
+    assert.equal(v1.seen[0].body, '');
+    assert.equal(v2.seen[0].body, '');
+    req.end('hello');
+    await ended;
+    assert.equal(status, 200);
+    assert.equal(body, '5');
+    await waitFor(() => v2.seen[0].ended, 10_000);
+    assert.equal(v1.seen[0].body, 'hello');
+    assert.equal(v2.seen[0].body, 'hello');
+  } finally {
+    session.close();
+    await u.close();
+    await Promise.all([v1.close(), v2.close()]);
   }
 });
