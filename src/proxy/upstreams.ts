@@ -1,5 +1,6 @@
-// Keep-alive connection pools per upstream endpoint (undici Pool) and the per-cluster load
-// balancer and outlier-ejection state. Pools outlive table swaps: a reload reuses warm connections.
+// Keep-alive connection pools per upstream endpoint (undici Pool; HTTP/2 sessions; node's agent for
+// heads sent first) and the per-cluster load balancer and outlier-ejection state. Pools outlive
+// table swaps: a reload reuses warm connections.
 // Copies have pools of their own, so a copy never holds a connection its primary waits for; the
 // state of an endpoint that left every cluster is dropped, so a new pod at its address starts fresh.
 
@@ -118,7 +119,8 @@ export class Upstreams {
 
   /**
    * What carries a request to this endpoint: HTTP/2 sessions when the cluster speaks HTTP/2 (or
-   * the client's protocol and the client spoke HTTP/2), otherwise undici's HTTP/1.1 pool.
+   * the client's protocol and the client spoke HTTP/2), otherwise undici's HTTP/1.1 pool — or node's
+   * client when `bodyWaiting` says the request's body has not begun (head first).
    * `shadow`: the copies' own pools or sessions, apart from the primaries'.
    */
   dispatcher(
