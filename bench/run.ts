@@ -78,6 +78,8 @@ interface Settings {
   h2Streams: number;
   /** Umbra's --max-semi-space-size in MiB, as the container image runs it (0: V8's default). */
   semiSpaceMiB: number;
+  /** Keep V8's Maglev compiler (the image turns it off with --no-maglev; a no-op on Node 20). */
+  maglev: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Settings {
@@ -104,6 +106,7 @@ function parseArgs(argv: readonly string[]): Settings {
     h2Connections: 8,
     h2Streams: 4,
     semiSpaceMiB: 2,
+    maglev: argv.includes('--maglev'),
   };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
@@ -155,6 +158,7 @@ function parseArgs(argv: readonly string[]): Settings {
             '                 [--backends node,httpbin,h2c,grpc | --backends none] [--no-pin] [--no-footprint]\n' +
             '                 [--h2-connections N] [--h2-streams N]   (h2load -c and -m of the h2c/grpc cases; 8 × 4)\n' +
             "                 [--footprint-requests N] [--semi-space MIB]   (Umbra's --max-semi-space-size; 0 = V8 default)\n" +
+            "                 [--maglev]   (keep V8's Maglev compiler, which the image turns off)\n" +
             "                 [--compare-budget BYTES]   (H's closed-loop window; default 4096)\n" +
             '       npm run bench -- --report bench/results/DATE.json   (rewrite the summary from saved samples)\n',
         );
@@ -256,7 +260,10 @@ async function startUnpinned(
 
 /** The node flags Umbra runs with here: the container image's (deploy/Dockerfile). */
 function umbraNodeArgs(s: Settings): string[] {
-  return s.semiSpaceMiB > 0 ? [`--max-semi-space-size=${s.semiSpaceMiB}`] : [];
+  return [
+    ...(s.semiSpaceMiB > 0 ? [`--max-semi-space-size=${s.semiSpaceMiB}`] : []),
+    ...(s.maglev ? [] : ['--no-maglev']),
+  ];
 }
 
 async function load(env: Env, def: CaseDef, origin: string, durationS: number): Promise<LoadResult> {
@@ -484,7 +491,7 @@ async function main(): Promise<void> {
     `H is Umbra against itself (nginx compares nothing): v1 mirrored again as the baseline and to v2 as the candidate, a MirrorPolicy with \`compare.enabled\` false ("off") or true ("on"), both with Umbra's default \`--compare-budget\`. The table's row is that fixed-rate window (as G). Then a fresh process of each with \`--compare-budget ${s.compareBudget}\` (small, so that 49-byte bodies fill it), the same warm-up, and ${s.durationS} s of closed loop (wrk, as C): peak RSS and the comparison's retained bytes.`,
   );
   notes.push(
-    `Backends are a minimal HTTP/1.1 responder in their own processes (49-byte JSON, v2's naming another "service"; v2 slow = 200 ms; hung = never answers; down = nothing listening). Mirror timeout ${s.mirrorTimeoutS} s on both sides. nginx: 1 worker, keep-alive to v1 and v2, x-request-id/x-forwarded-* like Umbra, access log off; Umbra: --workers 1, access log off${s.semiSpaceMiB > 0 ? `, node --max-semi-space-size=${s.semiSpaceMiB} (as the container image)` : ''}.`,
+    `Backends are a minimal HTTP/1.1 responder in their own processes (49-byte JSON, v2's naming another "service"; v2 slow = 200 ms; hung = never answers; down = nothing listening). Mirror timeout ${s.mirrorTimeoutS} s on both sides. nginx: 1 worker, keep-alive to v1 and v2, x-request-id/x-forwarded-* like Umbra, access log off; Umbra: --workers 1, access log off, node ${umbraNodeArgs(s).join(' ') || 'with no flags'} (as the container image: ${s.semiSpaceMiB === 2 && !s.maglev ? 'the same' : 'not the same'}).`,
   );
   notes.push(
     `Realistic backends (cases B, C, D, F again, suffixed): "-node" = the same answers from node's http server (v1 and every v2); "-httpbin" = the seed's httpbin under one sync gunicorn worker, as the seed's Deployment runs it, as v1 and as the fast v2 (a new upstream connection per request: gunicorn's sync worker closes each), with node servers as the slow and hung v2s. Present: ${[...s.backends].join(', ')}.`,

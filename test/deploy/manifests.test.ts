@@ -411,10 +411,13 @@ test('the Dockerfile builds src only, prunes dev dependencies and runs as a non-
   assert.match(dockerfile, /npm ci /);
   assert.match(dockerfile, /npm prune --omit=dev/);
   assert.match(dockerfile, /^USER 10001:10001$/m);
-  // Node 24 is the runtime the image ships (issue 18); the ENTRYPOINT's young-generation size is
-  // the one bench/footprint.ts measured.
+  // Node 24 is the runtime the image ships (issue 18); the ENTRYPOINT's node flags are the ones
+  // `npm run bench` runs Umbra with (bench/run.ts umbraNodeArgs), and this runtime accepts them.
   assert.match(dockerfile, /^ARG NODE_IMAGE=node:24-bookworm-slim$/m);
-  assert.match(dockerfile, /^ENTRYPOINT \["node", "--max-semi-space-size=2", "\/app\/bin\/umbra\.js"\]$/m);
+  const entry = dockerfile.match(/^ENTRYPOINT \["node", (.*), "\/app\/bin\/umbra\.js"\]$/m);
+  const flags = JSON.parse(`[${entry?.[1] ?? ''}]`) as string[];
+  assert.deepEqual(flags, ['--max-semi-space-size=2', '--no-maglev']);
+  execFileSync(process.execPath, [...flags, '-e', '0']);
   for (const m of dockerfile.matchAll(/^COPY (?!--from)(?:--\S+ )*(.+) \S+$/gm))
     for (const src of m[1].split(' '))
       assert.ok(existsSync(join(REPO_ROOT, src)), `COPY source ${src} exists`);
