@@ -2,7 +2,7 @@
 // /stats/prometheus. Values are read from the results when scraped, so the request path does no
 // metric work.
 
-import client, { type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ComparisonEngine } from './comparison-engine.js';
 import { groupReport } from './report.js';
 
@@ -14,7 +14,7 @@ export function registerCompareMetrics(e: ComparisonEngine, registry: Registry):
   const eachGroup = (fn: (g: ReturnType<typeof groupReport>) => void) => {
     for (const g of e.results.groups.values()) fn(groupReport(g, e.budget.limit));
   };
-  new client.Counter({
+  new Counter({
     name: 'umbra_compare_requests_total',
     registers,
     help: 'Requests compared with a candidate mirror, by outcome (equal, different beyond noise, noise_only)',
@@ -29,7 +29,7 @@ export function registerCompareMetrics(e: ComparisonEngine, registry: Registry):
       });
     },
   });
-  new client.Counter({
+  new Counter({
     name: 'umbra_compare_field_differences_total',
     registers,
     help: 'Requests in which a field differed from the primary: source=candidate (the mirror under test) or noise (the baseline)',
@@ -45,7 +45,7 @@ export function registerCompareMetrics(e: ComparisonEngine, registry: Registry):
       });
     },
   });
-  new client.Gauge({
+  new Gauge({
     name: 'umbra_compare_reported_fields',
     registers,
     aggregator: 'max',
@@ -58,7 +58,7 @@ export function registerCompareMetrics(e: ComparisonEngine, registry: Registry):
       );
     },
   });
-  new client.Gauge({
+  new Gauge({
     name: 'umbra_compare_field_reported',
     registers,
     // Several workers each judge their share of the traffic: one verdict of "reported" is enough.
@@ -76,7 +76,7 @@ export function registerCompareMetrics(e: ComparisonEngine, registry: Registry):
       });
     },
   });
-  new client.Counter({
+  new Counter({
     name: 'umbra_compare_unpaired_total',
     registers,
     help: 'Comparisons that could not be made, by reason',
@@ -86,7 +86,7 @@ export function registerCompareMetrics(e: ComparisonEngine, registry: Registry):
       for (const [reason, n] of Object.entries(e.totals.unpaired)) this.inc({ reason }, n);
     },
   });
-  new client.Counter({
+  new Counter({
     name: 'umbra_compare_hash_only_total',
     registers,
     help: 'Responses compared by size and hash only because the retained-body budget was full',
@@ -95,7 +95,7 @@ export function registerCompareMetrics(e: ComparisonEngine, registry: Registry):
       this.inc(e.totals.hashOnly);
     },
   });
-  new client.Gauge({
+  new Gauge({
     name: 'umbra_compare_retained_bytes',
     registers,
     help: 'Response body bytes held for pending comparisons',
@@ -104,7 +104,7 @@ export function registerCompareMetrics(e: ComparisonEngine, registry: Registry):
       this.set(e.budget.used);
     },
   });
-  new client.Gauge({
+  new Gauge({
     name: 'umbra_compare_retained_budget_bytes',
     registers,
     help: 'Budget for response body bytes held for comparison',
@@ -113,7 +113,7 @@ export function registerCompareMetrics(e: ComparisonEngine, registry: Registry):
       this.set(e.budget.limit);
     },
   });
-  new client.Gauge({
+  new Gauge({
     name: 'umbra_compare_pending',
     registers,
     help: 'Requests waiting for their primary or mirror responses to be compared',

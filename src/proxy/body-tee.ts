@@ -120,10 +120,12 @@ export class BodyTee {
     }
   }
 
-  /** Some of the body has come from the client (or all of it: an empty one), read or not. */
-  get arrived(): boolean {
-    return this.bytes > 0 || this.complete || this.src.readableLength > 0 || this.src.readableEnded;
-  }
+  /**
+   * None of the body has come from the client yet (read or not): the request's head can go out
+   * alone, first (Upstreams.dispatcher). One function per request, for the primary and its copies.
+   */
+  readonly waiting = (): boolean =>
+    !(this.bytes > 0 || this.complete || this.src.readableLength > 0 || this.src.readableEnded);
 
   /** Copies still reading the body. */
   get branchesOpen(): number {

@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import type { Dispatcher } from 'undici';
+import { StreamController } from './stream-controller.js';
 
 export interface HeadFirstOrigin {
   readonly address: string;
@@ -83,36 +84,6 @@ function serverNameOf(host: string | undefined): string | undefined {
   return /^[\d.]+$/.test(name) || name.includes(':') ? undefined : name;
 }
 
-class HeadFirstController implements Dispatcher.DispatchController {
-  res?: http.IncomingMessage;
-  private isPaused = false;
-  private why: Error | null = null;
-  onAbort?: (err: Error) => void;
-
-  get aborted(): boolean {
-    return this.why !== null;
-  }
-  get paused(): boolean {
-    return this.isPaused;
-  }
-  get reason(): Error | null {
-    return this.why;
-  }
-  abort(reason: Error): void {
-    if (this.why) return;
-    this.why = reason;
-    this.onAbort?.(reason);
-  }
-  pause(): void {
-    this.isPaused = true;
-    this.res?.pause();
-  }
-  resume(): void {
-    this.isPaused = false;
-    this.res?.resume();
-  }
-}
-
 /** One endpoint's keep-alive connections for requests sent head first. */
 export class HeadFirstDispatcher {
   private readonly agent: http.Agent;
@@ -142,7 +113,7 @@ export class HeadFirstDispatcher {
   }
 
   dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    const ctl = new HeadFirstController();
+    const ctl = new StreamController<http.IncomingMessage>();
     handler.onRequestStart?.(ctl, {});
     if (ctl.aborted) return true;
     const body = opts.body ?? null;
@@ -191,8 +162,7 @@ export class HeadFirstDispatcher {
     req.on('response', (res) => {
       stopConnectTimer();
       if (over) return void res.resume();
-      ctl.res = res;
-      if (ctl.paused) res.pause();
+      ctl.attach(res);
       res.on('data', (chunk: Buffer) => {
         if (!over) handler.onResponseData?.(ctl, chunk);
       });

@@ -13,6 +13,7 @@ import http2, {
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { H2SessionPool } from './h2-session-pool.js';
+import { StreamController } from './stream-controller.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
@@ -100,42 +101,14 @@ function responseFields(h: IncomingHttpHeaders): IncomingHttpHeaders {
   return out;
 }
 
-class H2Controller implements Dispatcher.DispatchController {
-  stream?: ClientHttp2Stream;
-  private isPaused = false;
-  private why: Error | null = null;
-  onAbort?: (err: Error) => void;
-
-  get aborted(): boolean {
-    return this.why !== null;
-  }
-  get paused(): boolean {
-    return this.isPaused;
-  }
-  get reason(): Error | null {
-    return this.why;
-  }
-  abort(reason: Error): void {
-    if (this.why) return;
-    this.why = reason;
-    this.onAbort?.(reason);
-  }
-  pause(): void {
-    this.isPaused = true;
-    this.stream?.pause();
-  }
-  resume(): void {
-    this.isPaused = false;
-    this.stream?.resume();
-  }
-}
+type H2Controller = StreamController<ClientHttp2Stream>;
 
 /** A dispatcher for one endpoint's HTTP/2 sessions. */
 export class H2Dispatcher {
   constructor(readonly pool: H2SessionPool) {}
 
   dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    const ctl = new H2Controller();
+    const ctl: H2Controller = new StreamController();
     const scheme = this.pool.origin.tls ? 'https' : 'http';
     const headers = h2RequestHeaders(String(opts.method), opts.path, opts.headers, scheme);
     if (headers[':authority'] === undefined)
@@ -174,12 +147,11 @@ export class H2Dispatcher {
     fail: (err: Error) => void,
     done: () => void,
   ): void {
-    ctl.stream = stream;
+    ctl.attach(stream);
     if (ctl.aborted) {
       resetStream(stream, ctl.reason ?? new Error('aborted'));
       return;
     }
-    if (ctl.paused) stream.pause();
     let trailers: IncomingHttpHeaders = {};
     let ended = false;
     let complete = false;

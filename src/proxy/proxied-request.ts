@@ -390,8 +390,6 @@ export class ProxiedRequest implements DownstreamOwner, AttemptEvents {
       headersIn: this.ds.headers,
       h2: this.ds.httpVersionMajor === 2,
     };
-    const tee = this.body;
-    const bodyWaiting = tee ? () => !tee.arrived : undefined;
     for (const m of admitted) {
       const copy = m.copyOf ? copyRequestFrom(m.copyOf, mreq, prepared, target) : mreq;
       // Recording (issue 16): the admitted copy, its body from a tee branch of its own.
@@ -400,7 +398,7 @@ export class ProxiedRequest implements DownstreamOwner, AttemptEvents {
       const pairing: MirrorPairing = { counters: p.mirrors.countersFor(m.name) };
       paired.push(pairing);
       const branch = this.body ? this.body.branch(m.bodyBufferBytes, p.mirrors.budgetFor(m)) : null;
-      p.mirrors.send(table, m, copy, branch, pairing, bodyWaiting);
+      p.mirrors.send(table, m, copy, branch, pairing, this.body?.waiting);
     }
     // A primary that already ended (refused before its attempt could start) tells the copies now.
     if (this.state === 'ended') {
@@ -451,7 +449,6 @@ export class ProxiedRequest implements DownstreamOwner, AttemptEvents {
       : n === 1
         ? (this.body?.primary ?? null)
         : null;
-    const tee = n === 1 ? this.body : undefined;
     this.attempt = startHttp1Attempt(
       // undici's HTTP/1.1 pool, or HTTP/2 sessions with the same dispatch API (h2-dispatcher.ts);
       // a first attempt whose body has not begun goes head first (h1-head-first.ts).
@@ -460,7 +457,7 @@ export class ProxiedRequest implements DownstreamOwner, AttemptEvents {
         this.endpoint!,
         false,
         this.ds.httpVersionMajor === 2,
-        tee ? () => !tee.arrived : undefined,
+        n === 1 ? this.body?.waiting : undefined,
       ),
       {
         method: this.method,

@@ -153,39 +153,30 @@ export class Upstreams {
   }
 
   private headFirst(c: Cluster, e: Endpoint, shadow: boolean): HeadFirstDispatcher {
-    const pools = shadow ? this.headFirstShadowPools : this.headFirstPools;
-    const key = poolKey(c, e);
-    let d = pools.get(key);
-    if (!d) {
-      const p = c.pool;
-      d = new HeadFirstDispatcher(
-        { address: e.address, port: e.port, tls: c.tls ? (tlsOptions(c) as ConnectionOptions) : undefined },
-        {
+    const p = c.pool;
+    return pooled(
+      shadow ? this.headFirstShadowPools : this.headFirstPools,
+      c,
+      e,
+      () =>
+        new HeadFirstDispatcher(originOf(c, e), {
           idleTimeoutMs: p.idleTimeoutMs,
           connectTimeoutMs: p.connectTimeoutMs,
           tcpKeepaliveMs: p.tcpKeepaliveMs,
           maxRequestsPerConnection: p.maxRequestsPerConnection,
-        },
-      );
-      pools.set(key, d);
-    }
-    return d;
+        }),
+    );
   }
 
   private h2(c: Cluster, e: Endpoint, shadow: boolean): H2Dispatcher {
-    const pools = shadow ? this.h2ShadowPools : this.h2Pools;
-    const key = poolKey(c, e);
-    let d = pools.get(key);
-    if (!d) {
-      const p = c.pool;
-      d = new H2Dispatcher(
-        new H2SessionPool(
-          {
-            address: e.address,
-            port: e.port,
-            tls: c.tls ? (tlsOptions(c) as ConnectionOptions) : undefined,
-          },
-          {
+    const p = c.pool;
+    return pooled(
+      shadow ? this.h2ShadowPools : this.h2Pools,
+      c,
+      e,
+      () =>
+        new H2Dispatcher(
+          new H2SessionPool(originOf(c, e), {
             maxConnections: p.maxConnections,
             // Copies are bounded by their own in-flight cap; primaries also by the cluster's breakers.
             maxPendingRequests: shadow ? 0 : p.maxPendingRequests,
@@ -194,12 +185,9 @@ export class Upstreams {
             idleTimeoutMs: p.idleTimeoutMs,
             connectTimeoutMs: p.connectTimeoutMs,
             tcpKeepaliveMs: p.tcpKeepaliveMs,
-          },
+          }),
         ),
-      );
-      pools.set(key, d);
-    }
-    return d;
+    );
   }
 
   /** The endpoint's pool; `shadow`: the pool copies use, apart from the primaries'. */
@@ -465,6 +453,19 @@ export class Upstreams {
     this.poolByObject = new WeakMap();
     this.shadowByObject = new WeakMap();
   }
+}
+
+/** The entry of `pools` for (cluster, endpoint), made by `make` the first time. */
+function pooled<T>(pools: Map<string, T>, c: Cluster, e: Endpoint, make: () => T): T {
+  const key = poolKey(c, e);
+  let d = pools.get(key);
+  if (d === undefined) pools.set(key, (d = make()));
+  return d;
+}
+
+/** Where an endpoint's connections go: its address, and the cluster's TLS settings if any. */
+function originOf(c: Cluster, e: Endpoint): { address: string; port: number; tls?: ConnectionOptions } {
+  return { address: e.address, port: e.port, tls: c.tls ? (tlsOptions(c) as ConnectionOptions) : undefined };
 }
 
 /** The controller handed to a handler whose request failed before it could start. */

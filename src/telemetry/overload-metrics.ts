@@ -2,14 +2,14 @@
 // overload.<resource>.pressure, with Umbra's names), read from the guard when scraped. Workers'
 // gauges are merged with "max": one worker under pressure is what matters.
 
-import client, { type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { OverloadAction, OverloadGuard } from '../proxy/overload-guard.js';
 
 const ACTIONS: readonly OverloadAction[] = ['shed_copies', 'refuse_connections'];
 
 export function registerOverloadMetrics(guard: OverloadGuard, registry: Registry): void {
   const registers = [registry];
-  new client.Gauge({
+  new Gauge({
     name: 'umbra_overload_action_active',
     registers,
     aggregator: 'max',
@@ -20,7 +20,7 @@ export function registerOverloadMetrics(guard: OverloadGuard, registry: Registry
       this.set({ action: 'refuse_connections' }, guard.refuseConnections ? 1 : 0);
     },
   });
-  new client.Counter({
+  new Counter({
     name: 'umbra_overload_activations_total',
     registers,
     help: 'Times an overload action turned on',
@@ -30,7 +30,7 @@ export function registerOverloadMetrics(guard: OverloadGuard, registry: Registry
       for (const a of ACTIONS) this.inc({ action: a }, guard.activations[a]);
     },
   });
-  new client.Gauge({
+  new Gauge({
     name: 'umbra_overload_heap_pressure',
     registers,
     aggregator: 'max',
@@ -39,7 +39,7 @@ export function registerOverloadMetrics(guard: OverloadGuard, registry: Registry
       this.set(guard.snapshot().heapPressure);
     },
   });
-  new client.Gauge({
+  new Gauge({
     name: 'umbra_overload_event_loop_delay_seconds',
     registers,
     aggregator: 'max',
@@ -48,7 +48,7 @@ export function registerOverloadMetrics(guard: OverloadGuard, registry: Registry
       this.set(guard.snapshot().loopDelayMs / 1000);
     },
   });
-  new client.Counter({
+  new Counter({
     name: 'umbra_overload_refused_connections_total',
     registers,
     help: 'New downstream connections closed unanswered while refuse_connections was in effect',
@@ -57,7 +57,7 @@ export function registerOverloadMetrics(guard: OverloadGuard, registry: Registry
       this.inc(guard.connectionsRefused);
     },
   });
-  new client.Counter({
+  new Counter({
     name: 'umbra_overload_shed_copies_total',
     registers,
     help: 'Mirror copies not sent while shed_copies was in effect (also counted in umbra_mirror_dropped_total{reason="in_flight_cap"})',
