@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import { connect, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { destinationRule, serviceWith, virtualService } from '../helpers/istio-yaml.js';
+import { RawConnection } from '../hardening/raw-http.js';
 import { waitFor } from '../helpers/servers.js';
 import { startTestUmbra, type TestUmbra } from '../helpers/umbra.js';
 import { scratchDir } from '../helpers/scratch.js';
@@ -156,21 +157,17 @@ test('subjectAltNames: the certificate must carry one of them', async () => {
  * client: src/proxy/h1-head-first.ts), over one raw connection; resolves with the answer.
  */
 async function postHeadFirst(u: TestUmbra, h: Https): Promise<string> {
-  const sock = connect(u.listener.address.port, '127.0.0.1');
-  let answer = '';
-  sock.setEncoding('latin1').on('data', (d: string) => (answer += d));
-  sock.on('error', () => undefined);
+  const c = await RawConnection.open(u.listener.address.port);
   try {
-    await new Promise<void>((r) => sock.once('connect', () => r()));
     const before = h.heads.length;
-    sock.write('POST /hf HTTP/1.1\r\nHost: secure:8000\r\nContent-Length: 5\r\n\r\n');
+    c.write('POST /hf HTTP/1.1\r\nHost: secure:8000\r\nContent-Length: 5\r\n\r\n');
     // The upstream has the head before the body leaves the client, or Umbra refused the connection.
-    await waitFor(() => h.heads.length > before || answer.includes('\r\n\r\n'), 10_000);
-    sock.write('hello');
-    await waitFor(() => /\r\n\r\n[^]+/.test(answer), 10_000);
-    return answer;
+    await waitFor(() => h.heads.length > before || c.received().includes('\r\n\r\n'), 10_000);
+    c.write('hello');
+    await waitFor(() => /\r\n\r\n[^]+/.test(c.received()), 10_000);
+    return c.received();
   } finally {
-    sock.destroy();
+    c.close();
   }
 }
 

@@ -8,47 +8,13 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { MIRROR_V2, routeToV1, twoVersionService } from '../helpers/mesh-yaml.js';
 import { startEchoServer, waitFor } from '../helpers/servers.js';
+import { h2Request, pumpUpload } from '../helpers/h2-request.js';
 import { startTestUmbra } from '../helpers/umbra.js';
 import { service, startRawUpstream } from '../lifecycle/lifecycle-helpers.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const MIRROR = 'app.default|v2';
-
-interface H2Answer {
-  status?: number;
-  body: Buffer;
-  /** The stream ended cleanly (END_STREAM), not by a reset. */
-  ended: boolean;
-  rstCode?: number;
-}
-
-/**
- * One request on `session`; `body` is sent whole (Buffer), written by a function of the stream, or
- * not sent at all.
- */
-function h2Request(
-  session: http2.ClientHttp2Session,
-  headers: http2.OutgoingHttpHeaders,
-  body?: Buffer | ((req: http2.ClientHttp2Stream) => void),
-): Promise<H2Answer> {
-  return new Promise((resolve) => {
-    const req = session.request(headers, { endStream: body === undefined });
-    const a: H2Answer = { body: Buffer.alloc(0), ended: false };
-    const chunks: Buffer[] = [];
-    req.on('response', (h) => (a.status = Number(h[':status'])));
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => (a.ended = true));
-    req.on('error', () => undefined);
-    req.on('close', () => {
-      a.body = Buffer.concat(chunks);
-      a.rstCode = req.rstCode;
-      resolve(a);
-    });
-    if (typeof body === 'function') body(req);
-    else if (body) req.end(body);
-  });
-}
 
 test('h2: a client that resets its stream mid-upload on a mirrored route; copies end as its doing, the session lives on', async () => {
   const v1 = await startEchoServer();
@@ -126,23 +92,13 @@ test('h2: an upstream that answers before reading the body; the client gets the 
   session.on('error', () => undefined);
   try {
     // The client would go on uploading 64 MiB; the stream's end must stop it well before that.
-    let sent = 0;
-    const block = Buffer.alloc(64 * KiB, 1);
-    const upload = (req: http2.ClientHttp2Stream) => {
-      const pump = () => {
-        while (sent < 64 * MiB && !req.destroyed) {
-          sent += block.length;
-          if (!req.write(block)) return void req.once('drain', pump);
-        }
-        if (!req.destroyed) req.end();
-      };
-      pump();
-    };
+    let sentSoFar = () => 0;
     const a = await h2Request(
       session,
       { ':method': 'POST', ':path': '/upload', ':authority': 'early:8000' },
-      upload,
+      (req) => (sentSoFar = pumpUpload(req, 64 * MiB)),
     );
+    const sent = sentSoFar();
     assert.equal(a.status, 200);
     assert.equal(a.body.toString(), 'early');
     assert.equal(a.ended, true, 'the answer ended cleanly');
@@ -177,25 +133,17 @@ test('h2: an early answer to a client that reads it late; the answer ends cleanl
     req.on('end', () => (ended = true));
     // The client reads nothing for a second while it uploads as fast as it may.
     req.pause();
-    let sent = 0;
-    const block = Buffer.alloc(64 * KiB, 1);
-    const pump = () => {
-      while (sent < 64 * MiB && !req.destroyed) {
-        sent += block.length;
-        if (!req.write(block)) return void req.once('drain', pump);
-      }
-    };
-    pump();
+    const sent = pumpUpload(req, 64 * MiB);
     // Umbra is done with the request (its access-log line) while the client still has not read.
     await waitFor(() => u.accessLines.some((l) => l.includes('"POST /upload HTTP/2.0" 200')), 10_000);
     await new Promise((r) => setTimeout(r, 1_000));
-    const held = sent;
+    const held = sent();
     req.resume();
     await waitFor(() => ended, 10_000);
     assert.equal(status, 200);
     assert.equal(body, 'early');
     assert.ok(held < 4 * MiB, `the upload was held (${held} bytes sent)`);
-    assert.equal(sent, held, 'and stays held');
+    assert.equal(sent(), held, 'and stays held');
     // node's client, paused when the RST_STREAM(NO_ERROR) came, waits for its own upload before it
     // closes the stream (docs/http2-grpc.md): it ends it here, as such a client has to.
   } finally {

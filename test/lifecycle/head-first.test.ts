@@ -7,10 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
-import { connect, type AddressInfo, type Socket } from 'node:net';
-import { freePort, waitFor } from '../helpers/servers.js';
+import type { AddressInfo } from 'node:net';
+import { RawConnection } from '../hardening/raw-http.js';
+import { h2Request } from '../helpers/h2-request.js';
+import { waitFor } from '../helpers/servers.js';
 import { mirroredUpload } from '../helpers/mesh-yaml.js';
-import { singleEndpointService, startTestUmbra } from '../helpers/umbra.js';
+import { singleEndpointService, startTestUmbra, type TestUmbra } from '../helpers/umbra.js';
 import { startRawUpstream } from './lifecycle-helpers.js';
 
 interface Seen {
@@ -25,9 +27,14 @@ interface Seen {
  * A node HTTP upstream that notes each request on its head. `early`: it answers 401 on the head and
  * never reads the body; otherwise it reads the body and answers its length.
  */
-async function upstream(
-  early = false,
-): Promise<{ port: number; seen: Seen[]; connections(): number; close(): Promise<void> }> {
+interface Upstream {
+  readonly port: number;
+  readonly seen: Seen[];
+  connections(): number;
+  close(): Promise<void>;
+}
+
+async function upstream(early = false): Promise<Upstream> {
   const seen: Seen[] = [];
   let connections = 0;
   const server = http.createServer((req, res) => {
@@ -59,82 +66,85 @@ async function upstream(
   };
 }
 
-async function rawClient(port: number): Promise<{ sock: Socket; answer: () => string }> {
-  const sock = connect(port, '127.0.0.1');
-  let answer = '';
-  sock.setEncoding('latin1').on('data', (d: string) => (answer += d));
-  sock.on('error', () => undefined);
-  await new Promise<void>((r) => sock.once('connect', () => r()));
-  return { sock, answer: () => answer };
+interface Rig {
+  readonly v1: Upstream;
+  readonly v2: Upstream;
+  readonly u: TestUmbra;
+  /** A raw client connection to Umbra's listener. */
+  readonly c: RawConnection;
+}
+
+/**
+ * Upstreams v1 and v2 of the "upload" service, Umbra routing it to v1 and mirroring to v2, and a raw
+ * client; all closed after `fn`. `v1`: it answers 401 on the head ('early'), or is not listening
+ * ('down'); `yaml` edits the resources.
+ */
+async function withMirroredUpload(
+  opts: { v1?: 'early' | 'down'; yaml?: (yaml: string) => string },
+  fn: (r: Rig) => Promise<void>,
+): Promise<void> {
+  const v1 = await upstream(opts.v1 === 'early');
+  if (opts.v1 === 'down') await v1.close();
+  const v2 = await upstream();
+  const yaml = mirroredUpload(v1.port, v2.port, 'http');
+  const u = await startTestUmbra({ 'mesh.yaml': opts.yaml ? opts.yaml(yaml) : yaml });
+  const c = await RawConnection.open(u.listener.address.port);
+  try {
+    await fn({ v1, v2, u, c });
+  } finally {
+    c.close();
+    await u.close();
+    await Promise.all([opts.v1 === 'down' ? undefined : v1.close(), v2.close()]);
+  }
 }
 
 test('HTTP/1.1 upstreams: the primary and its copy get the head before the client sends any body', async () => {
-  const v1 = await upstream();
-  const v2 = await upstream();
-  const u = await startTestUmbra({ 'mesh.yaml': mirroredUpload(v1.port, v2.port, 'http') });
-  const c = await rawClient(u.listener.address.port);
-  try {
+  await withMirroredUpload({}, async ({ v1, v2, c }) => {
     for (const [framing, body] of [
       ['Content-Length: 5', 'hello'],
       ['Transfer-Encoding: chunked', '5\r\nhello\r\n0\r\n\r\n'],
     ]) {
       const before = v1.seen.length;
-      const answered = c.answer().length;
-      c.sock.write(`POST /up HTTP/1.1\r\nHost: upload:8000\r\n${framing}\r\n\r\n`);
+      const answered = c.received().length;
+      c.write(`POST /up HTTP/1.1\r\nHost: upload:8000\r\n${framing}\r\n\r\n`);
       // No body byte has left the client: both upstreams must already have the request.
       await waitFor(() => v1.seen.length === before + 1 && v2.seen.length === before + 1, 10_000);
       const [p, copy] = [v1.seen[before], v2.seen[before]];
       assert.equal(p.body, '');
       assert.equal(copy.body, '');
       assert.equal(copy.head.host, 'upload-shadow:8000', 'the copy is a copy');
-      assert.equal(c.answer().length, answered, 'nothing answered before the body');
-      c.sock.write(body);
-      await waitFor(() => /\r\n\r\n(5|1\r\n5\r\n0\r\n\r\n)$/.test(c.answer().slice(answered)), 10_000);
-      assert.match(c.answer().slice(answered), /^HTTP\/1\.1 200 /);
+      assert.equal(c.received().length, answered, 'nothing answered before the body');
+      c.write(body);
+      await waitFor(() => /\r\n\r\n(5|1\r\n5\r\n0\r\n\r\n)$/.test(c.received().slice(answered)), 10_000);
+      assert.match(c.received().slice(answered), /^HTTP\/1\.1 200 /);
       assert.equal(p.body, 'hello', framing);
       await waitFor(() => copy.ended, 10_000);
       assert.equal(copy.body, 'hello', framing);
     }
-  } finally {
-    c.sock.destroy();
-    await u.close();
-    await Promise.all([v1.close(), v2.close()]);
-  }
+  });
 });
 
 test('HTTP/1.1: an upstream that answers on the head reaches the client before it uploads a byte', async () => {
-  const v1 = await upstream(true);
-  const v2 = await upstream();
-  const u = await startTestUmbra({ 'mesh.yaml': mirroredUpload(v1.port, v2.port, 'http') });
-  const c = await rawClient(u.listener.address.port);
-  try {
-    c.sock.write('PUT /up HTTP/1.1\r\nHost: upload:8000\r\nContent-Length: 1048576\r\n\r\n');
-    await waitFor(() => /\r\n\r\ndenied$/.test(c.answer()), 10_000);
-    assert.match(c.answer(), /^HTTP\/1\.1 401 /);
+  await withMirroredUpload({ v1: 'early' }, async ({ v2, c }) => {
+    c.write('PUT /up HTTP/1.1\r\nHost: upload:8000\r\nContent-Length: 1048576\r\n\r\n');
+    await waitFor(() => /\r\n\r\ndenied$/.test(c.received()), 10_000);
+    assert.match(c.received(), /^HTTP\/1\.1 401 /);
     // The copy got its head too and is waiting for the body, which the client may still send:
     // the answer does not stop it (the primary's fate is not the copy's).
     await waitFor(() => v2.seen.length === 1, 10_000);
-    c.sock.write(Buffer.alloc(1024 * 1024, 0x61));
+    c.write(Buffer.alloc(1024 * 1024, 0x61));
     await waitFor(() => v2.seen[0].ended, 10_000);
     assert.equal(v2.seen[0].body.length, 1024 * 1024);
-  } finally {
-    c.sock.destroy();
-    await u.close();
-    await Promise.all([v1.close(), v2.close()]);
-  }
+  });
 });
 
 test('HTTP/1.1 head first: a client that breaks off its upload leaves neither upstream a whole body', async () => {
-  const v1 = await upstream();
-  const v2 = await upstream();
-  const u = await startTestUmbra({ 'mesh.yaml': mirroredUpload(v1.port, v2.port, 'http') });
-  const c = await rawClient(u.listener.address.port);
-  try {
-    c.sock.write('POST /up HTTP/1.1\r\nHost: upload:8000\r\nContent-Length: 10\r\n\r\n');
+  await withMirroredUpload({}, async ({ v1, v2, u, c }) => {
+    c.write('POST /up HTTP/1.1\r\nHost: upload:8000\r\nContent-Length: 10\r\n\r\n');
     await waitFor(() => v1.seen.length === 1 && v2.seen.length === 1, 10_000);
-    c.sock.write('hel');
+    c.write('hel');
     await waitFor(() => v1.seen[0].body === 'hel' && v2.seen[0].body === 'hel', 10_000);
-    c.sock.destroy();
+    c.close();
     // Cut, never ended: the upstreams' parsers would take a short body closed cleanly as an error anyway,
     // but a chunked one would be whole at its last chunk, so the connection itself must go.
     await waitFor(() => v1.seen[0].cut && v2.seen[0].cut, 10_000);
@@ -144,59 +154,39 @@ test('HTTP/1.1 head first: a client that breaks off its upload leaves neither up
     const counters = u.proxy.mirrors.counters.get('upload.default|v2')!;
     await waitFor(() => counters.inFlight === 0, 10_000);
     assert.equal(counters.failed.client_abort, 1, JSON.stringify(counters));
-  } finally {
-    c.sock.destroy();
-    await u.close();
-    await Promise.all([v1.close(), v2.close()]);
-  }
+  });
 });
 
 test('HTTP/1.1 head first: v1 down is answered 503 at once and the copy to v2 still gets the whole body', async () => {
-  const down = await freePort();
-  const v2 = await upstream();
-  const u = await startTestUmbra({ 'mesh.yaml': mirroredUpload(down, v2.port, 'http') });
-  const c = await rawClient(u.listener.address.port);
-  try {
-    c.sock.write('POST /up HTTP/1.1\r\nHost: upload:8000\r\nContent-Length: 5\r\n\r\n');
-    await waitFor(() => /\r\n\r\n[^]+/.test(c.answer()), 10_000);
-    assert.match(c.answer(), /^HTTP\/1\.1 503 /);
-    c.sock.write('hello');
+  await withMirroredUpload({ v1: 'down' }, async ({ v2, u, c }) => {
+    c.write('POST /up HTTP/1.1\r\nHost: upload:8000\r\nContent-Length: 5\r\n\r\n');
+    await waitFor(() => /\r\n\r\n[^]+/.test(c.received()), 10_000);
+    assert.match(c.received(), /^HTTP\/1\.1 503 /);
+    c.write('hello');
     await waitFor(() => v2.seen.length === 1 && v2.seen[0].ended, 10_000);
     assert.equal(v2.seen[0].body, 'hello');
     const counters = u.proxy.mirrors.counters.get('upload.default|v2')!;
     await waitFor(() => counters.inFlight === 0, 10_000);
     assert.equal(counters.completed['2xx'], 1, JSON.stringify(counters));
-  } finally {
-    c.sock.destroy();
-    await u.close();
-    await v2.close();
-  }
+  });
 });
 
 test('HTTP/1.1 head first: maxRequestsPerConnection closes a connection after exactly N requests', async () => {
-  const v1 = await upstream();
-  const v2 = await upstream();
-  const u = await startTestUmbra({
-    'mesh.yaml': mirroredUpload(v1.port, v2.port, 'http').replace(
+  const yaml = (y: string) =>
+    y.replace(
       'subsets: [',
       'trafficPolicy: {connectionPool: {http: {maxRequestsPerConnection: 2}}}\n  subsets: [',
-    ),
-  });
-  const c = await rawClient(u.listener.address.port);
-  try {
+    );
+  await withMirroredUpload({ yaml }, async ({ v1, c }) => {
     for (let i = 1; i <= 4; i++) {
-      const answered = c.answer().length;
-      c.sock.write('POST /up HTTP/1.1\r\nHost: upload:8000\r\nContent-Length: 5\r\n\r\n');
+      const answered = c.received().length;
+      c.write('POST /up HTTP/1.1\r\nHost: upload:8000\r\nContent-Length: 5\r\n\r\n');
       await waitFor(() => v1.seen.length === i, 10_000);
-      c.sock.write('hello');
-      await waitFor(() => /\r\n\r\n(5|1\r\n5\r\n0\r\n\r\n)$/.test(c.answer().slice(answered)), 10_000);
+      c.write('hello');
+      await waitFor(() => /\r\n\r\n(5|1\r\n5\r\n0\r\n\r\n)$/.test(c.received().slice(answered)), 10_000);
     }
     assert.equal(v1.connections(), 2);
-  } finally {
-    c.sock.destroy();
-    await u.close();
-    await Promise.all([v1.close(), v2.close()]);
-  }
+  });
 });
 
 test('HTTP/1.1 head first: a 101 to a plain request is 502 UPE, a 103 is not the answer, a cut answer is cut', async () => {
@@ -229,19 +219,17 @@ test('HTTP/1.1 head first: a 101 to a plain request is 502 UPE, a 103 is not the
       return undefined;
     });
     const u = await startTestUmbra({ 'svc.yaml': singleEndpointService('hf', up.port) });
-    const c = await rawClient(u.listener.address.port);
-    let closed = false;
-    c.sock.on('close', () => (closed = true));
+    const c = await RawConnection.open(u.listener.address.port);
     try {
-      c.sock.write('POST / HTTP/1.1\r\nhost: hf:8000\r\ncontent-length: 5\r\n\r\n');
+      c.write('POST / HTTP/1.1\r\nhost: hf:8000\r\ncontent-length: 5\r\n\r\n');
       await waitFor(() => up.heads.length === 1, 10_000);
-      c.sock.write('hello');
-      await waitFor(() => (i === 2 ? closed : /\r\n\r\n[^]+/.test(c.answer())), 10_000);
-      if (i === 1) await waitFor(() => c.answer().endsWith('final'), 10_000);
-      k.expect(c.answer(), closed);
+      c.write('hello');
+      await waitFor(() => (i === 2 ? c.closed : /\r\n\r\n[^]+/.test(c.received())), 10_000);
+      if (i === 1) await waitFor(() => c.received().endsWith('final'), 10_000);
+      k.expect(c.received(), c.closed);
       if (i === 0) await waitFor(() => u.accessLines.some((l) => / 502 UPE /.test(l)), 5000);
     } finally {
-      c.sock.destroy();
+      c.close();
       await u.close();
       await up.close();
     }
@@ -249,37 +237,28 @@ test('HTTP/1.1 head first: a 101 to a plain request is 502 UPE, a 103 is not the
 });
 
 test('HTTP/2 client, HTTP/1.1 upstreams: the head goes first there too, primary and copy', async () => {
-  const v1 = await upstream();
-  const v2 = await upstream();
-  const u = await startTestUmbra({ 'mesh.yaml': mirroredUpload(v1.port, v2.port, 'http') });
-  const session = http2.connect(`http://127.0.0.1:${u.listener.address.port}`);
-  session.on('error', () => undefined);
-  try {
-    const req = session.request({
-      ':method': 'POST',
-      ':path': '/up',
-      ':authority': 'upload:8000',
-      'content-length': '5',
-    });
-    req.on('error', () => undefined);
-    let status = 0;
-    let body = '';
-    req.on('response', (h) => (status = Number(h[':status'])));
-    req.setEncoding('utf8').on('data', (c: string) => (body += c));
-    const ended = new Promise<void>((r) => req.on('end', () => r()));
-    await waitFor(() => v1.seen.length === 1 && v2.seen.length === 1, 10_000);
-    assert.equal(v1.seen[0].body, '');
-    assert.equal(v2.seen[0].body, '');
-    req.end('hello');
-    await ended;
-    assert.equal(status, 200);
-    assert.equal(body, '5');
-    await waitFor(() => v2.seen[0].ended, 10_000);
-    assert.equal(v1.seen[0].body, 'hello');
-    assert.equal(v2.seen[0].body, 'hello');
-  } finally {
-    session.close();
-    await u.close();
-    await Promise.all([v1.close(), v2.close()]);
-  }
+  await withMirroredUpload({}, async ({ v1, v2, u }) => {
+    const session = http2.connect(`http://127.0.0.1:${u.listener.address.port}`);
+    session.on('error', () => undefined);
+    try {
+      let req: http2.ClientHttp2Stream | undefined;
+      const answer = h2Request(
+        session,
+        { ':method': 'POST', ':path': '/up', ':authority': 'upload:8000', 'content-length': '5' },
+        (r) => (req = r),
+      );
+      await waitFor(() => v1.seen.length === 1 && v2.seen.length === 1, 10_000);
+      assert.equal(v1.seen[0].body, '');
+      assert.equal(v2.seen[0].body, '');
+      req!.end('hello');
+      const a = await answer;
+      assert.equal(a.status, 200);
+      assert.equal(a.body.toString(), '5');
+      await waitFor(() => v2.seen[0].ended, 10_000);
+      assert.equal(v1.seen[0].body, 'hello');
+      assert.equal(v2.seen[0].body, 'hello');
+    } finally {
+      session.close();
+    }
+  });
 });
