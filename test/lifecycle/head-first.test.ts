@@ -262,3 +262,37 @@ test('HTTP/2 client, HTTP/1.1 upstreams: the head goes first there too, primary 
     }
   });
 });
+
+test('HTTP/1.1 head first: an upload head pipelined behind a refusal reaches neither upstream', async () => {
+  await withMirroredUpload({}, async ({ v1, v2, c }) => {
+    // 501 for a transfer coding Umbra does not decode, then the head of an upload whose body has not
+    // begun: the kind of request that would now leave at once.
+    c.write(
+      'POST /refused HTTP/1.1\r\nHost: upload:8000\r\nTransfer-Encoding: gzip, chunked\r\n\r\n' +
+        'POST /smuggled HTTP/1.1\r\nHost: upload:8000\r\nContent-Length: 5\r\n\r\n',
+    );
+    const r = await c.response('POST', 10_000);
+    assert.equal(r.status, 501);
+    assert.ok(await c.waitClosed(10_000), 'connection closed after the refusal');
+    assert.ok(!c.unread().includes('HTTP/1.1'), 'no second response');
+    await new Promise((ok) => setTimeout(ok, 200));
+    assert.equal(v1.seen.length, 0);
+    assert.equal(v2.seen.length, 0);
+  });
+});
+
+test('HTTP/1.1 head first: after an answer on the head, the body is drained and a keep-alive follow-up answered', async () => {
+  await withMirroredUpload({ v1: 'early' }, async ({ v1, c }) => {
+    c.write('PUT /up HTTP/1.1\r\nHost: upload:8000\r\nContent-Length: 5\r\n\r\n');
+    const first = await c.response('PUT', 10_000);
+    assert.equal(first.status, 401);
+    // The client sends the body it announced, then a second request on the same connection.
+    c.write('hello');
+    c.write('GET /next HTTP/1.1\r\nHost: upload:8000\r\n\r\n');
+    // A 5-byte body is within the drain bound: it is read and dropped, and the connection stays.
+    const next = await c.response('GET', 10_000);
+    assert.equal(next.status, 401);
+    assert.equal(c.closed, false);
+    assert.equal(v1.seen.length, 2, 'both requests reached v1, on the one client connection');
+  });
+});
