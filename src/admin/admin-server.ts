@@ -3,7 +3,8 @@
 // Origin, content type, token); writes are serialised and change the stored state only when the
 // new configuration is accepted.
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { http } from '../runtime/node-http.js';
 import { hasErrors, formatIssue, type ConfigIssue } from '../config/issues.js';
 import { loadText } from '../config/load.js';
 import { resourceKey, type Resource } from '../config/resource.js';
@@ -58,7 +59,7 @@ export async function startAdmin(ctx: AdminContext, host: string, port: number):
       `admin API on ${host} is reachable from other hosts: set --admin-token, --admin-token-file or UMBRA_ADMIN_TOKEN so it is authenticated`,
     );
   let boundPort = port;
-  const server = createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://admin').pathname;
     const refusal = guard(req, path, { host, port: boundPort, token: ctx.token });
     if (refusal) {

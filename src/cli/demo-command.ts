@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFile } from 'node:child_process';
-import { request } from 'node:http';
+import { http } from '../runtime/node-http.js';
 import { promisify } from 'node:util';
 import { formatIssue, type ConfigIssue } from '../config/issues.js';
 import { startUmbra } from '../runtime/umbra.js';
@@ -72,7 +72,7 @@ async function curlThroughProxy(
   }
   const body = await new Promise<string>((ok, fail) => {
     const u = new URL(url);
-    const req = request(
+    const req = http.request(
       {
         host: proxy.host,
         port: proxy.port,

@@ -1,8 +1,8 @@
 // Plain JSON requests to the API server (list pages, status patches) with the credentials, CA and
 // proxy settings of a client-node KubeConfig. Objects stay raw JSON, exactly as the server sent them.
 
-import http from 'node:http';
-import https from 'node:https';
+import type { Agent } from 'node:http';
+import { http, https } from '../runtime/node-http.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 
 /** A non-2xx answer; `reason` and `message` come from the API server's Status object when present. */
@@ -65,7 +65,7 @@ export class KubeHttp {
       headers['content-length'] = String(Buffer.byteLength(body));
     }
     const mod = url.protocol === 'https:' ? https : http;
-    const agent = init.agent as http.Agent | undefined;
+    const agent = init.agent as Agent | undefined;
     return new Promise((resolve, reject) => {
       const req = mod.request(url, { method, headers, agent, timeout: this.timeoutMs }, (res) => {
         const chunks: Buffer[] = [];

@@ -3,8 +3,9 @@
 // at once, primary and shadow alike, so an upstream can answer early (401, 413) or start work while
 // a slow upload goes on. Same `dispatch(opts, handler)` API as undici's pools (v7 controller API).
 
-import http from 'node:http';
-import https from 'node:https';
+import type { Agent, IncomingMessage } from 'node:http';
+import type { AgentOptions } from 'node:https';
+import { http, https } from '../runtime/node-http.js';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
@@ -86,7 +87,7 @@ function serverNameOf(host: string | undefined): string | undefined {
 
 /** One endpoint's keep-alive connections for requests sent head first. */
 export class HeadFirstDispatcher {
-  private readonly agent: http.Agent;
+  private readonly agent: Agent;
   private readonly requestsOn = new WeakMap<Socket, number>();
 
   constructor(
@@ -94,7 +95,7 @@ export class HeadFirstDispatcher {
     private readonly limits: HeadFirstLimits,
   ) {
     const idle = limits.idleTimeoutMs > 0 ? Math.min(limits.idleTimeoutMs, 4_000) : 4_000;
-    const options: https.AgentOptions = {
+    const options: AgentOptions = {
       keepAlive: true,
       keepAliveMsecs: limits.tcpKeepaliveMs ?? 1_000,
       // node closes a free (idle) socket on this timeout; a busy one is only notified, and nothing here listens.
@@ -113,7 +114,7 @@ export class HeadFirstDispatcher {
   }
 
   dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    const ctl = new StreamController<http.IncomingMessage>();
+    const ctl = new StreamController<IncomingMessage>();
     handler.onRequestStart?.(ctl, {});
     if (ctl.aborted) return true;
     const body = opts.body ?? null;

@@ -8,13 +8,8 @@
 // server made elsewhere can be given in `opts.server`; a socket accepted elsewhere is handed in
 // with `listener.server.emit('connection', socket)`.
 
-import {
-  createServer,
-  type IncomingMessage,
-  type Server,
-  type ServerOptions,
-  type ServerResponse,
-} from 'node:http';
+import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http';
+import { http } from '../runtime/node-http.js';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import {
   createServer as createTlsServer,
@@ -241,7 +236,7 @@ export async function startListener(
     }
     dispatch(seq, req, res);
   };
-  const server = opts.server ?? createServer(serverOptions(limits));
+  const server = opts.server ?? http.createServer(serverOptions(limits));
   server.on('request', onRequest);
   configureServer(server, limits);
   const sockets = new Set<Socket>();

@@ -7,7 +7,8 @@
 // refuses upgrade types it is not configured for — never downgraded to a plain request silently.
 
 import { connect as netConnect, type Socket } from 'node:net';
-import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { http } from '../runtime/node-http.js';
 import { connect as tlsConnect } from 'node:tls';
 import { applyHeaderOps } from './header-ops.js';
 import type { Proxy, VhostResolver } from './proxy.js';
@@ -56,7 +57,7 @@ function serveWithoutUpgrade(
   socket: Socket,
 ): void {
   // The parser has let go of the connection: this response is its last.
-  const res = new ServerResponse(req);
+  const res = new http.ServerResponse(req);
   res.shouldKeepAlive = false;
   res.assignSocket(socket);
   res.once('finish', () => {

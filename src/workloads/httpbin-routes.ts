@@ -1,7 +1,7 @@
 // httpbin's endpoints as a route table: each answers the way kennethreitz/httpbin does (statuses,
 // headers, JSON keys, caps), given a request whose body has already been read (see httpbin.ts).
 
-import { validateHeaderName, validateHeaderValue } from 'node:http';
+import { http } from '../runtime/node-http.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ECHO_LIMIT, type DictKey, type HttpbinRequest } from './httpbin-request.js';
@@ -193,8 +193,8 @@ function responseHeaders(x: Exchange): void {
     if (/^(content-length|transfer-encoding|connection)$/i.test(k)) continue;
     for (const v of values) {
       try {
-        validateHeaderName(k);
-        validateHeaderValue(k, v);
+        http.validateHeaderName(k);
+        http.validateHeaderValue(k, v);
         pairs.push([k, v]);
       } catch {
         // not a header that can be sent

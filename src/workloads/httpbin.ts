@@ -1,7 +1,7 @@
 // The built-in httpbin-compatible demo workload (node:http only): serves httpbin-routes on a port,
 // reads every body to its end, and writes one gunicorn-style access-log line per request plus ` host=`.
 
-import { createServer } from 'node:http';
+import { http } from '../runtime/node-http.js';
 import type { AddressInfo } from 'node:net';
 import { formatAccessLine } from './gunicorn-log.js';
 import { ECHO_LIMIT, HttpbinRequest, readBody, remoteAddress } from './httpbin-request.js';
@@ -35,7 +35,7 @@ export function startHttpbin(opts: HttpbinOptions = {}): Promise<Httpbin> {
   const log = opts.log ?? ((line: string) => void process.stdout.write(`${line}\n`));
   let requests = 0;
 
-  const server = createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     requests++;
     req.on('error', () => {});
     res.on('error', () => {});
