@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { processTree } from './proc-stats.js';
+import type { NodeRuntime } from './image-runtime.js';
 
 export interface ProxyCase {
   readonly v1Port: number;
@@ -172,11 +173,12 @@ export function stopChild(proc: ChildProcess): Promise<void> {
 export async function startNodeFloor(
   port: number,
   v1Port: number,
-  nodeArgs: readonly string[] = [],
+  runtime: NodeRuntime = { args: [], env: {} },
 ): Promise<RunningContender> {
   const script = fileURLToPath(new URL('./node-floor.js', import.meta.url));
-  const proc = spawn(process.execPath, [...nodeArgs, script, String(port), String(v1Port)], {
+  const proc = spawn(process.execPath, [...runtime.args, script, String(port), String(v1Port)], {
     stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, ...runtime.env },
   });
   await waitForPort(port, 10_000, proc);
   const pid = proc.pid!;

@@ -35,6 +35,7 @@ import {
   type V2Mode,
 } from './cases.js';
 import { h2loadVersion, runH2load } from './h2load.js';
+import { IMAGE_ENV, IMAGE_NODE_FLAGS, type NodeRuntime } from './image-runtime.js';
 import { nginxVersion, startNginx, startNodeFloor, type ProxyCase, type RunningContender } from './nginx.js';
 import { runOpenLoop } from './open-loop.js';
 import { cpuMs, peakRssMiB } from './proc-stats.js';
@@ -80,6 +81,10 @@ interface Settings {
   semiSpaceMiB: number;
   /** Keep V8's Maglev compiler (the image turns it off with --no-maglev; a no-op on Node 20). */
   maglev: boolean;
+  /** Umbra's --heap-growing-percent, as the image runs it (0: V8's dynamic factor). */
+  heapGrowingPercent: number;
+  /** The image's glibc malloc settings (IMAGE_ENV) for Umbra and the floor; off with --malloc-default. */
+  mallocTuning: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Settings {
@@ -107,6 +112,8 @@ function parseArgs(argv: readonly string[]): Settings {
     h2Streams: 4,
     semiSpaceMiB: 2,
     maglev: argv.includes('--maglev'),
+    heapGrowingPercent: 50,
+    mallocTuning: !argv.includes('--malloc-default'),
   };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
@@ -151,6 +158,9 @@ function parseArgs(argv: readonly string[]): Settings {
       case '--semi-space':
         s.semiSpaceMiB = Number(v);
         break;
+      case '--heap-growing':
+        s.heapGrowingPercent = Number(v);
+        break;
       case '--help':
         process.stdout.write(
           'npm run bench -- [--quick] [--rounds N] [--duration S] [--warmup S] [--rate R] [--connections N]\n' +
@@ -159,6 +169,8 @@ function parseArgs(argv: readonly string[]): Settings {
             '                 [--h2-connections N] [--h2-streams N]   (h2load -c and -m of the h2c/grpc cases; 8 × 4)\n' +
             "                 [--footprint-requests N] [--semi-space MIB]   (Umbra's --max-semi-space-size; 0 = V8 default)\n" +
             "                 [--maglev]   (keep V8's Maglev compiler, which the image turns off)\n" +
+            "                 [--heap-growing PERCENT]   (Umbra's --heap-growing-percent; 0 = V8's dynamic factor)\n" +
+            "                 [--malloc-default]   (without the image's MALLOC_ARENA_MAX / MALLOC_MMAP_THRESHOLD_)\n" +
             "                 [--compare-budget BYTES]   (H's closed-loop window; default 4096)\n" +
             '       npm run bench -- --report bench/results/DATE.json   (rewrite the summary from saved samples)\n',
         );
@@ -245,25 +257,42 @@ async function startUnpinned(
   const port = await freePort();
   if (who === 'nginx') return startNginx(port, pc);
   if (who === 'nginx-docs') return startNginx(port, { ...pc, mirrorKeepalive: false });
-  // The floor runs under the same node flags as Umbra, so the ratio is Umbra's own cost.
-  if (who === 'node-floor') return startNodeFloor(port, set.v1.port, umbraNodeArgs(env.s));
+  // The floor runs under the same node flags and malloc settings as Umbra, so the ratio is Umbra's own cost.
+  if (who === 'node-floor') return startNodeFloor(port, set.v1.port, umbraRuntime(env.s));
   const compare =
     who === 'umbra-compare-off' || who === 'umbra-compare-on'
       ? { enabled: who === 'umbra-compare-on', budgetBytes: compareBudget }
       : undefined;
   return startUmbraContender(port, await freePort(), pc, {
     workers: who === 'umbra-2w' ? 2 : 1,
-    nodeArgs: [...umbraNodeArgs(env.s), ...(nodeArgs ?? [])],
+    runtime: umbraRuntime(env.s),
+    nodeArgs,
     compare,
   });
 }
 
-/** The node flags Umbra runs with here: the container image's (deploy/Dockerfile). */
-function umbraNodeArgs(s: Settings): string[] {
-  return [
-    ...(s.semiSpaceMiB > 0 ? [`--max-semi-space-size=${s.semiSpaceMiB}`] : []),
-    ...(s.maglev ? [] : ['--no-maglev']),
-  ];
+/** The node flags and malloc settings Umbra runs with here: by default the container image's. */
+function umbraRuntime(s: Settings): NodeRuntime {
+  return {
+    args: [
+      ...(s.semiSpaceMiB > 0 ? [`--max-semi-space-size=${s.semiSpaceMiB}`] : []),
+      ...(s.maglev ? [] : ['--no-maglev']),
+      ...(s.heapGrowingPercent > 0 ? [`--heap-growing-percent=${s.heapGrowingPercent}`] : []),
+    ],
+    env: s.mallocTuning ? IMAGE_ENV : {},
+  };
+}
+
+function asImage(s: Settings): boolean {
+  const r = umbraRuntime(s);
+  return (
+    r.args.join(' ') === IMAGE_NODE_FLAGS.join(' ') && JSON.stringify(r.env) === JSON.stringify(IMAGE_ENV)
+  );
+}
+
+function describeRuntime(r: NodeRuntime): string {
+  const env = Object.entries(r.env).map(([k, v]) => `${k}=${v}`);
+  return [...env, 'node', ...r.args].join(' ');
 }
 
 async function load(env: Env, def: CaseDef, origin: string, durationS: number): Promise<LoadResult> {
@@ -491,7 +520,7 @@ async function main(): Promise<void> {
     `H is Umbra against itself (nginx compares nothing): v1 mirrored again as the baseline and to v2 as the candidate, a MirrorPolicy with \`compare.enabled\` false ("off") or true ("on"), both with Umbra's default \`--compare-budget\`. The table's row is that fixed-rate window (as G). Then a fresh process of each with \`--compare-budget ${s.compareBudget}\` (small, so that 49-byte bodies fill it), the same warm-up, and ${s.durationS} s of closed loop (wrk, as C): peak RSS and the comparison's retained bytes.`,
   );
   notes.push(
-    `Backends are a minimal HTTP/1.1 responder in their own processes (49-byte JSON, v2's naming another "service"; v2 slow = 200 ms; hung = never answers; down = nothing listening). Mirror timeout ${s.mirrorTimeoutS} s on both sides. nginx: 1 worker, keep-alive to v1 and v2, x-request-id/x-forwarded-* like Umbra, access log off; Umbra: --workers 1, access log off, node ${umbraNodeArgs(s).join(' ') || 'with no flags'} (as the container image: ${s.semiSpaceMiB === 2 && !s.maglev ? 'the same' : 'not the same'}).`,
+    `Backends are a minimal HTTP/1.1 responder in their own processes (49-byte JSON, v2's naming another "service"; v2 slow = 200 ms; hung = never answers; down = nothing listening). Mirror timeout ${s.mirrorTimeoutS} s on both sides. nginx: 1 worker, keep-alive to v1 and v2, x-request-id/x-forwarded-* like Umbra, access log off; Umbra: --workers 1, access log off, ${describeRuntime(umbraRuntime(s))} (as the container image: ${asImage(s) ? 'the same' : 'not the same'}).`,
   );
   notes.push(
     `Realistic backends (cases B, C, D, F again, suffixed): "-node" = the same answers from node's http server (v1 and every v2); "-httpbin" = the seed's httpbin under one sync gunicorn worker, as the seed's Deployment runs it, as v1 and as the fast v2 (a new upstream connection per request: gunicorn's sync worker closes each), with node servers as the slow and hung v2s. Present: ${[...s.backends].join(', ')}.`,

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stopChild, type ProxyCase, type RunningContender } from './nginx.js';
 import { processTree } from './proc-stats.js';
+import type { NodeRuntime } from './image-runtime.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const UMBRA_BIN = join(REPO_ROOT, 'bin', 'umbra.js');
@@ -90,7 +91,9 @@ export interface UmbraCompare {
 
 export interface UmbraStartOptions {
   readonly workers: number;
-  /** Extra node flags (e.g. --cpu-prof). */
+  /** node flags and malloc settings (bench/image-runtime.ts); none when undefined. */
+  readonly runtime?: NodeRuntime;
+  /** Extra node flags after the runtime's (e.g. --cpu-prof). */
   readonly nodeArgs?: readonly string[];
   /** Case H: baseline + candidate mirrors under a MirrorPolicy with comparison on or off. */
   readonly compare?: UmbraCompare;
@@ -124,6 +127,7 @@ export async function startUmbraContender(
   for (const [name, text] of Object.entries(umbraResources(c, o.compare)))
     writeFileSync(join(dir, 'config', name), text);
   const args = [
+    ...(o.runtime?.args ?? []),
     ...(o.nodeArgs ?? []),
     UMBRA_BIN,
     'run',
@@ -144,7 +148,11 @@ export async function startUmbraContender(
     String(o.workers),
     ...(o.compare?.budgetBytes ? ['--compare-budget', String(o.compare.budgetBytes)] : []),
   ];
-  const proc = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, args, {
+    cwd: dir,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...o.runtime?.env },
+  });
   let stderr = '';
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const admin = `http://127.0.0.1:${adminPort}`;

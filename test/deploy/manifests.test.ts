@@ -14,6 +14,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { validateObject } from '../../src/config/load.js';
 import { WATCHED_KINDS } from '../../src/kubernetes/kinds.js';
 import { REPO_ROOT, runCli } from '../helpers/cli.js';
+import { IMAGE_ENV, IMAGE_NODE_FLAGS } from '../../bench/image-runtime.js';
 import {
   checkSchema,
   hasModel,
@@ -411,13 +412,26 @@ test('the Dockerfile builds src only, prunes dev dependencies and runs as a non-
   assert.match(dockerfile, /npm ci /);
   assert.match(dockerfile, /npm prune --omit=dev/);
   assert.match(dockerfile, /^USER 10001:10001$/m);
-  // Node 24 is the runtime the image ships (issue 18); the ENTRYPOINT's node flags are the ones
-  // `npm run bench` runs Umbra with (bench/run.ts umbraNodeArgs), and this runtime accepts them.
+  // Node 24 is the runtime the image ships (issue 18); the ENTRYPOINT's node flags and the ENV's
+  // malloc settings are the ones `npm run bench` runs Umbra with (bench/image-runtime.ts), and this
+  // runtime accepts the flags.
   assert.match(dockerfile, /^ARG NODE_IMAGE=node:24-bookworm-slim$/m);
   const entry = dockerfile.match(/^ENTRYPOINT \["node", (.*), "\/app\/bin\/umbra\.js"\]$/m);
   const flags = JSON.parse(`[${entry?.[1] ?? ''}]`) as string[];
-  assert.deepEqual(flags, ['--max-semi-space-size=2', '--no-maglev']);
+  assert.deepEqual(flags, IMAGE_NODE_FLAGS);
   execFileSync(process.execPath, [...flags, '-e', '0']);
+  // The runtime stage's ENV instruction (after the second FROM), continuation lines joined.
+  const runtimeStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  const envs = [...runtimeStage.matchAll(/^ENV ((?:.*\\\n)*.*)$/gm)].map((m) => m[1].replace(/\\\n/g, ' '));
+  const env = Object.fromEntries(
+    envs.flatMap((e) =>
+      e
+        .trim()
+        .split(/\s+/)
+        .map((kv) => kv.split('=')),
+    ),
+  );
+  for (const [k, v] of Object.entries(IMAGE_ENV)) assert.equal(env[k], v, `the image sets ${k}=${v}`);
   for (const m of dockerfile.matchAll(/^COPY (?!--from)(?:--\S+ )*(.+) \S+$/gm))
     for (const src of m[1].split(' '))
       assert.ok(existsSync(join(REPO_ROOT, src)), `COPY source ${src} exists`);
