@@ -2,10 +2,16 @@
 // request to undici's Pool.dispatch and streaming the answer back — no routing, no header work, no
 // mirrors, no telemetry. Whatever Umbra costs above this is Umbra's; below it is the runtime's.
 
-import { createServer } from 'node:http';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Pool, type Dispatcher } from 'undici';
+import { createRequire } from 'node:module';
+import type { Dispatcher, Pool as UndiciPool } from 'undici';
+
+// Loaded as lightly as Umbra loads them (src/runtime/node-http.ts, src/proxy/undici-pool.ts), so the
+// floor holds no more memory than the runtime has to: an ESM import of node:http loads node's bundled
+// undici on Node 22/24, and undici's package index loads fetch, WebSocket and the rest (~9 MiB).
+const { createServer } = process.getBuiltinModule('node:http');
+const Pool = createRequire(import.meta.url)('undici/lib/dispatcher/pool.js') as typeof UndiciPool;
 
 function main(): void {
   const [port, upstreamPort] = process.argv.slice(2).map(Number);
