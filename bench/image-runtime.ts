@@ -2,6 +2,9 @@
 // flags — which `npm run bench` runs Umbra (and the node floor) with by default.
 // test/deploy/manifests.test.ts holds the Dockerfile to these values.
 
+/** The node major of the image (deploy/Dockerfile's node:24-bookworm-slim): its full runs are the recorded ones. */
+export const IMAGE_NODE_MAJOR = 24;
+
 /** node flags before Umbra's script (README "Memory" has what each one measured). */
 export const IMAGE_NODE_FLAGS: readonly string[] = [
   // A 2 MiB young generation instead of V8's 16 or more.

@@ -2,7 +2,8 @@
 // G, and Umbra against itself with shadow comparison off and on (H, issue 9). Backends, load
 // generators and each contender run as separate processes; every (case, contender) gets a fresh
 // process so peak RSS and leftovers of one case never leak into the next, and contenders alternate
-// order within each round. Writes bench/results/<date>.json + latest.md.
+// order within each round. Writes bench/results/<date>-node<major>.json + latest.md (the image's Node
+// major; latest-node<major>.md for another).
 
 import { spawnSync } from 'node:child_process';
 import {
@@ -35,7 +36,7 @@ import {
   type V2Mode,
 } from './cases.js';
 import { h2loadVersion, runH2load } from './h2load.js';
-import { IMAGE_ENV, IMAGE_NODE_FLAGS, type NodeRuntime } from './image-runtime.js';
+import { IMAGE_ENV, IMAGE_NODE_FLAGS, IMAGE_NODE_MAJOR, type NodeRuntime } from './image-runtime.js';
 import { nginxVersion, startNginx, startNodeFloor, type ProxyCase, type RunningContender } from './nginx.js';
 import { runOpenLoop } from './open-loop.js';
 import { cpuMs, peakRssMiB } from './proc-stats.js';
@@ -480,13 +481,21 @@ function rereport(file: string): void {
   };
   writeFileSync(file, JSON.stringify(again, null, 2) + '\n');
   const md = markdown(again);
-  // Only a full run is the recorded one (latest.md); any other report goes beside its samples.
+  // Only a full run is a recorded one (latest*.md); any other report goes beside its samples.
   const out =
     file.includes('/raw/') || r.mode !== 'full'
       ? file.replace(/\.json$/, '.md')
-      : join(dirname(file), 'latest.md');
+      : join(dirname(file), latestName(String(r.machine.node)));
   writeFileSync(out, md);
   log(`rewrote ${file} and ${out} from the samples of ${r.date}`);
+}
+
+const nodeMajor = (version: string) => Number(version.split('.')[0]);
+
+/** The image's runtime writes latest.md; a full run on another node major keeps its own summary. */
+function latestName(nodeVersion: string): string {
+  const major = nodeMajor(nodeVersion);
+  return major === IMAGE_NODE_MAJOR ? 'latest.md' : `latest-node${major}.md`;
 }
 
 async function main(): Promise<void> {
@@ -684,17 +693,15 @@ async function main(): Promise<void> {
   const rawDir = join(dir, 'raw');
   mkdirSync(rawDir, { recursive: true });
   // Quick runs are for development: kept out of the committed results.
-  const base =
-    s.quick || s.only
-      ? join(rawDir, `${s.quick ? 'quick' : 'partial'}-${date.replace(/[:.]/g, '-')}`)
-      : join(dir, date.slice(0, 10));
+  const full = !s.quick && !s.only;
+  const base = full
+    ? join(dir, `${date.slice(0, 10)}-node${nodeMajor(process.versions.node)}`)
+    : join(rawDir, `${s.quick ? 'quick' : 'partial'}-${date.replace(/[:.]/g, '-')}`);
+  const summary = full ? join(dir, latestName(process.versions.node)) : `${base}.md`;
   writeFileSync(`${base}.json`, JSON.stringify(results, null, 2) + '\n');
-  if (!s.quick && !s.only) writeFileSync(join(dir, 'latest.md'), md);
-  else writeFileSync(`${base}.md`, md);
+  writeFileSync(summary, md);
   process.stdout.write(md);
-  log(
-    `\nresults: ${base}.json and ${!s.quick && !s.only ? join(dir, 'latest.md') : `${base}.md`} (${Math.round((Date.now() - t0) / 1000)} s)`,
-  );
+  log(`\nresults: ${base}.json and ${summary} (${Math.round((Date.now() - t0) / 1000)} s)`);
   if (existsSync(tmp)) rmSync(tmp, { recursive: true, force: true });
 }
 
