@@ -20,7 +20,9 @@ interface CpuProfile {
 export interface ProfileSummary {
   /** Busy (non-idle) time in the profile, ms. */
   readonly busyMs: number;
-  readonly areas: { area: string; ms: number; share: number }[];
+  /** Requests answered while profiled (warm-up included, as the profile is); 0 when unknown. */
+  readonly requests?: number;
+  readonly areas: { area: string; ms: number; share: number; usPerRequest?: number }[];
   readonly top: { fn: string; where: string; area: string; ms: number; share: number }[];
 }
 
@@ -44,7 +46,10 @@ function areaOf(url: string, fn: string): string {
   return 'other';
 }
 
-export function summariseProfile(path: string, topN = 15): ProfileSummary {
+/** The suffix of a profile's name in Results.profiles when it is the node floor's, not Umbra's. */
+export const FLOOR_PROFILE = 'node http + undici alone';
+
+export function summariseProfile(path: string, requests = 0, topN = 15): ProfileSummary {
   const p = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
@@ -68,11 +73,18 @@ export function summariseProfile(path: string, topN = 15): ProfileSummary {
     byArea.set(area, (byArea.get(area) ?? 0) + us);
   }
   const share = (us: number) => Math.round((1000 * us) / Math.max(1, busy)) / 10;
+  const perRequest = (us: number) => (requests > 0 ? Math.round((100 * us) / requests) / 100 : undefined);
   return {
     busyMs: Math.round(busy / 1000),
+    requests,
     areas: [...byArea.entries()]
       .sort((a, b) => b[1] - a[1])
-      .map(([area, us]) => ({ area, ms: Math.round(us / 1000), share: share(us) })),
+      .map(([area, us]) => ({
+        area,
+        ms: Math.round(us / 1000),
+        share: share(us),
+        usPerRequest: perRequest(us),
+      })),
     top: [...byFn.values()]
       .sort((a, b) => b.us - a.us)
       .slice(0, topN)

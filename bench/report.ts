@@ -13,6 +13,7 @@ import {
   type Target,
 } from './cases.js';
 import { EXPLANATIONS, type ExplainContext } from './explanations.js';
+import { FLOOR_PROFILE, type ProfileSummary } from './profile.js';
 
 export const SHADOW_HOST = 'httpbin-shadow:8000';
 
@@ -569,6 +570,30 @@ export function markdown(r: Results): string {
       "V8's sampler counts wall time, so a write that wakes the peer process and is preempted is charged to `writev` (node's response write) or `writeLatin1String` (undici's request write). " +
         "`perf record` (CPU time only) on case B while developing put 41–51 % of Umbra's CPU in the kernel (loopback TCP, wake-ups, context switches) and the rest in node, V8 and JIT code, where no function of src/proxy took more than 1.5 %. The raw profiles stay on the machine that ran the benchmark, in bench/results/raw/ (git-ignored).",
     );
+    for (const [name, floor] of Object.entries(r.profiles)) {
+      if (!name.endsWith(` — ${FLOOR_PROFILE}`)) continue;
+      const umbra = r.profiles[name.slice(0, -` — ${FLOOR_PROFILE}`.length)];
+      if (!umbra?.requests || !floor.requests) continue;
+      const us = (p: ProfileSummary, area: string) => p.areas.find((a) => a.area === area)?.usPerRequest ?? 0;
+      const areas = [...new Set([...umbra.areas, ...floor.areas].map((a) => a.area))].sort(
+        (a, b) => us(umbra, b) - us(floor, b) - (us(umbra, a) - us(floor, a)),
+      );
+      const busy = (p: ProfileSummary) => (p.busyMs * 1000) / p.requests!;
+      L.push('');
+      L.push(`### ${name.split(':')[0]}: Umbra against ${FLOOR_PROFILE}, µs of busy time per request`);
+      L.push('');
+      L.push(
+        `The same load on each, profiled (${umbra.requests.toLocaleString('en-US')} and ${floor.requests.toLocaleString('en-US')} requests, warm-up included); ` +
+          `${busy(umbra).toFixed(1)} against ${busy(floor).toFixed(1)} µs, ${(busy(umbra) / busy(floor)).toFixed(2)} ×. Areas by what Umbra adds.`,
+      );
+      L.push('');
+      L.push(`| area | ${FLOOR_PROFILE} | Umbra | Umbra − floor |`);
+      L.push('|---|---:|---:|---:|');
+      for (const a of areas)
+        L.push(
+          `| ${a} | ${us(floor, a).toFixed(2)} | ${us(umbra, a).toFixed(2)} | ${(us(umbra, a) - us(floor, a)).toFixed(2)} |`,
+        );
+    }
     for (const [name, p] of Object.entries(r.profiles)) {
       L.push('');
       L.push(`### ${name}: ${p.busyMs} ms busy`);

@@ -40,7 +40,7 @@ import { IMAGE_ENV, IMAGE_NODE_FLAGS, IMAGE_NODE_MAJOR, type NodeRuntime } from 
 import { nginxVersion, startNginx, startNodeFloor, type ProxyCase, type RunningContender } from './nginx.js';
 import { runOpenLoop } from './open-loop.js';
 import { cpuMs, peakRssMiB } from './proc-stats.js';
-import { summariseProfile, type ProfileSummary } from './profile.js';
+import { FLOOR_PROFILE, summariseProfile, type ProfileSummary } from './profile.js';
 import { markdown, ratios, summarise, targets } from './report.js';
 import {
   mirrorDelta,
@@ -259,7 +259,10 @@ async function startUnpinned(
   if (who === 'nginx') return startNginx(port, pc);
   if (who === 'nginx-docs') return startNginx(port, { ...pc, mirrorKeepalive: false });
   // The floor runs under the same node flags and malloc settings as Umbra, so the ratio is Umbra's own cost.
-  if (who === 'node-floor') return startNodeFloor(port, set.v1.port, umbraRuntime(env.s));
+  if (who === 'node-floor') {
+    const r = umbraRuntime(env.s);
+    return startNodeFloor(port, set.v1.port, { ...r, args: [...r.args, ...(nodeArgs ?? [])] });
+  }
   const compare =
     who === 'umbra-compare-off' || who === 'umbra-compare-on'
       ? { enabled: who === 'umbra-compare-on', budgetBytes: compareBudget }
@@ -449,24 +452,29 @@ async function compareWindow(
   }
 }
 
-/** One profiled Umbra run of a case (never part of the measured samples: profiling slows it). */
-async function profileCase(env: Env, def: CaseDef, outDir: string): Promise<ProfileSummary | undefined> {
+/** One profiled run of a case by Umbra or the node floor (never part of the measured samples: profiling slows it). */
+async function profileCase(
+  env: Env,
+  def: CaseDef,
+  outDir: string,
+  who: ContenderId = def.compare ? 'umbra-compare-on' : 'umbra',
+): Promise<ProfileSummary | undefined> {
   const dir = mkdtempSync(join(tmpdir(), 'umbra-bench-prof-'));
-  const who = def.compare ? 'umbra-compare-on' : 'umbra';
   const c = await startContender(env, who, def, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  let requests = 0;
   try {
-    await load(env, def, c!.origin, env.s.warmupS + env.s.durationS);
+    requests = (await load(env, def, c!.origin, env.s.warmupS + env.s.durationS)).requests;
   } finally {
     await c!.stop();
   }
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) return undefined;
   mkdirSync(outDir, { recursive: true });
-  const kept = join(outDir, `umbra-${def.id}.cpuprofile`);
+  const kept = join(outDir, `${who === 'node-floor' ? 'floor' : 'umbra'}-${def.id}.cpuprofile`);
   copyFileSync(join(dir, file), kept);
   rmSync(dir, { recursive: true, force: true });
-  log(`  profile of ${def.id} kept in ${kept}`);
-  return summariseProfile(kept);
+  log(`  profile of ${def.id} (${who}) kept in ${kept}`);
+  return summariseProfile(kept, requests);
 }
 
 /** `--report FILE.json`: the summary, ratios, verdicts and markdown again from a run's samples. */
@@ -648,8 +656,14 @@ async function main(): Promise<void> {
       for (const id of s.profile) {
         const def = CASES.find((c) => c.id === id);
         if (!def) continue;
-        const p = await profileCase(env, def, join(REPO_ROOT, 'bench', 'results', 'raw'));
+        const raw = join(REPO_ROOT, 'bench', 'results', 'raw');
+        const p = await profileCase(env, def, raw);
         if (p) profiles[`${id}: ${def.title}`] = p;
+        // The floor's profile of the same load, area by area beside Umbra's (the per-core target).
+        if (id === 'B' || id === 'B-node') {
+          const f = await profileCase(env, def, raw, 'node-floor');
+          if (f) profiles[`${id}: ${def.title} — ${FLOOR_PROFILE}`] = f;
+        }
       }
     }
   } finally {
