@@ -215,13 +215,20 @@ export class Http1Downstream implements DownstreamStream {
       seen += chunk.length;
       if (seen > bound.maxBytes) cut();
     });
-    req.once('end', () => clearTimeout(timer));
-    req.once('close', () => clearTimeout(timer));
     // node stops telling a request about its connection once its response is done: a connection
     // that closes under a body still being read must still end that body (copies end with it).
-    req.socket.once('close', () => {
+    // Removed when the body ends, so a keep-alive connection does not collect one per request.
+    const socket = req.socket;
+    const onSocketClose = () => {
       if (!req.complete && !req.destroyed) req.destroy();
-    });
+    };
+    socket.once('close', onSocketClose);
+    const settled = () => {
+      clearTimeout(timer);
+      socket.off('close', onSocketClose);
+    };
+    req.once('end', settled);
+    req.once('close', settled);
     req.resume();
   }
 

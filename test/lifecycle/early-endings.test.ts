@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Pool } from 'undici';
+import type { Socket } from 'node:net';
 import { MIRROR_V2, routeToV1, twoVersionService } from '../helpers/mesh-yaml.js';
 import { freePort, startEchoServer, waitFor } from '../helpers/servers.js';
 import { startTestUmbra } from '../helpers/umbra.js';
@@ -62,6 +63,8 @@ for (const [label, retries] of [
       'vs.yaml': routeToV1(`${MIRROR_V2}\n${retries}`),
     });
     const pool = new Pool(u.proxyUrl, { connections: 1 });
+    const accepted: Socket[] = [];
+    u.listener.server.on('connection', (s: Socket) => accepted.push(s));
     try {
       const body = Buffer.alloc(256 * 1024, 'b');
       for (let i = 0; i < 12; i++) {
@@ -84,6 +87,14 @@ for (const [label, retries] of [
       assert.equal(c.failed.timeout, 0);
       assert.equal(u.proxy.mirrors.breakerState(MIRROR), 'closed');
       assert.equal(u.proxy.budget.used, 0, 'every buffered byte given back');
+      // All 12 went over one keep-alive connection, each body drained after its early answer:
+      // nothing of a drained request stays attached to the connection (it once kept a 'close'
+      // listener per request, and the request with it, until the connection closed).
+      assert.equal(accepted.length, 1);
+      assert.ok(
+        accepted[0].listenerCount('close') <= 3,
+        `close listeners: ${accepted[0].listenerCount('close')}`,
+      );
     } finally {
       await pool.close();
       await u.close();
