@@ -203,6 +203,35 @@ interface Env {
   readonly s: Settings;
   readonly sets: Partial<Record<BackendKind, BackendSet>>;
   readonly script: string;
+  readonly contenders: Contenders;
+}
+
+/** Contenders running now, so an interrupted run (Ctrl-C, SIGINT) stops them as well as the backends. */
+class Contenders {
+  private readonly live = new Set<RunningContender>();
+  private stopping = false;
+
+  /** Tracks a contender until its stop(); one that came up after the run was interrupted is stopped. */
+  async track<C extends RunningContender>(c: C): Promise<C> {
+    if (this.stopping) {
+      await c.stop();
+      throw new Error('bench interrupted');
+    }
+    this.live.add(c);
+    return {
+      ...c,
+      stop: async () => {
+        this.live.delete(c);
+        await c.stop();
+      },
+    };
+  }
+
+  async stopAll(): Promise<void> {
+    this.stopping = true;
+    await Promise.all([...this.live].map((c) => c.stop()));
+    this.live.clear();
+  }
 }
 
 function setOf(env: Env, def: CaseDef): BackendSet {
@@ -230,7 +259,8 @@ async function startContender(
   nodeArgs?: string[],
   compareBudget?: number,
 ): Promise<RunningContender | undefined> {
-  const c = await startUnpinned(env, who, def, nodeArgs, compareBudget);
+  const started = await startUnpinned(env, who, def, nodeArgs, compareBudget);
+  const c = started && (await env.contenders.track(started));
   // Pinned after start (every process and thread, nginx's workers and Umbra's included); it was
   // spawned on the runner's CPU. `--workers 2` gets both cores: it cannot have one of its own.
   if (c && env.s.pin) pin(c.pids(), who === 'umbra-2w' ? `${CONTENDER_CPUS},${LOAD_CPUS}` : CONTENDER_CPUS);
@@ -554,7 +584,9 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'umbra-bench-'));
   const script = writeWrkScript(tmp);
   const started: Backend[] = [];
+  const contenders = new Contenders();
   const cleanup = async () => {
+    await contenders.stopAll();
     await Promise.all(started.map((b) => b.close()));
     rmSync(tmp, { recursive: true, force: true });
   };
@@ -606,7 +638,7 @@ async function main(): Promise<void> {
       started.push(...Object.values(v2));
       sets[kind] = { v1, v2 };
     }
-    const env: Env = { s, sets, script };
+    const env: Env = { s, sets, script, contenders };
     const cases = CASES.filter((c) => (!s.only || s.only.has(c.id)) && sets[c.backend ?? 'minimal']);
     for (let round = 1; round <= s.rounds; round++) {
       log(`round ${round}/${s.rounds}`);
