@@ -197,31 +197,32 @@ export class Upstreams {
     let byEndpoint = objects.get(c);
     const cached = byEndpoint?.get(e);
     if (cached) return cached;
-    const key = poolKey(c, e);
-    let p = pools.get(key);
-    if (!p) {
-      const origin = key.slice(0, key.indexOf('|'));
-      p = new Pool(origin, {
-        connections: c.pool.maxConnections > 0 ? c.pool.maxConnections : null,
-        pipelining: 1,
-        connectTimeout: c.pool.connectTimeoutMs,
-        keepAliveTimeout: Math.min(c.pool.idleTimeoutMs, 4_000),
-        // An upstream's Keep-Alive hint may lengthen the idle time, but never past idleTimeout.
-        keepAliveMaxTimeout: Math.min(c.pool.idleTimeoutMs, 600_000),
-        // undici closes a connection after maxRequestsPerClient + 1 requests; Envoy after exactly N
-        // (N = 1 is done per request with `reset`, see proxy.ts).
-        maxRequestsPerClient:
-          c.pool.maxRequestsPerConnection > 1 ? c.pool.maxRequestsPerConnection - 1 : undefined,
-        // Route and mirror timeouts are enforced by Umbra; undici's own 300 s limits stay as a backstop.
-        connect: {
-          ...(c.tls ? tlsOptions(c) : {}),
-          ...(c.pool.tcpKeepaliveMs !== undefined
-            ? { keepAlive: true, keepAliveInitialDelay: c.pool.tcpKeepaliveMs }
-            : {}),
-        },
-      });
-      pools.set(key, p);
-    }
+    const p = pooled(
+      pools,
+      c,
+      e,
+      (key) =>
+        // The key starts with the origin (poolKey).
+        new Pool(key.slice(0, key.indexOf('|')), {
+          connections: c.pool.maxConnections > 0 ? c.pool.maxConnections : null,
+          pipelining: 1,
+          connectTimeout: c.pool.connectTimeoutMs,
+          keepAliveTimeout: Math.min(c.pool.idleTimeoutMs, 4_000),
+          // An upstream's Keep-Alive hint may lengthen the idle time, but never past idleTimeout.
+          keepAliveMaxTimeout: Math.min(c.pool.idleTimeoutMs, 600_000),
+          // undici closes a connection after maxRequestsPerClient + 1 requests; Envoy after exactly N
+          // (N = 1 is done per request with `reset`, see proxy.ts).
+          maxRequestsPerClient:
+            c.pool.maxRequestsPerConnection > 1 ? c.pool.maxRequestsPerConnection - 1 : undefined,
+          // Route and mirror timeouts are enforced by Umbra; undici's own 300 s limits stay as a backstop.
+          connect: {
+            ...(c.tls ? tlsOptions(c) : {}),
+            ...(c.pool.tcpKeepaliveMs !== undefined
+              ? { keepAlive: true, keepAliveInitialDelay: c.pool.tcpKeepaliveMs }
+              : {}),
+          },
+        }),
+    );
     if (!byEndpoint) objects.set(c, (byEndpoint = new WeakMap()));
     byEndpoint.set(e, p);
     return p;
@@ -455,11 +456,11 @@ export class Upstreams {
   }
 }
 
-/** The entry of `pools` for (cluster, endpoint), made by `make` the first time. */
-function pooled<T>(pools: Map<string, T>, c: Cluster, e: Endpoint, make: () => T): T {
+/** The entry of `pools` for (cluster, endpoint), made by `make` (given its key) the first time. */
+function pooled<T>(pools: Map<string, T>, c: Cluster, e: Endpoint, make: (key: string) => T): T {
   const key = poolKey(c, e);
   let d = pools.get(key);
-  if (d === undefined) pools.set(key, (d = make()));
+  if (d === undefined) pools.set(key, (d = make(key)));
   return d;
 }
 
