@@ -4,14 +4,13 @@
 
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
-import type { Dispatcher, Pool as UndiciPool } from 'undici';
-
-// Loaded as lightly as Umbra loads them (src/runtime/node-http.ts, src/proxy/undici-pool.ts), so the
-// floor holds no more memory than the runtime has to: an ESM import of node:http loads node's bundled
-// undici on Node 22/24, and undici's package index loads fetch, WebSocket and the rest (~9 MiB).
-const { createServer } = process.getBuiltinModule('node:http');
-const Pool = createRequire(import.meta.url)('undici/lib/dispatcher/pool.js') as typeof UndiciPool;
+import type { Dispatcher } from 'undici';
+// Loaded as lightly as Umbra loads them, by Umbra's own two loaders (neither imports anything else
+// of Umbra's), so the floor holds no more memory than the runtime has to: an ESM import of node:http
+// loads node's bundled undici on Node 22/24, and undici's package index loads fetch, WebSocket and
+// the rest (~9 MiB).
+import { http } from '../src/runtime/node-http.js';
+import { Pool } from '../src/proxy/undici-pool.js';
 
 function main(): void {
   const [port, upstreamPort] = process.argv.slice(2).map(Number);
@@ -20,7 +19,7 @@ function main(): void {
     pipelining: 1,
     keepAliveTimeout: 4_000,
   });
-  const server = createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart() {},
       onResponseStart(_c, status, headers) {
