@@ -43,18 +43,25 @@ export default defineConfig(
   {
     // src/runtime/node-http.ts says why: an ESM import of node:http loads node's bundled undici on
     // Node 22/24 in every Umbra process (and in the bench's node floor, which must be as light).
-    // Types are erased, so `import type` stays allowed.
+    // Likewise re2js, loaded by src/model/re2.ts on the first regex. Types are erased, so
+    // `import type` stays allowed.
     files: ['src/**/*.ts', 'bench/node-floor.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: ['node:http', 'node:https', 'http', 'https'].map((name) => ({
-            name,
-            message:
-              "Use `http`/`https` from src/runtime/node-http.ts (or process.getBuiltinModule('node:http')).",
-            allowTypeImports: true,
-          })),
+          paths: ['node:http', 'node:https', 'http', 'https']
+            .map((name) => ({
+              name,
+              message:
+                "Use `http`/`https` from src/runtime/node-http.ts (or process.getBuiltinModule('node:http')).",
+              allowTypeImports: true,
+            }))
+            .concat({
+              name: 're2js',
+              message: 'Use re2() from src/model/re2.ts: re2js loads only when a regex is compiled.',
+              allowTypeImports: true,
+            }),
         },
       ],
     },

@@ -25,10 +25,7 @@ import {
   type ServiceSpec,
 } from './schemas/kubernetes.js';
 import {
-  destinationRuleSpec,
-  istioGatewaySpec,
-  serviceEntrySpec,
-  virtualServiceSpec,
+  buildIstioSchemas,
   workloadEntrySpec,
   type DestinationRuleSpec,
   type IstioGatewaySpec,
@@ -38,18 +35,14 @@ import {
 } from './schemas/istio.js';
 import {
   GATEWAY_GROUP,
-  gatewayClassSpec,
-  gatewaySpec,
-  grpcRouteSpec,
-  httpRouteSpec,
-  referenceGrantSpec,
+  buildGatewayApiSchemas,
   type GatewayClassSpec,
   type GatewaySpec,
   type GRPCRouteSpec,
   type HTTPRouteSpec,
   type ReferenceGrantSpec,
 } from './schemas/gateway-api.js';
-import { mirrorPolicySpec, type MirrorPolicySpec } from './schemas/umbra.js';
+import { buildUmbraSchemas, type MirrorPolicySpec } from './schemas/umbra.js';
 import { formatPath, parsePath, type PathSegment } from './yaml-source.js';
 
 export const ISTIO_GROUP = 'networking.istio.io';
@@ -63,12 +56,36 @@ interface KindDef {
   readonly group: string;
   readonly kind: string;
   readonly versions: readonly string[];
-  /** Schema of `spec`, or of the top-level fields listed in `inline` (EndpointSlice). */
-  readonly spec: z.ZodTypeAny;
+  /**
+   * Schema of `spec`, or of the top-level fields listed in `inline` (EndpointSlice). Built on the
+   * first document of the kind: the Istio, Gateway API and Umbra schemas are built per group when
+   * first needed (README "Memory": a configuration that uses one API does not hold the others').
+   */
+  readonly spec: () => z.ZodTypeAny;
   readonly inline?: z.ZodRawShape;
   readonly specRequired: boolean;
   readonly clusterScoped?: boolean;
   readonly nameRule: NameRule;
+}
+
+/** Schema groups built so far, by name. */
+const builtGroups = new Map<string, unknown>();
+
+/** `build` run once, on first call: the group's schemas are held only once a document needs them. */
+function schemaGroup<T>(name: string, build: () => T): () => T {
+  return () => {
+    if (!builtGroups.has(name)) builtGroups.set(name, build());
+    return builtGroups.get(name) as T;
+  };
+}
+
+const istioSchemas = schemaGroup('istio', buildIstioSchemas);
+const gatewayApiSchemas = schemaGroup('gateway-api', buildGatewayApiSchemas);
+const umbraSchemas = schemaGroup('umbra', buildUmbraSchemas);
+
+/** The schema groups this process has built (a configuration builds only those it uses). */
+export function builtSchemaGroups(): string[] {
+  return [...builtGroups.keys()];
 }
 
 const ISTIO_VERSIONS = ['v1', 'v1beta1', 'v1alpha3'];
@@ -80,7 +97,7 @@ export const KINDS: readonly KindDef[] = [
     group: '',
     kind: 'Service',
     versions: ['v1'],
-    spec: serviceSpec,
+    spec: () => serviceSpec,
     specRequired: true,
     nameRule: 'label1035',
   },
@@ -88,7 +105,7 @@ export const KINDS: readonly KindDef[] = [
     group: '',
     kind: 'Namespace',
     versions: ['v1'],
-    spec: namespaceSpec,
+    spec: () => namespaceSpec,
     specRequired: false,
     clusterScoped: true,
     nameRule: 'label',
@@ -97,7 +114,7 @@ export const KINDS: readonly KindDef[] = [
     group: 'discovery.k8s.io',
     kind: 'EndpointSlice',
     versions: ['v1'],
-    spec: z.object(endpointSliceShape),
+    spec: () => z.object(endpointSliceShape),
     inline: endpointSliceShape,
     specRequired: true,
     nameRule: 'subdomain',
@@ -106,7 +123,7 @@ export const KINDS: readonly KindDef[] = [
     group: '',
     kind: 'Secret',
     versions: ['v1'],
-    spec: z.object(secretShape),
+    spec: () => z.object(secretShape),
     inline: secretShape,
     specRequired: true,
     nameRule: 'subdomain',
@@ -115,7 +132,7 @@ export const KINDS: readonly KindDef[] = [
     group: ISTIO_GROUP,
     kind: 'VirtualService',
     versions: ISTIO_VERSIONS,
-    spec: virtualServiceSpec,
+    spec: () => istioSchemas().virtualServiceSpec,
     specRequired: true,
     nameRule: 'subdomain',
   },
@@ -123,7 +140,7 @@ export const KINDS: readonly KindDef[] = [
     group: ISTIO_GROUP,
     kind: 'DestinationRule',
     versions: ISTIO_VERSIONS,
-    spec: destinationRuleSpec,
+    spec: () => istioSchemas().destinationRuleSpec,
     specRequired: true,
     nameRule: 'subdomain',
   },
@@ -131,7 +148,7 @@ export const KINDS: readonly KindDef[] = [
     group: ISTIO_GROUP,
     kind: 'ServiceEntry',
     versions: ISTIO_VERSIONS,
-    spec: serviceEntrySpec,
+    spec: () => istioSchemas().serviceEntrySpec,
     specRequired: true,
     nameRule: 'subdomain',
   },
@@ -139,7 +156,7 @@ export const KINDS: readonly KindDef[] = [
     group: ISTIO_GROUP,
     kind: 'WorkloadEntry',
     versions: ISTIO_VERSIONS,
-    spec: workloadEntrySpec,
+    spec: () => workloadEntrySpec,
     specRequired: true,
     nameRule: 'subdomain',
   },
@@ -147,7 +164,7 @@ export const KINDS: readonly KindDef[] = [
     group: ISTIO_GROUP,
     kind: 'Gateway',
     versions: ISTIO_VERSIONS,
-    spec: istioGatewaySpec,
+    spec: () => istioSchemas().istioGatewaySpec,
     specRequired: true,
     nameRule: 'subdomain',
   },
@@ -155,7 +172,7 @@ export const KINDS: readonly KindDef[] = [
     group: GATEWAY_GROUP,
     kind: 'HTTPRoute',
     versions: GATEWAY_VERSIONS,
-    spec: httpRouteSpec,
+    spec: () => gatewayApiSchemas().httpRouteSpec,
     specRequired: true,
     nameRule: 'subdomain',
   },
@@ -163,7 +180,7 @@ export const KINDS: readonly KindDef[] = [
     group: GATEWAY_GROUP,
     kind: 'GRPCRoute',
     versions: ['v1'],
-    spec: grpcRouteSpec,
+    spec: () => gatewayApiSchemas().grpcRouteSpec,
     specRequired: true,
     nameRule: 'subdomain',
   },
@@ -171,7 +188,7 @@ export const KINDS: readonly KindDef[] = [
     group: GATEWAY_GROUP,
     kind: 'Gateway',
     versions: GATEWAY_VERSIONS,
-    spec: gatewaySpec,
+    spec: () => gatewayApiSchemas().gatewaySpec,
     specRequired: true,
     nameRule: 'subdomain',
   },
@@ -179,7 +196,7 @@ export const KINDS: readonly KindDef[] = [
     group: GATEWAY_GROUP,
     kind: 'GatewayClass',
     versions: GATEWAY_VERSIONS,
-    spec: gatewayClassSpec,
+    spec: () => gatewayApiSchemas().gatewayClassSpec,
     specRequired: true,
     clusterScoped: true,
     nameRule: 'subdomain',
@@ -188,7 +205,7 @@ export const KINDS: readonly KindDef[] = [
     group: GATEWAY_GROUP,
     kind: 'ReferenceGrant',
     versions: ['v1beta1', 'v1'],
-    spec: referenceGrantSpec,
+    spec: () => gatewayApiSchemas().referenceGrantSpec,
     specRequired: true,
     nameRule: 'subdomain',
   },
@@ -196,7 +213,7 @@ export const KINDS: readonly KindDef[] = [
     group: UMBRA_GROUP,
     kind: 'MirrorPolicy',
     versions: ['v1alpha1'],
-    spec: mirrorPolicySpec,
+    spec: () => umbraSchemas().mirrorPolicySpec,
     specRequired: true,
     nameRule: 'subdomain',
   },
@@ -700,7 +717,8 @@ function envelopeFor(def: KindDef): z.ZodTypeAny {
     status: z.unknown().optional(),
   };
   if (def.inline) return strictObject({ ...base, ...def.inline });
-  return strictObject({ ...base, spec: def.specRequired ? def.spec : def.spec.optional() });
+  const spec = def.spec();
+  return strictObject({ ...base, spec: def.specRequired ? spec : spec.optional() });
 }
 
 const envelopes = new Map<KindDef, z.ZodTypeAny>();

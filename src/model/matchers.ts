@@ -2,7 +2,8 @@
 // (re2js, linear time) because both Istio and the Gateway API specify RE2 and a backtracking
 // engine would let one config line stall the proxy (ReDoS).
 
-import { RE2JS } from 're2js';
+import type { RE2JS } from 're2js';
+import { re2 } from './re2.js';
 
 export type MatcherKind = 'exact' | 'prefix' | 'segment-prefix' | 'regex';
 
@@ -61,7 +62,8 @@ export const MAX_REGEX_PROGRAM_SIZE = 32_768;
 export function compileRegex(pattern: string, ignoreCase = false): RE2JS {
   let re: RE2JS;
   try {
-    re = RE2JS.compile(pattern, ignoreCase ? RE2JS.CASE_INSENSITIVE : 0);
+    const RE2 = re2();
+    re = RE2.compile(pattern, ignoreCase ? RE2.CASE_INSENSITIVE : 0);
   } catch (e) {
     throw new RegexSyntaxError(`not a valid RE2 regular expression: ${(e as Error).message}`);
   }

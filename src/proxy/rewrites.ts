@@ -3,7 +3,8 @@
 
 import type { PathReplacement, RedirectAction } from '../model/route-table.js';
 import type { RequestTarget } from './request-target.js';
-import { RE2JS } from 're2js';
+import type { RE2JS } from 're2js';
+import { re2 } from '../model/re2.js';
 
 const regexCache = new WeakMap<object, RE2JS>();
 
@@ -24,7 +25,7 @@ export function rewritePath(r: PathReplacement, path: string): string {
       return r.value + path.slice(r.length);
     case 'regex': {
       let re = regexCache.get(r.pattern);
-      if (!re) regexCache.set(r.pattern, (re = RE2JS.compile(r.pattern.value)));
+      if (!re) regexCache.set(r.pattern, (re = re2().compile(r.pattern.value)));
       return re.matcher(path).replaceAll(r.substitution);
     }
   }
