@@ -1,13 +1,13 @@
 // scripts/ascii-dist.mjs, the build step that turns the compiled code into ASCII: escaped code
 // must mean what it meant (strings, templates, regexes with and without the u flag, identifiers),
-// the cases escaping would change are refused, and the build this suite runs on left no non-ASCII.
+// the cases escaping would change are refused, and every build command runs it.
 // Written in ASCII itself (\u escapes), as a file holding String.raw and an escaped non-ASCII
 // character is one the script refuses.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/cli.js';
@@ -77,15 +77,16 @@ test('ascii-dist: an identity escape or String.raw is refused and the file left 
   }
 });
 
-test("ascii-dist: the build this suite runs on (npm test's) left every compiled module ASCII", () => {
-  const offenders: string[] = [];
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else if (name.endsWith('.js') && NON_ASCII.test(readFileSync(path, 'utf8'))) offenders.push(path);
-    }
+test('ascii-dist: every build runs it after tsc (npm run build, prepare, test, bench, and the image)', () => {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
   };
-  walk(join(REPO_ROOT, 'dist', 'src'));
-  assert.deepEqual(offenders, []);
+  for (const name of ['build', 'prepare', 'test', 'bench'])
+    assert.match(pkg.scripts[name], /^tsc -p tsconfig\.json && node scripts\/ascii-dist\.mjs( &&|$)/, name);
+  const dockerfile = readFileSync(join(REPO_ROOT, 'deploy', 'Dockerfile'), 'utf8');
+  assert.match(
+    dockerfile,
+    /RUN npx tsc -p deploy\/tsconfig\.image\.json \\\n && node scripts\/ascii-dist\.mjs dist /,
+  );
+  assert.match(dockerfile, /^COPY scripts\/ascii-dist\.mjs scripts\/$/m);
 });
