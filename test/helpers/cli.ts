@@ -55,8 +55,16 @@ function track(p: ChildProcess): void {
   });
 }
 
+/**
+ * Node flags for a CLI-started Umbra: `UMBRA_TEST_RUNTIME=image npm test` (scripts/run-tests.mjs)
+ * runs the suite with the container image's flags and passes them on here, so these processes run
+ * like the test processes. Not process.execArgv: node 24's test runner gives each file every
+ * option's default there.
+ */
+const NODE_FLAGS = (process.env.UMBRA_TEST_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+
 function spawnUmbra(args: readonly string[], opts: CliOptions): ChildProcess {
-  const proc = spawn(process.execPath, [UMBRA_BIN, ...args], {
+  const proc = spawn(process.execPath, [...NODE_FLAGS, UMBRA_BIN, ...args], {
     cwd: opts.cwd ?? REPO_ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['pipe', 'pipe', 'pipe'],
