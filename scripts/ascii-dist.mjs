@@ -8,7 +8,7 @@
 // pair is one code point: ECMA-262 RegExpUnicodeEscapeSequence), identifiers, and comments. The
 // exceptions (a template's raw text, a backslash already before the character) are refused.
 
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,13 +19,9 @@ export function toAscii(text) {
 
 /** The .js files under `dir`, recursively. */
 function jsFiles(dir) {
-  const out = [];
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) out.push(...jsFiles(path));
-    else if (name.endsWith('.js')) out.push(path);
-  }
-  return out;
+  return readdirSync(dir, { recursive: true })
+    .filter((name) => name.endsWith('.js'))
+    .map((name) => join(dir, name));
 }
 
 /** Rewrites the files under `dir` that hold non-ASCII text; returns how many it rewrote. */

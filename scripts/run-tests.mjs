@@ -2,23 +2,15 @@
 // `node --test`, so the file list is built here; extra arguments filter files by substring.
 // UMBRA_TEST_RUNTIME=image runs them with the container image's node flags and malloc settings
 // (bench/image-runtime.ts, held equal to deploy/Dockerfile): .ci/run's Node 24 pass does.
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
 
-function walk(dir) {
-  const out = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...walk(p));
-    else if (name.endsWith('.test.js')) out.push(p);
-  }
-  return out;
-}
-
 const filters = process.argv.slice(2);
-const files = walk('dist/test')
+const files = readdirSync('dist/test', { recursive: true })
+  .filter((name) => name.endsWith('.test.js'))
+  .map((name) => join('dist/test', name))
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
   .sort();
 if (files.length === 0) {
