@@ -24,7 +24,7 @@ if (process.env.UMBRA_TEST_RUNTIME === 'image') {
   // test/helpers/cli.ts gives the flags to the Umbra processes it starts.
   runtime.env = { ...image.IMAGE_ENV, UMBRA_TEST_NODE_FLAGS: runtime.args.join(' ') };
   console.log(
-    `run-tests: the image's runtime: node ${runtime.args.join(' ')}, ${JSON.stringify(runtime.env)}`,
+    `run-tests: the image's runtime: node ${runtime.args.join(' ')}, ${JSON.stringify(image.IMAGE_ENV)}`,
   );
 } else if (process.env.UMBRA_TEST_RUNTIME) {
   console.error(
