@@ -7,6 +7,7 @@ import { parseAddress } from './addresses.js';
 import { startUmbra, StartupError, type UmbraOptions } from '../runtime/umbra.js';
 import type { ConfigState } from '../runtime/config-state.js';
 import { startUmbraCluster } from '../runtime/workers.js';
+import { settleHeap } from '../runtime/settle-heap.js';
 import { DEFAULT_DOWNSTREAM, type DownstreamOptions } from '../proxy/downstream-options.js';
 import type { PathNormalization } from '../proxy/path-normalize.js';
 import { DEFAULT_OVERLOAD, type OverloadOptions } from '../proxy/overload-guard.js';
@@ -239,6 +240,8 @@ export async function runCommand(f: RunFlags): Promise<void> {
     }
     throw e;
   }
+  // Serving: give back what start-up's garbage made the heap grow to (README "Memory").
+  settleHeap();
   const t = umbra.state.table;
   log(
     `umbra: serving config v${t.version} (${t.hostIndex.size} host names, ${t.clusters.size} clusters) on ${umbra.proxyUrl}${workers > 1 ? ` with ${workers} workers` : ''}; admin ${umbra.adminUrl}; pid ${process.pid} (umbra stop --admin ${umbra.adminUrl.replace(/^http:\/\//, '')} stops it)`,

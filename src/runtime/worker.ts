@@ -16,6 +16,7 @@ import { ConfigState } from './config-state.js';
 import { workerFile } from '../record/worker-file.js';
 import { startRecording } from '../record/start.js';
 import { opLogger } from './op-log.js';
+import { settleHeap } from './settle-heap.js';
 import type { OverloadGuard } from '../proxy/overload-guard.js';
 import { startOverloadGuard } from './overload-wiring.js';
 import { startGatewayListeners, type GatewayListeners } from './gateway-listeners.js';
@@ -93,6 +94,8 @@ async function apply(
       });
       gateways = startGatewayListeners(proxy, state, { host: opts.listen.host, log, overload });
       await gateways.settled();
+      // Before traffic is sent here: give back what start-up made the heap grow to (settle-heap.ts).
+      settleHeap();
       send({ type: 'umbra:listening', host: listener.address.host, port: listener.address.port });
     } else {
       await gateways?.settled();

@@ -11,6 +11,7 @@ import { formatIssue } from '../../src/config/issues.js';
 import { startEchoServer, waitFor, type TestServer } from '../helpers/servers.js';
 import { MIRROR_V2, routeToV1, twoVersionService } from '../helpers/mesh-yaml.js';
 import { startTestUmbra, type TestUmbra } from '../helpers/umbra.js';
+import { settleHeap } from '../../src/runtime/settle-heap.js';
 
 let u: TestUmbra;
 let v1: TestServer;
@@ -23,6 +24,8 @@ before(async () => {
     'mesh.yaml': twoVersionService(v1.port, v2.port),
     'vs.yaml': routeToV1(MIRROR_V2),
   });
+  // As `umbra run` does once serving: every reload below builds its validation schemas afresh.
+  settleHeap();
 });
 
 after(async () => {
