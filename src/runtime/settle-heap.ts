@@ -36,8 +36,8 @@ function memoryReducingGc(): GcFunction | undefined {
 
 /**
  * Drops the validation schemas (the next load builds them again) and runs V8's "last resort" full
- * collection, which compacts, shrinks the young generation and releases empty pages. A pause of a
- * few milliseconds (10-20 on a 20 MiB heap), taken once, before the first request is expected.
+ * collection, which compacts, shrinks the young generation and releases empty pages. One pause
+ * (about 25 ms with the seed's configuration on Node 24), taken before the first request is expected.
  */
 export function settleHeap(): Settled | undefined {
   releaseBuiltSchemas();
