@@ -84,6 +84,8 @@ interface Settings {
   maglev: boolean;
   /** Umbra's --heap-growing-percent, as the image runs it (0: V8's dynamic factor). */
   heapGrowingPercent: number;
+  /** Keep V8's allocation-site pretenuring (the image turns it off with --no-allocation-site-pretenuring). */
+  pretenuring: boolean;
   /** The image's glibc malloc settings (IMAGE_ENV) for Umbra and the floor; off with --malloc-default. */
   mallocTuning: boolean;
 }
@@ -114,6 +116,7 @@ function parseArgs(argv: readonly string[]): Settings {
     semiSpaceMiB: 2,
     maglev: argv.includes('--maglev'),
     heapGrowingPercent: 50,
+    pretenuring: argv.includes('--pretenuring'),
     mallocTuning: !argv.includes('--malloc-default'),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -171,6 +174,7 @@ function parseArgs(argv: readonly string[]): Settings {
             "                 [--footprint-requests N] [--semi-space MIB]   (Umbra's --max-semi-space-size; 0 = V8 default)\n" +
             "                 [--maglev]   (keep V8's Maglev compiler, which the image turns off)\n" +
             "                 [--heap-growing PERCENT]   (Umbra's --heap-growing-percent; 0 = V8's dynamic factor)\n" +
+            "                 [--pretenuring]   (keep V8's allocation-site pretenuring, which the image turns off)\n" +
             "                 [--malloc-default]   (without the image's MALLOC_ARENA_MAX / MALLOC_MMAP_THRESHOLD_)\n" +
             "                 [--compare-budget BYTES]   (H's closed-loop window; default 4096)\n" +
             '       npm run bench -- --report bench/results/DATE.json   (rewrite the summary from saved samples)\n',
@@ -312,6 +316,7 @@ function umbraRuntime(s: Settings): NodeRuntime {
       ...(s.semiSpaceMiB > 0 ? [`--max-semi-space-size=${s.semiSpaceMiB}`] : []),
       ...(s.maglev ? [] : ['--no-maglev']),
       ...(s.heapGrowingPercent > 0 ? [`--heap-growing-percent=${s.heapGrowingPercent}`] : []),
+      ...(s.pretenuring ? [] : ['--no-allocation-site-pretenuring']),
     ],
     env: s.mallocTuning ? IMAGE_ENV : {},
   };
